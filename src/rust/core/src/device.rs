@@ -1,0 +1,53 @@
+//! Choosing where tensors live. CUDA is compiled in only with the `cuda` feature.
+
+use candle_core::Device;
+
+use crate::error::{Error, Result};
+
+/// Whether this build can use a CUDA GPU.
+pub fn cuda_compiled() -> bool {
+    cfg!(feature = "cuda")
+}
+
+/// Resolves "cpu", "cuda" or "auto" (CUDA when compiled in and a GPU is present).
+pub fn resolve(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" if !cuda_compiled() => Err(Error::Device(
+            "this build of sygnet has no CUDA support; reinstall from source with the \
+             environment variable SYGNET_CARGO_FEATURES=cuda (needs the CUDA toolkit, nvcc)"
+                .into(),
+        )),
+        "cuda" => Device::new_cuda(0).map_err(|e| Error::Device(format!("no usable CUDA device: {e}"))),
+        "auto" => Ok(if cuda_compiled() {
+            Device::cuda_if_available(0).unwrap_or(Device::Cpu)
+        } else {
+            Device::Cpu
+        }),
+        other => Err(Error::Config(format!("unknown device `{other}`; use \"cpu\", \"cuda\" or \"auto\""))),
+    }
+}
+
+pub fn name(device: &Device) -> &'static str {
+    if device.is_cuda() {
+        "cuda"
+    } else {
+        "cpu"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_and_auto_resolve_without_a_gpu_and_bad_names_fail() {
+        assert!(resolve("cpu").unwrap().is_cpu());
+        assert!(resolve("tpu").is_err());
+        if !cuda_compiled() {
+            assert!(resolve("auto").unwrap().is_cpu());
+            let msg = resolve("cuda").unwrap_err().to_string();
+            assert!(msg.contains("SYGNET_CARGO_FEATURES=cuda"));
+        }
+    }
+}

@@ -1,0 +1,610 @@
+//! Turns a table into the network's numeric matrix and back.
+//!
+//! Layout of an encoded row: first one scalar in [-1, 1] per numeric column (a tanh
+//! output), then one softmax group per column: the levels of a categorical column, the
+//! modes of a mode-normalised numeric, or "observed / missing" for a min-max numeric.
+//! A column with missing values gets one more slot in its group meaning "missing", so
+//! missingness is learned jointly with everything else.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::mixture::Mixture;
+use crate::rng::SeededRng;
+use crate::schema::{Column, Kind, Table, Values};
+
+/// Largest number of decimal places detected and restored for a numeric column.
+const MAX_DECIMALS: i32 = 6;
+/// Mode-normalised values are scaled so that +-4 standard deviations map to +-1.
+const MODE_SCALE: f64 = 4.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumericEncoding {
+    /// Min-max scaling to [-1, 1].
+    MinMax,
+    /// Mode-specific normalisation: a Gaussian mixture per column (CTGAN).
+    Modes,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncoderOptions {
+    pub numeric: NumericEncoding,
+    pub max_modes: usize,
+    /// Categorical columns with more levels than this are refused.
+    pub max_levels: usize,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions {
+            numeric: NumericEncoding::Modes,
+            max_modes: 10,
+            max_levels: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Transform {
+    /// Every value is missing: nothing to learn, always decoded as missing.
+    AllMissing,
+    MinMax {
+        min: f64,
+        max: f64,
+        decimals: Option<i32>,
+    },
+    Modes {
+        mixture: Mixture,
+        min: f64,
+        max: f64,
+        decimals: Option<i32>,
+    },
+    Categorical {
+        n_levels: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnCodec {
+    pub name: String,
+    pub kind: Kind,
+    /// Whether the training data had missing values (and so a "missing" slot).
+    pub missing: bool,
+    pub transform: Transform,
+    /// Position of the numeric scalar, if any.
+    pub scalar: Option<usize>,
+    /// Index of the column's softmax group, if any.
+    pub group: Option<usize>,
+}
+
+/// A softmax group in the encoded row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub start: usize,
+    pub width: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Encoder {
+    pub columns: Vec<ColumnCodec>,
+    pub n_scalars: usize,
+    pub groups: Vec<Group>,
+    pub n_rows: usize,
+}
+
+impl Encoder {
+    /// Learns the encoding of every column of `table`.
+    pub fn fit(table: &Table, options: &EncoderOptions, rng: &mut SeededRng) -> Result<Encoder> {
+        if table.n_cols() == 0 {
+            return Err(Error::Data("the data has no columns".into()));
+        }
+        if table.n_rows() == 0 {
+            return Err(Error::Data("the data has no rows".into()));
+        }
+        let mut columns = Vec::with_capacity(table.n_cols());
+        for col in table.columns() {
+            columns.push(fit_column(col, options, rng)?);
+        }
+        let mut n_scalars = 0;
+        for c in columns.iter_mut() {
+            if matches!(c.transform, Transform::MinMax { .. } | Transform::Modes { .. }) {
+                c.scalar = Some(n_scalars);
+                n_scalars += 1;
+            }
+        }
+        let mut groups = Vec::new();
+        let mut start = n_scalars;
+        for c in columns.iter_mut() {
+            let width = match &c.transform {
+                Transform::AllMissing => 0,
+                Transform::MinMax { .. } => usize::from(c.missing) * 2,
+                Transform::Modes { mixture, .. } => mixture.n_modes() + usize::from(c.missing),
+                Transform::Categorical { n_levels } => n_levels + usize::from(c.missing),
+            };
+            if width > 0 {
+                c.group = Some(groups.len());
+                groups.push(Group { start, width });
+                start += width;
+            }
+        }
+        Ok(Encoder {
+            columns,
+            n_scalars,
+            groups,
+            n_rows: table.n_rows(),
+        })
+    }
+
+    pub fn width(&self) -> usize {
+        self.groups
+            .last()
+            .map_or(self.n_scalars, |g| g.start + g.width)
+    }
+
+    /// Checks that `table` has the columns (names, order and classes) this encoder
+    /// was fitted on.
+    pub fn check_compatible(&self, table: &Table) -> Result<()> {
+        if table.n_cols() != self.columns.len() {
+            return Err(Error::Data(format!(
+                "the data has {} columns but the model was fitted on {}",
+                table.n_cols(),
+                self.columns.len()
+            )));
+        }
+        for (codec, col) in self.columns.iter().zip(table.columns()) {
+            if codec.name != col.name {
+                return Err(Error::column(
+                    &col.name,
+                    format!("expected column `{}` at this position", codec.name),
+                ));
+            }
+            if codec.kind != col.kind {
+                return Err(Error::column(
+                    &col.name,
+                    format!(
+                        "is {} but the model was fitted on {} (or on other levels)",
+                        col.kind.describe(),
+                        codec.kind.describe()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes `table` (compatible with this encoder) into an n x width matrix.
+    /// Modes are drawn from each value's posterior, so `rng` is needed.
+    pub fn encode(&self, table: &Table, rng: &mut SeededRng) -> Result<Array2<f32>> {
+        self.check_compatible(table)?;
+        let n = table.n_rows();
+        let mut out = Array2::<f32>::zeros((n, self.width()));
+        for (codec, col) in self.columns.iter().zip(table.columns()) {
+            check_finite(col)?;
+            let group = codec.group.map(|g| self.groups[g]);
+            match &codec.transform {
+                Transform::AllMissing => {}
+                Transform::Categorical { n_levels } => {
+                    let g = group.expect("categorical columns have a group");
+                    for i in 0..n {
+                        let slot = category_code(&col.values, i).unwrap_or(*n_levels);
+                        if slot >= g.width {
+                            return Err(Error::column(
+                                &col.name,
+                                "has missing values but the model was fitted without any",
+                            ));
+                        }
+                        out[[i, g.start + slot]] = 1.0;
+                    }
+                }
+                Transform::MinMax { min, max, .. } => {
+                    let s = codec.scalar.expect("numeric columns have a scalar");
+                    for i in 0..n {
+                        let x = numeric_value(&col.values, i);
+                        if x.is_nan() {
+                            let g = missing_group(codec, group)?;
+                            out[[i, g.start + 1]] = 1.0;
+                            continue;
+                        }
+                        let scaled = if max > min { 2.0 * (x - min) / (max - min) - 1.0 } else { 0.0 };
+                        out[[i, s]] = scaled.clamp(-1.0, 1.0) as f32;
+                        if let Some(g) = group {
+                            out[[i, g.start]] = 1.0;
+                        }
+                    }
+                }
+                Transform::Modes { mixture, .. } => {
+                    let s = codec.scalar.expect("numeric columns have a scalar");
+                    let g = group.expect("mode-normalised columns have a group");
+                    let k = mixture.n_modes();
+                    let mut post = vec![0.0; k];
+                    for i in 0..n {
+                        let x = numeric_value(&col.values, i);
+                        if x.is_nan() {
+                            if !codec.missing {
+                                return Err(Error::column(
+                                    &col.name,
+                                    "has missing values but the model was fitted without any",
+                                ));
+                            }
+                            out[[i, g.start + k]] = 1.0;
+                            continue;
+                        }
+                        mixture.log_posterior_into(x, &mut post);
+                        let mode = draw_from_log_probs(&post, rng);
+                        let alpha = (x - mixture.means[mode]) / (MODE_SCALE * mixture.sds[mode]);
+                        out[[i, s]] = alpha.clamp(-0.99, 0.99) as f32;
+                        out[[i, g.start + mode]] = 1.0;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decodes generator output (rows of `width()` values, softmax groups one-hot or
+    /// probability vectors) into a table with the original column kinds.
+    pub fn decode(&self, encoded: &Array2<f32>) -> Result<Table> {
+        let n = encoded.nrows();
+        if encoded.ncols() != self.width() {
+            return Err(Error::ModelFormat(format!(
+                "generator output has {} columns, the encoding needs {}",
+                encoded.ncols(),
+                self.width()
+            )));
+        }
+        let mut columns = Vec::with_capacity(self.columns.len());
+        for codec in &self.columns {
+            let group = codec.group.map(|g| self.groups[g]);
+            let argmax = |i: usize| -> usize {
+                let g = group.expect("column has a group");
+                let row = encoded.row(i);
+                let slice = &row.as_slice().expect("rows are contiguous")[g.start..g.start + g.width];
+                slice
+                    .iter()
+                    .enumerate()
+                    .fold((0, f32::NEG_INFINITY), |best, (j, &v)| if v > best.1 { (j, v) } else { best })
+                    .0
+            };
+            let values = match &codec.transform {
+                Transform::AllMissing => missing_values(&codec.kind, n),
+                Transform::Categorical { n_levels } => {
+                    let codes: Vec<Option<usize>> = (0..n)
+                        .map(|i| Some(argmax(i)).filter(|&j| j < *n_levels))
+                        .collect();
+                    categorical_values(&codec.kind, codes)
+                }
+                Transform::MinMax { min, max, decimals } => {
+                    let s = codec.scalar.expect("numeric columns have a scalar");
+                    let x: Vec<f64> = (0..n)
+                        .map(|i| {
+                            if group.is_some() && argmax(i) == 1 {
+                                return f64::NAN;
+                            }
+                            let v = encoded[[i, s]].clamp(-1.0, 1.0) as f64;
+                            finish_number(min + (v + 1.0) / 2.0 * (max - min), *min, *max, *decimals)
+                        })
+                        .collect();
+                    numeric_values(&codec.kind, x)
+                }
+                Transform::Modes { mixture, min, max, decimals } => {
+                    let s = codec.scalar.expect("numeric columns have a scalar");
+                    let x: Vec<f64> = (0..n)
+                        .map(|i| {
+                            let mode = argmax(i);
+                            if mode >= mixture.n_modes() {
+                                return f64::NAN;
+                            }
+                            let v = encoded[[i, s]].clamp(-1.0, 1.0) as f64;
+                            let x = v * MODE_SCALE * mixture.sds[mode] + mixture.means[mode];
+                            finish_number(x, *min, *max, *decimals)
+                        })
+                        .collect();
+                    numeric_values(&codec.kind, x)
+                }
+            };
+            columns.push(Column::new(codec.name.clone(), codec.kind.clone(), values)?);
+        }
+        Table::new(columns, n)
+    }
+
+    /// For a categorical column, the slot of each row in the column's group (the
+    /// missing slot for missing values).
+    pub fn category_slots(&self, table: &Table, column: usize) -> Option<Vec<usize>> {
+        let codec = &self.columns[column];
+        let Transform::Categorical { n_levels } = codec.transform else {
+            return None;
+        };
+        let values = &table.columns()[column].values;
+        Some(
+            (0..table.n_rows())
+                .map(|i| category_code(values, i).unwrap_or(n_levels))
+                .collect(),
+        )
+    }
+}
+
+fn fit_column(col: &Column, options: &EncoderOptions, rng: &mut SeededRng) -> Result<ColumnCodec> {
+    check_finite(col)?;
+    let n_missing = col.values.count_missing();
+    let missing = n_missing > 0;
+    let transform = if n_missing == col.len() {
+        Transform::AllMissing
+    } else {
+        match &col.kind {
+            Kind::Logical => Transform::Categorical { n_levels: 2 },
+            Kind::Factor { levels, .. } | Kind::Character { levels } => {
+                if levels.len() > options.max_levels {
+                    return Err(Error::column(
+                        &col.name,
+                        format!(
+                            "has {} levels, more than `max_levels` ({}); merge rare levels or drop the column",
+                            levels.len(),
+                            options.max_levels
+                        ),
+                    ));
+                }
+                Transform::Categorical { n_levels: levels.len() }
+            }
+            Kind::Double | Kind::Integer | Kind::Date | Kind::DateTime { .. } => {
+                let x: Vec<f64> = (0..col.len())
+                    .map(|i| numeric_value(&col.values, i))
+                    .filter(|v| !v.is_nan())
+                    .collect();
+                let min = x.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let decimals = match col.kind {
+                    Kind::Integer => Some(0),
+                    _ => detect_decimals(&x),
+                };
+                match options.numeric {
+                    NumericEncoding::MinMax => Transform::MinMax { min, max, decimals },
+                    NumericEncoding::Modes => Transform::Modes {
+                        mixture: Mixture::fit(&x, options.max_modes, rng),
+                        min,
+                        max,
+                        decimals,
+                    },
+                }
+            }
+        }
+    };
+    Ok(ColumnCodec {
+        name: col.name.clone(),
+        kind: col.kind.clone(),
+        missing,
+        transform,
+        scalar: None,
+        group: None,
+    })
+}
+
+fn check_finite(col: &Column) -> Result<()> {
+    if let Values::Real(x) = &col.values {
+        if x.iter().any(|v| v.is_infinite()) {
+            return Err(Error::column(
+                &col.name,
+                "contains infinite values; recode them or set them to NA",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn missing_group(codec: &ColumnCodec, group: Option<Group>) -> Result<Group> {
+    group.filter(|_| codec.missing).ok_or_else(|| {
+        Error::column(
+            &codec.name,
+            "has missing values but the model was fitted without any",
+        )
+    })
+}
+
+fn numeric_value(values: &Values, i: usize) -> f64 {
+    match values {
+        Values::Real(v) => v[i],
+        Values::Integer(v) => v[i].map_or(f64::NAN, f64::from),
+        _ => unreachable!("numeric columns are stored as real or integer"),
+    }
+}
+
+fn category_code(values: &Values, i: usize) -> Option<usize> {
+    match values {
+        Values::Logical(v) => v[i].map(usize::from),
+        Values::Code(v) => v[i].map(|c| c as usize),
+        _ => unreachable!("categorical columns are stored as codes or logicals"),
+    }
+}
+
+/// The smallest number of decimal places that represents every value, if any does.
+fn detect_decimals(x: &[f64]) -> Option<i32> {
+    (0..=MAX_DECIMALS).find(|&d| {
+        let scale = 10f64.powi(d);
+        x.iter().all(|&v| {
+            let s = v * scale;
+            (s - s.round()).abs() <= 1e-9 * s.abs().max(1.0)
+        })
+    })
+}
+
+fn finish_number(x: f64, min: f64, max: f64, decimals: Option<i32>) -> f64 {
+    let x = x.clamp(min, max);
+    match decimals {
+        Some(d) => {
+            let scale = 10f64.powi(d);
+            ((x * scale).round() / scale).clamp(min, max)
+        }
+        None => x,
+    }
+}
+
+fn draw_from_log_probs(log_probs: &[f64], rng: &mut SeededRng) -> usize {
+    let u = rng.uniform();
+    let mut acc = 0.0;
+    for (j, lp) in log_probs.iter().enumerate() {
+        acc += lp.exp();
+        if u < acc {
+            return j;
+        }
+    }
+    log_probs.len() - 1
+}
+
+fn missing_values(kind: &Kind, n: usize) -> Values {
+    match kind {
+        Kind::Integer => Values::Integer(vec![None; n]),
+        Kind::Logical => Values::Logical(vec![None; n]),
+        Kind::Factor { .. } | Kind::Character { .. } => Values::Code(vec![None; n]),
+        Kind::Double | Kind::Date | Kind::DateTime { .. } => Values::Real(vec![f64::NAN; n]),
+    }
+}
+
+fn categorical_values(kind: &Kind, codes: Vec<Option<usize>>) -> Values {
+    match kind {
+        Kind::Logical => Values::Logical(codes.into_iter().map(|c| c.map(|c| c == 1)).collect()),
+        _ => Values::Code(codes.into_iter().map(|c| c.map(|c| c as u32)).collect()),
+    }
+}
+
+fn numeric_values(kind: &Kind, x: Vec<f64>) -> Values {
+    match kind {
+        Kind::Integer => Values::Integer(
+            x.into_iter()
+                .map(|v| (!v.is_nan()).then_some(v as i32))
+                .collect(),
+        ),
+        _ => Values::Real(x),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mixed_table() -> Table {
+        let n = 6;
+        let cols = vec![
+            Column::new(
+                "x",
+                Kind::Double,
+                Values::Real(vec![1.5, 2.25, f64::NAN, 10.0, 3.0, 2.0]),
+            )
+            .unwrap(),
+            Column::new(
+                "i",
+                Kind::Integer,
+                Values::Integer(vec![Some(1), Some(5), Some(3), None, Some(2), Some(9)]),
+            )
+            .unwrap(),
+            Column::new(
+                "b",
+                Kind::Logical,
+                Values::Logical(vec![Some(true), Some(false), None, Some(true), Some(true), Some(false)]),
+            )
+            .unwrap(),
+            Column::new(
+                "f",
+                Kind::Factor {
+                    levels: vec!["a".into(), "b".into(), "unused".into()],
+                    ordered: false,
+                },
+                Values::Code(vec![Some(0), Some(1), Some(1), Some(0), Some(0), Some(1)]),
+            )
+            .unwrap(),
+            Column::new("none", Kind::Date, Values::Real(vec![f64::NAN; n])).unwrap(),
+        ];
+        Table::new(cols, n).unwrap()
+    }
+
+    fn round_trip(numeric: NumericEncoding) {
+        let table = mixed_table();
+        let options = EncoderOptions {
+            numeric,
+            ..EncoderOptions::default()
+        };
+        let mut rng = SeededRng::new(1);
+        let enc = Encoder::fit(&table, &options, &mut rng).unwrap();
+        let m = enc.encode(&table, &mut rng).unwrap();
+        assert_eq!(m.ncols(), enc.width());
+        let back = enc.decode(&m).unwrap();
+        for (a, b) in table.columns().iter().zip(back.columns()) {
+            match (&a.values, &b.values) {
+                (Values::Real(x), Values::Real(y)) => {
+                    for (u, v) in x.iter().zip(y) {
+                        assert!(u.is_nan() && v.is_nan() || (u - v).abs() < 1e-4, "{u} vs {v}");
+                    }
+                }
+                _ => assert_eq!(a, b),
+            }
+        }
+    }
+
+    #[test]
+    fn min_max_encoding_round_trips() {
+        round_trip(NumericEncoding::MinMax);
+    }
+
+    #[test]
+    fn mode_encoding_round_trips() {
+        round_trip(NumericEncoding::Modes);
+    }
+
+    #[test]
+    fn layout_puts_scalars_first_and_missing_slots_last() {
+        let table = mixed_table();
+        let options = EncoderOptions {
+            numeric: NumericEncoding::MinMax,
+            ..EncoderOptions::default()
+        };
+        let enc = Encoder::fit(&table, &options, &mut SeededRng::new(1)).unwrap();
+        assert_eq!(enc.n_scalars, 2);
+        // x and i: observed/missing; b: 2 + missing; f: 3 levels; none: nothing.
+        let widths: Vec<usize> = enc.groups.iter().map(|g| g.width).collect();
+        assert_eq!(widths, vec![2, 2, 3, 3]);
+        assert_eq!(enc.width(), 2 + 10);
+        assert!(matches!(enc.columns[4].transform, Transform::AllMissing));
+    }
+
+    #[test]
+    fn decoding_clamps_to_the_observed_range_and_rounds() {
+        let table = mixed_table();
+        let enc = Encoder::fit(&table, &EncoderOptions::default(), &mut SeededRng::new(1)).unwrap();
+        let mut m = enc.encode(&table, &mut SeededRng::new(2)).unwrap();
+        m.column_mut(0).fill(0.99);
+        m.column_mut(1).fill(-0.99);
+        let back = enc.decode(&m).unwrap();
+        let Values::Real(x) = &back.columns()[0].values else { panic!() };
+        assert!(x.iter().filter(|v| !v.is_nan()).all(|&v| (1.5..=10.0).contains(&v)));
+        assert!(x.iter().filter(|v| !v.is_nan()).all(|&v| (v * 100.0 - (v * 100.0).round()).abs() < 1e-6));
+        let Values::Integer(i) = &back.columns()[1].values else { panic!() };
+        assert!(i.iter().flatten().all(|&v| (1..=9).contains(&v)));
+    }
+
+    #[test]
+    fn refuses_infinite_values_and_too_many_levels() {
+        let col = Column::new("y", Kind::Double, Values::Real(vec![1.0, f64::INFINITY])).unwrap();
+        let t = Table::new(vec![col], 2).unwrap();
+        let err = Encoder::fit(&t, &EncoderOptions::default(), &mut SeededRng::new(1)).unwrap_err();
+        assert!(err.to_string().contains("`y`") && err.to_string().contains("infinite"));
+
+        let levels: Vec<String> = (0..20).map(|i| format!("l{i}")).collect();
+        let kind = Kind::Character { levels };
+        let col = Column::new("id", kind, Values::Code((0..20).map(Some).collect())).unwrap();
+        let t = Table::new(vec![col], 20).unwrap();
+        let options = EncoderOptions {
+            max_levels: 10,
+            ..EncoderOptions::default()
+        };
+        let err = Encoder::fit(&t, &options, &mut SeededRng::new(1)).unwrap_err();
+        assert!(err.to_string().contains("`id`") && err.to_string().contains("20 levels"));
+    }
+
+    #[test]
+    fn detects_decimal_places() {
+        assert_eq!(detect_decimals(&[1.0, 2.0]), Some(0));
+        assert_eq!(detect_decimals(&[1.25, 2.5]), Some(2));
+        assert_eq!(detect_decimals(&[std::f64::consts::PI]), None);
+    }
+}

@@ -1,0 +1,21 @@
+//! The engine of the sygnet R package: a GAN for tabular data in pure Rust.
+//!
+//! - [`schema`]: the data contract (typed columns that round-trip R's classes);
+//! - [`encoding`] and [`mixture`]: columns to network inputs and back;
+//! - [`network`]: generator and critic; [`condition`]: conditional vectors;
+//! - [`train`]: the training loop; [`sample`]: drawing rows; [`model`]: model files;
+//! - [`rng`]: the only source of randomness; [`device`]: CPU or CUDA.
+
+pub mod condition;
+pub mod device;
+pub mod encoding;
+pub mod error;
+pub mod mixture;
+pub mod model;
+pub mod network;
+pub mod rng;
+pub mod sample;
+pub mod schema;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,0 +1,153 @@
+//! Drawing synthetic rows from a fitted generator, in fixed-size chunks so memory does
+//! not grow with the number of rows. Rows are generated independently of each other.
+
+use candle_core::{Device, Tensor};
+use ndarray::Array2;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::network::{Generator, Params};
+use crate::rng::SeededRng;
+use crate::schema::{Column, Kind, Table, Values};
+use crate::train::thread_pool;
+
+const CHUNK_ROWS: usize = 10_000;
+
+/// Per requested row, the fixed slot of each conditioning column (if fixed).
+pub type Fixed = Vec<Vec<Option<usize>>>;
+
+/// Translates a table of wanted values (a subset of the conditioning columns, one row
+/// per synthetic row) into fixed slots.
+pub fn conditions_to_fixed(model: &Model, conditions: &Table) -> Result<Fixed> {
+    let spec = model.condition.as_ref();
+    let n_cond = spec.map_or(0, |s| s.columns.len());
+    let mut fixed = vec![vec![None; n_cond]; conditions.n_rows()];
+    for col in conditions.columns() {
+        let position = spec.and_then(|s| {
+            s.columns
+                .iter()
+                .position(|c| model.encoder.columns[c.column].name == col.name)
+        });
+        let Some(j) = position else {
+            return Err(Error::column(
+                &col.name,
+                "is not a conditioning column of this model; fit with `condition_on` including it",
+            ));
+        };
+        let codec = &model.encoder.columns[spec.expect("found above").columns[j].column];
+        if codec.kind != col.kind {
+            return Err(Error::column(
+                &col.name,
+                format!("must be {} with the training levels", codec.kind.describe()),
+            ));
+        }
+        let n_levels = match &codec.kind {
+            Kind::Logical => 2,
+            k => k.levels().map_or(0, <[String]>::len),
+        };
+        for (i, row) in fixed.iter_mut().enumerate() {
+            let slot = match &col.values {
+                Values::Logical(v) => v[i].map(usize::from),
+                Values::Code(v) => v[i].map(|c| c as usize),
+                _ => None,
+            };
+            row[j] = match slot {
+                Some(s) => Some(s),
+                None if codec.missing => Some(n_levels),
+                None => {
+                    return Err(Error::column(
+                        &col.name,
+                        "asks for missing values, which the training data did not have",
+                    ))
+                }
+            };
+        }
+    }
+    Ok(fixed)
+}
+
+/// `n` synthetic rows; `fixed`, if given, has one entry per row.
+pub fn synthesize(
+    model: &Model,
+    n: usize,
+    fixed: Option<&Fixed>,
+    seed: u64,
+    threads: usize,
+    device: &Device,
+) -> Result<Table> {
+    if let Some(f) = fixed {
+        if f.len() != n {
+            return Err(Error::Config(format!("{} conditions for {} rows", f.len(), n)));
+        }
+    }
+    let pool = thread_pool(threads)?;
+    pool.install(|| {
+        let params = Params::from_tensors(&model.weights, "generator.", device)?;
+        let generator = Generator::new(&model.generator, &params, &mut SeededRng::new(0))?;
+        let spec = &model.generator;
+        let mut rng = SeededRng::new(seed);
+        let mut parts = Vec::new();
+        let mut done = 0;
+        while done < n || parts.is_empty() {
+            let rows = (n - done).min(CHUNK_ROWS);
+            let chunk_fixed: Fixed = match fixed {
+                Some(f) => f[done..done + rows].to_vec(),
+                None => vec![vec![None; model.condition.as_ref().map_or(0, |c| c.columns.len())]; rows],
+            };
+            let z = rng.normal_tensor(rows, spec.noise_dim, device)?;
+            let input = match &model.condition {
+                Some(c) => {
+                    let v = c.sampling_vectors(&chunk_fixed, &mut rng);
+                    Tensor::cat(&[&z, &Tensor::from_vec(v, (rows, c.dim()), device)?], 1)?
+                }
+                None => z,
+            };
+            let gumbel = rng.gumbel_tensor(rows, spec.output_width() - spec.n_scalars, device)?;
+            let out = generator.forward(&input, None, &gumbel)?.rows;
+            let values: Vec<f32> = out.flatten_all()?.to_vec1()?;
+            let mut encoded = Array2::from_shape_vec((rows, spec.output_width()), values)
+                .map_err(|e| Error::ModelFormat(e.to_string()))?;
+            if let Some(c) = &model.condition {
+                for (i, row) in chunk_fixed.iter().enumerate() {
+                    for (col, slot) in c.columns.iter().zip(row) {
+                        if let Some(s) = slot {
+                            let g = model.encoder.groups[model.encoder.columns[col.column].group.expect("group")];
+                            for k in 0..g.width {
+                                encoded[[i, g.start + k]] = f32::from(u8::from(k == *s));
+                            }
+                        }
+                    }
+                }
+            }
+            parts.push(model.encoder.decode(&encoded)?);
+            done += rows;
+        }
+        concat(parts)
+    })
+}
+
+fn concat(parts: Vec<Table>) -> Result<Table> {
+    let n: usize = parts.iter().map(Table::n_rows).sum();
+    let mut parts = parts.into_iter();
+    let mut columns = parts.next().expect("at least one part").into_columns();
+    for part in parts {
+        for (acc, col) in columns.iter_mut().zip(part.into_columns()) {
+            append(acc, col.values);
+        }
+    }
+    let columns = columns
+        .into_iter()
+        .map(|c| Column::new(c.name, c.kind, c.values))
+        .collect::<Result<Vec<_>>>()?;
+    Table::new(columns, n)
+}
+
+fn append(acc: &mut Column, values: Values) {
+    match (&mut acc.values, values) {
+        (Values::Real(a), Values::Real(b)) => a.extend(b),
+        (Values::Integer(a), Values::Integer(b)) => a.extend(b),
+        (Values::Logical(a), Values::Logical(b)) => a.extend(b),
+        (Values::Code(a), Values::Code(b)) => a.extend(b),
+        _ => unreachable!("parts decoded by one encoder share column storage"),
+    }
+}
