@@ -1,1 +1,262 @@
+//! The R binding of sygnet-core: converts R values and errors, does no modelling.
+//!
+//! Errors reach R as messages of the form `sygnet:<kind>:<message>`; the R layer turns
+//! the kind into a condition class.
 
+use extendr_api::prelude::*;
+use sygnet_core::device::{self, Device};
+use sygnet_core::encoding::{EncoderOptions, NumericEncoding, Transform};
+use sygnet_core::model::Model;
+use sygnet_core::sample;
+use sygnet_core::train::{Loss, TrainConfig, Trainer};
+
+mod convert;
+
+type Result<T> = std::result::Result<T, extendr_api::Error>;
+
+fn fail(e: sygnet_core::Error) -> extendr_api::Error {
+    extendr_api::Error::Other(format!("sygnet:{}:{}", e.kind(), e))
+}
+
+fn config_error(msg: String) -> extendr_api::Error {
+    fail(sygnet_core::Error::Config(msg))
+}
+
+/// Reads a named element of an R list.
+fn field(list: &List, name: &str) -> Result<Robj> {
+    list.dollar(name)
+        .ok()
+        .filter(|r| !r.is_null())
+        .ok_or_else(|| config_error(format!("setting `{name}` is missing")))
+}
+
+/// A numeric (double or integer) R vector as f64s.
+fn numbers(robj: &Robj) -> Option<Vec<f64>> {
+    robj.as_real_vector()
+        .or_else(|| robj.as_integer_slice().map(|v| v.iter().map(|&x| f64::from(x)).collect()))
+}
+
+fn number(list: &List, name: &str) -> Result<f64> {
+    match numbers(&field(list, name)?).as_deref() {
+        Some([x]) => Ok(*x),
+        _ => Err(config_error(format!("setting `{name}` must be a single number"))),
+    }
+}
+
+fn count(list: &List, name: &str) -> Result<usize> {
+    let x = number(list, name)?;
+    if x < 0.0 || x.fract() != 0.0 {
+        return Err(config_error(format!("setting `{name}` must be a whole number")));
+    }
+    Ok(x as usize)
+}
+
+fn widths(list: &List, name: &str) -> Result<Vec<usize>> {
+    let v = numbers(&field(list, name)?).ok_or_else(|| config_error(format!("setting `{name}` must be numeric")))?;
+    Ok(v.into_iter().map(|x| x as usize).collect())
+}
+
+fn train_config(cfg: &List) -> Result<TrainConfig> {
+    let loss = match field(cfg, "loss")?.as_str() {
+        Some("wgan-gp") => Loss::WganGp,
+        Some("gan") => Loss::Gan,
+        _ => return Err(config_error("`loss` must be \"wgan-gp\" or \"gan\"".into())),
+    };
+    let numeric = match field(cfg, "numeric_encoding")?.as_str() {
+        Some("modes") => NumericEncoding::Modes,
+        Some("minmax") => NumericEncoding::MinMax,
+        _ => return Err(config_error("`numeric_encoding` must be \"modes\" or \"minmax\"".into())),
+    };
+    let condition_on: Vec<String> = match cfg.dollar("condition_on") {
+        Ok(r) if !r.is_null() => r
+            .as_str_iter()
+            .ok_or_else(|| config_error("`condition_on` must be a character vector".into()))?
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(TrainConfig {
+        batch_size: count(cfg, "batch_size")?,
+        noise_dim: count(cfg, "noise_dim")?,
+        generator: widths(cfg, "generator")?,
+        critic: widths(cfg, "critic")?,
+        attention_tokens: count(cfg, "attention_tokens")?,
+        attention_heads: count(cfg, "attention_heads")?,
+        generator_dropout: number(cfg, "generator_dropout")? as f32,
+        critic_dropout: number(cfg, "critic_dropout")? as f32,
+        learning_rate: number(cfg, "learning_rate")?,
+        beta1: number(cfg, "beta1")?,
+        beta2: number(cfg, "beta2")?,
+        weight_decay: number(cfg, "weight_decay")?,
+        loss,
+        pac: count(cfg, "pac")?,
+        critic_steps: count(cfg, "critic_steps")?,
+        gradient_penalty: number(cfg, "gradient_penalty")?,
+        tau: number(cfg, "tau")?,
+        condition_on,
+        encoder: EncoderOptions {
+            numeric,
+            max_modes: count(cfg, "max_modes")?,
+            max_levels: count(cfg, "max_levels")?,
+        },
+    })
+}
+
+fn device_of(name: &str) -> Result<Device> {
+    device::resolve(name).map_err(fail)
+}
+
+/// Copies an R data frame into the core representation and back.
+/// @noRd
+#[extendr]
+fn rs_roundtrip(data: List, n_rows: i32) -> Result<List> {
+    let table = convert::table_from_r(&data, n_rows as usize).map_err(fail)?;
+    convert::table_to_r(table)
+}
+
+/// Panics on purpose: lets the tests check that a Rust panic becomes an R error.
+/// @noRd
+#[extendr]
+fn rs_panic_probe() {
+    panic!("deliberate panic for testing");
+}
+
+/// Whether this build has CUDA support.
+/// @noRd
+#[extendr]
+fn rs_cuda_compiled() -> bool {
+    device::cuda_compiled()
+}
+
+/// A training session, alive only during `fit()`.
+struct Session {
+    trainer: Trainer,
+    device: &'static str,
+}
+
+/// Starts training: a new model, or continuing `model` (raw bytes) when not NULL.
+/// @noRd
+#[extendr]
+fn rs_session_new(
+    data: List,
+    n_rows: i32,
+    config: List,
+    model: Robj,
+    seed_value: f64,
+    threads: i32,
+    device_name: &str,
+) -> Result<ExternalPtr<Session>> {
+    let table = convert::table_from_r(&data, n_rows as usize).map_err(fail)?;
+    let dev = device_of(device_name)?;
+    let threads = threads.max(1) as usize;
+    let trainer = if model.is_null() {
+        Trainer::new(&table, train_config(&config)?, seed_value as u64, threads, dev.clone())
+    } else {
+        let bytes = Raw::try_from(model)?;
+        let model = Model::from_bytes(bytes.as_slice(), &dev).map_err(fail)?;
+        Trainer::resume(&model, &table, seed_value as u64, threads, dev.clone())
+    }
+    .map_err(fail)?;
+    Ok(ExternalPtr::new(Session {
+        trainer,
+        device: device::name(&dev),
+    }))
+}
+
+/// Steps per epoch, the rows per step and the device actually used.
+/// @noRd
+#[extendr]
+fn rs_session_info(session: ExternalPtr<Session>) -> List {
+    list!(
+        steps_per_epoch = session.trainer.steps_per_epoch() as f64,
+        batch_size = session.trainer.batch_size() as f64,
+        device = session.device
+    )
+}
+
+/// Runs `steps` training steps; returns a matrix of per-step losses.
+/// @noRd
+#[extendr]
+fn rs_session_train(mut session: ExternalPtr<Session>, steps: i32) -> Result<Robj> {
+    let losses = session.trainer.train(steps.max(0) as usize).map_err(fail)?;
+    let mut values = Vec::with_capacity(losses.len() * 3);
+    values.extend(losses.iter().map(|l| f64::from(l.critic)));
+    values.extend(losses.iter().map(|l| f64::from(l.generator)));
+    values.extend(losses.iter().map(|l| f64::from(l.score_gap)));
+    let matrix = RMatrix::new_matrix(losses.len(), 3, |r, c| values[c * losses.len() + r]);
+    Ok(matrix.into())
+}
+
+/// The session's current model as safetensors bytes.
+/// @noRd
+#[extendr]
+fn rs_session_model(session: ExternalPtr<Session>) -> Result<Raw> {
+    let model = session.trainer.model().map_err(fail)?;
+    Ok(Raw::from_bytes(&model.to_bytes().map_err(fail)?))
+}
+
+/// Draws `n` rows from a model; `conditions` is NULL or a data frame with `n` rows.
+/// @noRd
+#[extendr]
+fn rs_synthesize(model: Raw, n: f64, conditions: Robj, seed_value: f64, threads: i32, device_name: &str) -> Result<List> {
+    let dev = device_of(device_name)?;
+    let model = Model::from_bytes(model.as_slice(), &dev).map_err(fail)?;
+    let n = n as usize;
+    let fixed = if conditions.is_null() {
+        None
+    } else {
+        let list = List::try_from(conditions)?;
+        let table = convert::table_from_r(&list, n).map_err(fail)?;
+        Some(sample::conditions_to_fixed(&model, &table).map_err(fail)?)
+    };
+    let table = sample::synthesize(&model, n, fixed.as_ref(), seed_value as u64, threads.max(1) as usize, &dev)
+        .map_err(fail)?;
+    convert::table_to_r(table)
+}
+
+/// What a model holds, for print() and summary().
+/// @noRd
+#[extendr]
+fn rs_model_info(model: Raw) -> Result<List> {
+    let model = Model::from_bytes(model.as_slice(), &Device::Cpu).map_err(fail)?;
+    let enc = &model.encoder;
+    let names: Vec<&str> = enc.columns.iter().map(|c| c.name.as_str()).collect();
+    let kinds: Vec<&str> = enc.columns.iter().map(|c| c.kind.describe()).collect();
+    let missing: Vec<bool> = enc.columns.iter().map(|c| c.missing).collect();
+    let encoding: Vec<String> = enc
+        .columns
+        .iter()
+        .map(|c| match &c.transform {
+            Transform::AllMissing => "all missing".to_string(),
+            Transform::MinMax { .. } => "min-max".to_string(),
+            Transform::Modes { mixture, .. } => format!("{} mode(s)", mixture.n_modes()),
+            Transform::Categorical { n_levels } => format!("one-hot ({n_levels})"),
+        })
+        .collect();
+    let n_params: usize = model
+        .weights
+        .iter()
+        .filter(|(k, _)| k.starts_with("generator."))
+        .map(|(_, t)| t.elem_count())
+        .sum();
+    Ok(list!(
+        columns = list!(name = names, kind = kinds, missing = missing, encoding = encoding),
+        encoded_width = enc.width() as f64,
+        steps = model.steps as f64,
+        generator_parameters = n_params as f64,
+        condition_on = model.config.condition_on.clone()
+    ))
+}
+
+extendr_module! {
+    mod sygnet;
+    fn rs_roundtrip;
+    fn rs_panic_probe;
+    fn rs_cuda_compiled;
+    fn rs_session_new;
+    fn rs_session_info;
+    fn rs_session_train;
+    fn rs_session_model;
+    fn rs_synthesize;
+    fn rs_model_info;
+}

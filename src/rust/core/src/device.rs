@@ -1,6 +1,6 @@
 //! Choosing where tensors live. CUDA is compiled in only with the `cuda` feature.
 
-use candle_core::Device;
+pub use candle_core::Device;
 
 use crate::error::{Error, Result};
 

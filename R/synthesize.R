@@ -1,0 +1,137 @@
+#' Draw a synthetic data frame from a fitted GAN
+#'
+#' Returns `n` new rows with the training data's columns, classes, factor levels and
+#' missing-value patterns. Rows are generated independently of each other, in chunks of
+#' fixed size, so any `n` can be drawn. The draw is reproducible after `set.seed()`.
+#'
+#' @param object A `sygnet_fit` from [fit()].
+#' @param n Number of rows. Defaults to the number of training rows, or to the rows of
+#'   `conditions` when given.
+#' @param conditions A data frame of values to fix, one row per synthetic row, with
+#'   columns the model was fitted with in `gan(condition_on =)`. Factor columns may be
+#'   given as character vectors of level names; a column may be `NA` to leave it free.
+#'   For example `data.frame(sex = rep("Female", 50))` asks for 50 women.
+#' @param ... Unused.
+#' @param threads Number of CPU threads.
+#' @param device `"cpu"`, `"cuda"` or `"auto"`.
+#' @return A data frame (a tibble if the training data was one).
+#' @seealso [simulate.sygnet_fit()] for several synthetic data sets.
+#' @export
+synthesize <- function(object, ...) {
+  UseMethod("synthesize")
+}
+
+#' @rdname synthesize
+#' @export
+synthesize.sygnet_fit <- function(object, n = NULL, conditions = NULL, ...,
+                                  threads = getOption("sygnet.threads", 1L),
+                                  device = c("cpu", "auto", "cuda")) {
+  rlang::check_dots_empty()
+  device <- rlang::arg_match(device)
+  threads <- check_threads(threads)
+  request <- check_request(object, n, conditions)
+  draw(object, request$n, request$conditions, native_seed(), threads, device)
+}
+
+check_request <- function(object, n, conditions, call = rlang::caller_env()) {
+  if (!is.null(conditions)) {
+    conditions <- check_conditions(object, conditions, call = call)
+    n <- n %||% nrow(conditions)
+    if (n != nrow(conditions)) {
+      sygnet_abort("{.arg n} ({n}) must equal the rows of {.arg conditions} ({nrow(conditions)}).",
+                   class = "sygnet_error_input", call = call)
+    }
+  }
+  n <- n %||% object$n
+  if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 0 || n != round(n)) {
+    sygnet_abort("{.arg n} must be a whole number of rows.", class = "sygnet_error_input", call = call)
+  }
+  list(n = n, conditions = conditions)
+}
+
+draw <- function(object, n, conditions, seed, threads, device) {
+  withr::local_envvar(RAYON_NUM_THREADS = threads)
+  cond <- if (is.null(conditions)) NULL else as_columns(conditions)
+  columns <- native(rs_synthesize(object$model, n, cond, seed, threads, device))
+  as_frame(columns, object$template, n)
+}
+
+check_conditions <- function(object, conditions, call = rlang::caller_env()) {
+  if (!is.data.frame(conditions)) {
+    sygnet_abort("{.arg conditions} must be a data frame.", class = "sygnet_error_input", call = call)
+  }
+  allowed <- object$spec$condition_on
+  unknown <- setdiff(names(conditions), allowed)
+  if (length(unknown)) {
+    sygnet_abort(c(
+      "Cannot condition on {.field {unknown}}.",
+      "i" = if (length(allowed)) "This model can condition on {.field {allowed}}."
+            else "This model was fitted without {.arg condition_on}."
+    ), class = "sygnet_error_input", call = call)
+  }
+  for (name in names(conditions)) {
+    value <- conditions[[name]]
+    template <- object$template[[name]]
+    if (is.logical(template)) {
+      if (!is.logical(value)) {
+        sygnet_abort("Column {.field {name}} of {.arg conditions} must be logical.",
+                     class = "sygnet_error_input", call = call)
+      }
+      next
+    }
+    value <- as.character(value)
+    levels <- if (is.factor(template)) levels(template) else NULL
+    bad <- if (is.null(levels)) character() else setdiff(unique(value[!is.na(value)]), levels)
+    if (length(bad)) {
+      sygnet_abort("Column {.field {name}} of {.arg conditions} has value{?s} {.val {bad}}, not among its levels.",
+                   class = "sygnet_error_input", call = call)
+    }
+    conditions[[name]] <- value
+  }
+  conditions
+}
+
+#' Draw several synthetic data sets
+#'
+#' Multiple synthesis: `nsim` independent synthetic data frames from one fitted model,
+#' as needed for the combining rules of synthetic-data inference or for Monte Carlo
+#' studies. Follows [stats::simulate()]: with `seed`, R's random number state is set
+#' for the call and restored afterwards, and the result records it in attribute
+#' `"seed"`.
+#'
+#' @param object A `sygnet_fit`.
+#' @param nsim Number of data sets.
+#' @param seed `NULL` or an integer passed to [set.seed()].
+#' @param n Rows per data set (default: the training rows).
+#' @param conditions As in [synthesize()].
+#' @param ... Unused.
+#' @param threads Number of CPU threads.
+#' @return A list of `nsim` data frames, of class `sygnet_synthetic`, with attribute
+#'   `"seed"`.
+#' @export
+simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditions = NULL,
+                                ..., threads = getOption("sygnet.threads", 1L)) {
+  rlang::check_dots_empty()
+  check_count(nsim)
+  if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) stats::runif(1)
+  if (is.null(seed)) {
+    rng_state <- get(".Random.seed", envir = globalenv())
+  } else {
+    saved <- get(".Random.seed", envir = globalenv())
+    on.exit(assign(".Random.seed", saved, envir = globalenv()))
+    set.seed(seed)
+    rng_state <- structure(seed, kind = as.list(RNGkind()))
+  }
+  threads <- check_threads(threads)
+  request <- check_request(object, n, conditions)
+  seeds <- vapply(seq_len(nsim), function(i) native_seed(), numeric(1))
+  out <- lapply(seeds, function(s) draw(object, request$n, request$conditions, s, threads, "cpu"))
+  structure(out, seed = rng_state, class = c("sygnet_synthetic", "list"))
+}
+
+#' @export
+print.sygnet_synthetic <- function(x, ...) {
+  n <- vapply(x, nrow, integer(1))
+  cli::cli_text("{length(x)} synthetic data set{?s} of {paste(unique(n), collapse = '/')} row{?s} and {ncol(x[[1]])} column{?s} ({.cls sygnet_synthetic})")
+  invisible(x)
+}
