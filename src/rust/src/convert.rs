@@ -45,11 +45,17 @@ fn column_from_r(name: &str, robj: &Robj) -> std::result::Result<Column, CoreErr
     let (kind, values) = if robj.is_factor() {
         let levels: Vec<&str> = robj.levels().map(|l| l.collect()).unwrap_or_default();
         if levels.iter().any(|l| l.is_na()) {
-            return Err(CoreError::column(name, "has NA as a factor level; use a named level instead"));
+            return Err(CoreError::column(
+                name,
+                "has NA as a factor level; use a named level instead",
+            ));
         }
         let levels: Vec<String> = levels.into_iter().map(str::to_string).collect();
         let codes = robj.as_integer_slice().unwrap_or(&[]);
-        let values = codes.iter().map(|&c| (c != i32::MIN).then(|| (c - 1) as u32)).collect();
+        let values = codes
+            .iter()
+            .map(|&c| (c != i32::MIN).then(|| (c - 1) as u32))
+            .collect();
         let ordered = robj.inherits("ordered");
         (Kind::Factor { levels, ordered }, Values::Code(values))
     } else if robj.inherits("Date") {
@@ -60,17 +66,30 @@ fn column_from_r(name: &str, robj: &Robj) -> std::result::Result<Column, CoreErr
             .and_then(|t| t.as_str().map(str::to_string));
         (Kind::DateTime { tz }, Values::Real(reals(name, robj)?))
     } else if !class.is_empty() {
-        return Err(unsupported(name, &format!("of class `{}`", class.join("/"))));
+        return Err(unsupported(
+            name,
+            &format!("of class `{}`", class.join("/")),
+        ));
     } else {
         match robj.rtype() {
             Rtype::Doubles => (Kind::Double, Values::Real(reals(name, robj)?)),
             Rtype::Integers => {
                 let v = robj.as_integer_slice().unwrap_or(&[]);
-                (Kind::Integer, Values::Integer(v.iter().map(|&x| (x != i32::MIN).then_some(x)).collect()))
+                (
+                    Kind::Integer,
+                    Values::Integer(v.iter().map(|&x| (x != i32::MIN).then_some(x)).collect()),
+                )
             }
             Rtype::Logicals => {
                 let v = robj.as_logical_slice().unwrap_or(&[]);
-                (Kind::Logical, Values::Logical(v.iter().map(|b| (!b.is_na()).then(|| b.is_true())).collect()))
+                (
+                    Kind::Logical,
+                    Values::Logical(
+                        v.iter()
+                            .map(|b| (!b.is_na()).then(|| b.is_true()))
+                            .collect(),
+                    ),
+                )
             }
             Rtype::Strings => {
                 let strings: Vec<Option<String>> = robj
@@ -82,7 +101,10 @@ fn column_from_r(name: &str, robj: &Robj) -> std::result::Result<Column, CoreErr
                 levels.dedup();
                 let codes = strings
                     .iter()
-                    .map(|s| s.as_ref().map(|s| levels.binary_search(s).expect("level present") as u32))
+                    .map(|s| {
+                        s.as_ref()
+                            .map(|s| levels.binary_search(s).expect("level present") as u32)
+                    })
                     .collect();
                 (Kind::Character { levels }, Values::Code(codes))
             }
@@ -99,12 +121,27 @@ fn column_from_r(name: &str, robj: &Robj) -> std::result::Result<Column, CoreErr
 fn reals(name: &str, robj: &Robj) -> std::result::Result<Vec<f64>, CoreError> {
     if let Some(v) = robj.as_real_slice() {
         if v.iter().any(|x| x.is_nan() && !x.is_na()) {
-            return Err(CoreError::column(name, "contains NaN; use NA for missing values"));
+            return Err(CoreError::column(
+                name,
+                "contains NaN; use NA for missing values",
+            ));
         }
-        return Ok(v.iter().map(|&x| if x.is_na() { f64::NAN } else { x }).collect());
+        return Ok(v
+            .iter()
+            .map(|&x| if x.is_na() { f64::NAN } else { x })
+            .collect());
     }
     if let Some(v) = robj.as_integer_slice() {
-        return Ok(v.iter().map(|&x| if x == i32::MIN { f64::NAN } else { f64::from(x) }).collect());
+        return Ok(v
+            .iter()
+            .map(|&x| {
+                if x == i32::MIN {
+                    f64::NAN
+                } else {
+                    f64::from(x)
+                }
+            })
+            .collect());
     }
     Err(unsupported(name, "a date column not stored as numbers"))
 }
@@ -126,7 +163,13 @@ fn column_to_r(col: Column) -> extendr_api::Result<Robj> {
     let mut robj: Robj = match col.values {
         Values::Real(v) => v
             .into_iter()
-            .map(|x| if x.is_nan() { Rfloat::na() } else { Rfloat::from(x) })
+            .map(|x| {
+                if x.is_nan() {
+                    Rfloat::na()
+                } else {
+                    Rfloat::from(x)
+                }
+            })
             .collect::<Doubles>()
             .into(),
         Values::Integer(v) => v
@@ -141,8 +184,16 @@ fn column_to_r(col: Column) -> extendr_api::Result<Robj> {
             .into(),
         Values::Code(codes) => match &col.kind {
             Kind::Character { levels } => {
-                let strings: Vec<Option<&str>> = codes.iter().map(|c| c.map(|c| levels[c as usize].as_str())).collect();
-                Strings::from_values(strings.into_iter().map(|s| s.map_or_else(|| Rstr::na(), Rstr::from))).into()
+                let strings: Vec<Option<&str>> = codes
+                    .iter()
+                    .map(|c| c.map(|c| levels[c as usize].as_str()))
+                    .collect();
+                Strings::from_values(
+                    strings
+                        .into_iter()
+                        .map(|s| s.map_or_else(Rstr::na, Rstr::from)),
+                )
+                .into()
             }
             _ => codes
                 .into_iter()

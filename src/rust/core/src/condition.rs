@@ -87,11 +87,16 @@ impl Conditioner {
         let mut log_weights = Vec::new();
         let mut offset = 0;
         for name in names {
-            let column = table
-                .column_index(name)
-                .ok_or_else(|| Error::Config(format!("`condition_on` names `{name}`, which is not a column of the data")))?;
+            let column = table.column_index(name).ok_or_else(|| {
+                Error::Config(format!(
+                    "`condition_on` names `{name}`, which is not a column of the data"
+                ))
+            })?;
             let col_slots = encoder.category_slots(table, column).ok_or_else(|| {
-                Error::column(name, "cannot be conditioned on: only factor, character and logical columns can")
+                Error::column(
+                    name,
+                    "cannot be conditioned on: only factor, character and logical columns can",
+                )
             })?;
             let codec = &encoder.columns[column];
             let width = encoder.groups[codec.group.expect("categorical column has a group")].width;
@@ -106,7 +111,12 @@ impl Conditioner {
                 width,
                 frequency: by_slot.iter().map(|r| r.len() as f64 / n).collect(),
             });
-            log_weights.push(by_slot.iter().map(|r| (1.0 + r.len() as f64).ln() * f64::from(u8::from(!r.is_empty()))).collect());
+            log_weights.push(
+                by_slot
+                    .iter()
+                    .map(|r| (1.0 + r.len() as f64).ln() * f64::from(u8::from(!r.is_empty())))
+                    .collect(),
+            );
             slots.push(col_slots);
             rows.push(by_slot);
             offset += width;
@@ -139,7 +149,11 @@ impl Conditioner {
                 }
             }
         }
-        CondBatch { rows, vectors, fixed }
+        CondBatch {
+            rows,
+            vectors,
+            fixed,
+        }
     }
 }
 
@@ -170,7 +184,12 @@ mod tests {
             ordered: false,
         };
         let f = Column::new("f", kind, Values::Code(codes)).unwrap();
-        let x = Column::new("x", Kind::Double, Values::Real((0..100).map(f64::from).collect())).unwrap();
+        let x = Column::new(
+            "x",
+            Kind::Double,
+            Values::Real((0..100).map(f64::from).collect()),
+        )
+        .unwrap();
         Table::new(vec![f, x], 100).unwrap()
     }
 
@@ -194,7 +213,9 @@ mod tests {
     fn refuses_numeric_and_unknown_columns() {
         let t = table();
         let enc = Encoder::fit(&t, &EncoderOptions::default(), &mut SeededRng::new(1)).unwrap();
-        let err = Conditioner::new(&enc, &t, &["x".to_string()]).err().unwrap();
+        let err = Conditioner::new(&enc, &t, &["x".to_string()])
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("`x`"));
         assert!(Conditioner::new(&enc, &t, &["nope".to_string()]).is_err());
     }

@@ -18,13 +18,17 @@ pub fn resolve(name: &str) -> Result<Device> {
              environment variable SYGNET_CARGO_FEATURES=cuda (needs the CUDA toolkit, nvcc)"
                 .into(),
         )),
-        "cuda" => Device::new_cuda(0).map_err(|e| Error::Device(format!("no usable CUDA device: {e}"))),
+        "cuda" => {
+            Device::new_cuda(0).map_err(|e| Error::Device(format!("no usable CUDA device: {e}")))
+        }
         "auto" => Ok(if cuda_compiled() {
             Device::cuda_if_available(0).unwrap_or(Device::Cpu)
         } else {
             Device::Cpu
         }),
-        other => Err(Error::Config(format!("unknown device `{other}`; use \"cpu\", \"cuda\" or \"auto\""))),
+        other => Err(Error::Config(format!(
+            "unknown device `{other}`; use \"cpu\", \"cuda\" or \"auto\""
+        ))),
     }
 }
 

@@ -110,7 +110,10 @@ impl Encoder {
         }
         let mut n_scalars = 0;
         for c in columns.iter_mut() {
-            if matches!(c.transform, Transform::MinMax { .. } | Transform::Modes { .. }) {
+            if matches!(
+                c.transform,
+                Transform::MinMax { .. } | Transform::Modes { .. }
+            ) {
                 c.scalar = Some(n_scalars);
                 n_scalars += 1;
             }
@@ -208,7 +211,11 @@ impl Encoder {
                             out[[i, g.start + 1]] = 1.0;
                             continue;
                         }
-                        let scaled = if max > min { 2.0 * (x - min) / (max - min) - 1.0 } else { 0.0 };
+                        let scaled = if max > min {
+                            2.0 * (x - min) / (max - min) - 1.0
+                        } else {
+                            0.0
+                        };
                         out[[i, s]] = scaled.clamp(-1.0, 1.0) as f32;
                         if let Some(g) = group {
                             out[[i, g.start]] = 1.0;
@@ -261,11 +268,18 @@ impl Encoder {
             let argmax = |i: usize| -> usize {
                 let g = group.expect("column has a group");
                 let row = encoded.row(i);
-                let slice = &row.as_slice().expect("rows are contiguous")[g.start..g.start + g.width];
+                let slice =
+                    &row.as_slice().expect("rows are contiguous")[g.start..g.start + g.width];
                 slice
                     .iter()
                     .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |best, (j, &v)| if v > best.1 { (j, v) } else { best })
+                    .fold((0, f32::NEG_INFINITY), |best, (j, &v)| {
+                        if v > best.1 {
+                            (j, v)
+                        } else {
+                            best
+                        }
+                    })
                     .0
             };
             let values = match &codec.transform {
@@ -284,12 +298,22 @@ impl Encoder {
                                 return f64::NAN;
                             }
                             let v = encoded[[i, s]].clamp(-1.0, 1.0) as f64;
-                            finish_number(min + (v + 1.0) / 2.0 * (max - min), *min, *max, *decimals)
+                            finish_number(
+                                min + (v + 1.0) / 2.0 * (max - min),
+                                *min,
+                                *max,
+                                *decimals,
+                            )
                         })
                         .collect();
                     numeric_values(&codec.kind, x)
                 }
-                Transform::Modes { mixture, min, max, decimals } => {
+                Transform::Modes {
+                    mixture,
+                    min,
+                    max,
+                    decimals,
+                } => {
                     let s = codec.scalar.expect("numeric columns have a scalar");
                     let x: Vec<f64> = (0..n)
                         .map(|i| {
@@ -346,7 +370,9 @@ fn fit_column(col: &Column, options: &EncoderOptions, rng: &mut SeededRng) -> Re
                         ),
                     ));
                 }
-                Transform::Categorical { n_levels: levels.len() }
+                Transform::Categorical {
+                    n_levels: levels.len(),
+                }
             }
             Kind::Double | Kind::Integer | Kind::Date | Kind::DateTime { .. } => {
                 let x: Vec<f64> = (0..col.len())
@@ -501,7 +527,14 @@ mod tests {
             Column::new(
                 "b",
                 Kind::Logical,
-                Values::Logical(vec![Some(true), Some(false), None, Some(true), Some(true), Some(false)]),
+                Values::Logical(vec![
+                    Some(true),
+                    Some(false),
+                    None,
+                    Some(true),
+                    Some(true),
+                    Some(false),
+                ]),
             )
             .unwrap(),
             Column::new(
@@ -533,7 +566,10 @@ mod tests {
             match (&a.values, &b.values) {
                 (Values::Real(x), Values::Real(y)) => {
                     for (u, v) in x.iter().zip(y) {
-                        assert!(u.is_nan() && v.is_nan() || (u - v).abs() < 1e-4, "{u} vs {v}");
+                        assert!(
+                            u.is_nan() && v.is_nan() || (u - v).abs() < 1e-4,
+                            "{u} vs {v}"
+                        );
                     }
                 }
                 _ => assert_eq!(a, b),
@@ -575,10 +611,20 @@ mod tests {
         m.column_mut(0).fill(0.99);
         m.column_mut(1).fill(-0.99);
         let back = enc.decode(&m).unwrap();
-        let Values::Real(x) = &back.columns()[0].values else { panic!() };
-        assert!(x.iter().filter(|v| !v.is_nan()).all(|&v| (1.5..=10.0).contains(&v)));
-        assert!(x.iter().filter(|v| !v.is_nan()).all(|&v| (v * 100.0 - (v * 100.0).round()).abs() < 1e-6));
-        let Values::Integer(i) = &back.columns()[1].values else { panic!() };
+        let Values::Real(x) = &back.columns()[0].values else {
+            panic!()
+        };
+        assert!(x
+            .iter()
+            .filter(|v| !v.is_nan())
+            .all(|&v| (1.5..=10.0).contains(&v)));
+        assert!(x
+            .iter()
+            .filter(|v| !v.is_nan())
+            .all(|&v| (v * 100.0 - (v * 100.0).round()).abs() < 1e-6));
+        let Values::Integer(i) = &back.columns()[1].values else {
+            panic!()
+        };
         assert!(i.iter().flatten().all(|&v| (1..=9).contains(&v)));
     }
 

@@ -24,7 +24,11 @@ impl Mixture {
 
     /// Fits up to `max_modes` components to the finite values `x` (not empty).
     pub fn fit(x: &[f64], max_modes: usize, rng: &mut SeededRng) -> Mixture {
-        let sample: Vec<f64> = rng.subset(x.len(), MAX_FIT_ROWS).into_iter().map(|i| x[i]).collect();
+        let sample: Vec<f64> = rng
+            .subset(x.len(), MAX_FIT_ROWS)
+            .into_iter()
+            .map(|i| x[i])
+            .collect();
         let mut sorted = sample.clone();
         sorted.sort_by(f64::total_cmp);
         let n = sorted.len() as f64;
@@ -53,7 +57,9 @@ impl Mixture {
         let mut worse_in_a_row = 0;
         for k in 2..=max_k {
             let mut m = Mixture {
-                means: (0..k).map(|j| quantile((j as f64 + 0.5) / k as f64)).collect(),
+                means: (0..k)
+                    .map(|j| quantile((j as f64 + 0.5) / k as f64))
+                    .collect(),
                 sds: vec![(sd / k as f64).max(floor); k],
                 weights: vec![1.0 / k as f64; k],
             };
@@ -75,7 +81,9 @@ impl Mixture {
     }
 
     fn drop_small_modes(&mut self) {
-        let keep: Vec<usize> = (0..self.n_modes()).filter(|&j| self.weights[j] >= MIN_WEIGHT).collect();
+        let keep: Vec<usize> = (0..self.n_modes())
+            .filter(|&j| self.weights[j] >= MIN_WEIGHT)
+            .collect();
         let total: f64 = keep.iter().map(|&j| self.weights[j]).sum();
         *self = Mixture {
             means: keep.iter().map(|&j| self.means[j]).collect(),
@@ -120,7 +128,10 @@ impl Mixture {
                     continue;
                 }
                 let mu = (0..n).map(|i| resp[i * k + j] * x[i]).sum::<f64>() / w;
-                let var = (0..n).map(|i| resp[i * k + j] * (x[i] - mu).powi(2)).sum::<f64>() / w;
+                let var = (0..n)
+                    .map(|i| resp[i * k + j] * (x[i] - mu).powi(2))
+                    .sum::<f64>()
+                    / w;
                 self.means[j] = mu;
                 self.sds[j] = var.sqrt().max(floor);
                 self.weights[j] = w / n as f64;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::condition::CondSpec;
 use crate::encoding::Encoder;
@@ -14,6 +15,20 @@ use crate::train::TrainConfig;
 
 pub const FORMAT: &str = "sygnet-model";
 pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything but the weights, stored as one JSON document in the safetensors metadata
+/// (one key, so the bytes do not depend on hash-map order).
+#[derive(Serialize, Deserialize)]
+struct Description {
+    format: String,
+    format_version: u32,
+    config: TrainConfig,
+    encoder: Encoder,
+    condition: Option<CondSpec>,
+    generator: GeneratorSpec,
+    critic: CriticSpec,
+    steps: usize,
+}
 
 pub struct Model {
     pub config: TrainConfig,
@@ -26,21 +41,22 @@ pub struct Model {
     pub steps: usize,
 }
 
-fn to_json<T: serde::Serialize>(x: &T) -> String {
-    serde_json::to_string(x).expect("model parts serialise")
-}
+const METADATA_KEY: &str = "sygnet";
 
 impl Model {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut meta = HashMap::new();
-        meta.insert("format".to_string(), FORMAT.to_string());
-        meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
-        meta.insert("config".to_string(), to_json(&self.config));
-        meta.insert("encoder".to_string(), to_json(&self.encoder));
-        meta.insert("condition".to_string(), to_json(&self.condition));
-        meta.insert("generator".to_string(), to_json(&self.generator));
-        meta.insert("critic".to_string(), to_json(&self.critic));
-        meta.insert("steps".to_string(), self.steps.to_string());
+        let description = Description {
+            format: FORMAT.to_string(),
+            format_version: FORMAT_VERSION,
+            config: self.config.clone(),
+            encoder: self.encoder.clone(),
+            condition: self.condition.clone(),
+            generator: self.generator.clone(),
+            critic: self.critic.clone(),
+            steps: self.steps,
+        };
+        let json = serde_json::to_string(&description).expect("model description serialises");
+        let meta = HashMap::from([(METADATA_KEY.to_string(), json)]);
         let mut weights: Vec<(&String, &Tensor)> = self.weights.iter().collect();
         weights.sort_by(|a, b| a.0.cmp(b.0));
         safetensors::tensor::serialize(weights, Some(meta))
@@ -50,35 +66,31 @@ impl Model {
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Model> {
         let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
             .map_err(|e| Error::ModelFormat(format!("not a safetensors buffer ({e})")))?;
-        let meta = header
+        let json = header
             .metadata()
             .as_ref()
-            .ok_or_else(|| Error::ModelFormat("no sygnet metadata".into()))?;
-        let field = |key: &str| -> Result<&String> {
-            meta.get(key)
-                .ok_or_else(|| Error::ModelFormat(format!("metadata field `{key}` is missing")))
-        };
-        fn parse<T: serde::de::DeserializeOwned>(key: &str, s: &str) -> Result<T> {
-            serde_json::from_str(s).map_err(|e| Error::ModelFormat(format!("field `{key}`: {e}")))
-        }
-        if field("format")? != FORMAT {
+            .and_then(|m| m.get(METADATA_KEY))
+            .ok_or_else(|| Error::ModelFormat("no sygnet description in the file".into()))?;
+        let d: Description = serde_json::from_str(json)
+            .map_err(|e| Error::ModelFormat(format!("bad description: {e}")))?;
+        if d.format != FORMAT {
             return Err(Error::ModelFormat("not a sygnet model".into()));
         }
-        let version: u32 = parse("format_version", field("format_version")?)?;
-        if version > FORMAT_VERSION {
+        if d.format_version > FORMAT_VERSION {
             return Err(Error::ModelFormat(format!(
-                "written by a newer sygnet (format {version}); update the package"
+                "written by a newer sygnet (format {}); update the package",
+                d.format_version
             )));
         }
         let weights = candle_core::safetensors::load_buffer(bytes, device)?;
         Ok(Model {
-            config: parse("config", field("config")?)?,
-            encoder: parse("encoder", field("encoder")?)?,
-            condition: parse("condition", field("condition")?)?,
-            generator: parse("generator", field("generator")?)?,
-            critic: parse("critic", field("critic")?)?,
+            config: d.config,
+            encoder: d.encoder,
+            condition: d.condition,
+            generator: d.generator,
+            critic: d.critic,
             weights,
-            steps: parse("steps", field("steps")?)?,
+            steps: d.steps,
         })
     }
 }

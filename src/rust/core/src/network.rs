@@ -32,7 +32,11 @@ impl Params {
 
     /// Parameters read from a model file; building a network from them fails if a
     /// weight is missing or has the wrong shape.
-    pub fn from_tensors(tensors: &HashMap<String, Tensor>, prefix: &str, device: &Device) -> Result<Self> {
+    pub fn from_tensors(
+        tensors: &HashMap<String, Tensor>,
+        prefix: &str,
+        device: &Device,
+    ) -> Result<Self> {
         let map = VarMap::new();
         {
             let mut data = map.data().lock().expect("fresh lock");
@@ -54,7 +58,9 @@ impl Params {
 
     pub fn tensors(&self) -> HashMap<String, Tensor> {
         let data = self.map.data().lock().expect("weights lock");
-        data.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect()
+        data.iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect()
     }
 
     /// A deep copy of the current values, for rolling back.
@@ -103,11 +109,36 @@ impl Params {
     }
 
     /// A linear layer with PyTorch's default initialisation, U(-1/sqrt(in), 1/sqrt(in)).
-    pub fn linear(&self, name: &str, d_in: usize, d_out: usize, rng: &mut SeededRng) -> Result<Linear> {
+    pub fn linear(
+        &self,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        rng: &mut SeededRng,
+    ) -> Result<Linear> {
         let bound = 1.0 / (d_in as f32).sqrt();
-        let w = self.get_or_init(&format!("{name}.weight"), &[d_out, d_in], |n| rng.uniform_vec(n, -bound, bound))?;
-        let b = self.get_or_init(&format!("{name}.bias"), &[d_out], |n| rng.uniform_vec(n, -bound, bound))?;
+        let w = self.get_or_init(&format!("{name}.weight"), &[d_out, d_in], |n| {
+            rng.uniform_vec(n, -bound, bound)
+        })?;
+        let b = self.get_or_init(&format!("{name}.bias"), &[d_out], |n| {
+            rng.uniform_vec(n, -bound, bound)
+        })?;
         Ok(Linear::new(w, Some(b)))
+    }
+
+    /// A linear layer without bias.
+    pub fn linear_no_bias(
+        &self,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        rng: &mut SeededRng,
+    ) -> Result<Linear> {
+        let bound = 1.0 / (d_in as f32).sqrt();
+        let w = self.get_or_init(&format!("{name}.weight"), &[d_out, d_in], |n| {
+            rng.uniform_vec(n, -bound, bound)
+        })?;
+        Ok(Linear::new(w, None))
     }
 
     fn norm(&self, name: &str, width: usize) -> Result<LayerNorm> {
@@ -143,13 +174,21 @@ struct FeatureAttention {
 }
 
 impl FeatureAttention {
-    fn new(p: &Params, name: &str, width: usize, tokens: usize, heads: usize, rng: &mut SeededRng) -> Result<Self> {
+    fn new(
+        p: &Params,
+        name: &str,
+        width: usize,
+        tokens: usize,
+        heads: usize,
+        rng: &mut SeededRng,
+    ) -> Result<Self> {
         let d = width / tokens;
         Ok(FeatureAttention {
             tokens,
             heads,
             query: p.linear(&format!("{name}.query"), d, d, rng)?,
-            key: p.linear(&format!("{name}.key"), d, d, rng)?,
+            // A key bias shifts every score of a query equally, which softmax ignores.
+            key: p.linear_no_bias(&format!("{name}.key"), d, d, rng)?,
             value: p.linear(&format!("{name}.value"), d, d, rng)?,
             out: p.linear(&format!("{name}.out"), d, d, rng)?,
             norm: p.norm(&format!("{name}.norm"), width)?,
@@ -162,14 +201,19 @@ impl FeatureAttention {
         let dh = d / self.heads;
         let tokens = x.reshape((b, self.tokens, d))?;
         let split = |t: Tensor| -> Result<Tensor> {
-            Ok(t.reshape((b, self.tokens, self.heads, dh))?.transpose(1, 2)?.contiguous()?)
+            Ok(t.reshape((b, self.tokens, self.heads, dh))?
+                .transpose(1, 2)?
+                .contiguous()?)
         };
         let q = split(self.query.forward(&tokens)?)?;
         let k = split(self.key.forward(&tokens)?)?;
         let v = split(self.value.forward(&tokens)?)?;
         let scores = (q.matmul(&k.t()?)? / (dh as f64).sqrt())?;
-        let weights = ops::softmax_last_dim(&scores)?;
-        let mixed = weights.matmul(&v)?.transpose(1, 2)?.reshape((b, self.tokens, d))?;
+        let weights = ops::softmax(&scores, D::Minus1)?;
+        let mixed = weights
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .reshape((b, self.tokens, d))?;
         let out = self.out.forward(&mixed)?.reshape((b, width))?;
         self.norm.forward(&(x + out)?)
     }
@@ -191,7 +235,9 @@ pub struct GeneratorSpec {
 
 impl GeneratorSpec {
     pub fn output_width(&self) -> usize {
-        self.groups.last().map_or(self.n_scalars, |g| g.start + g.width)
+        self.groups
+            .last()
+            .map_or(self.n_scalars, |g| g.start + g.width)
     }
 }
 
@@ -251,10 +297,18 @@ impl Generator {
 
     /// One pass. `dropout` holds a mask per block when training, none when sampling;
     /// `gumbel` holds the Gumbel noise for the softmax groups.
-    pub fn forward(&self, input: &Tensor, dropout: Option<&[Tensor]>, gumbel: &Tensor) -> Result<Generated> {
+    pub fn forward(
+        &self,
+        input: &Tensor,
+        dropout: Option<&[Tensor]>,
+        gumbel: &Tensor,
+    ) -> Result<Generated> {
         let mut x = input.clone();
         for (i, block) in self.blocks.iter().enumerate() {
-            let mut h = ops::leaky_relu(&block.norm.forward(&block.linear.forward(&x)?)?, LEAKY_SLOPE)?;
+            let mut h = ops::leaky_relu(
+                &block.norm.forward(&block.linear.forward(&x)?)?,
+                LEAKY_SLOPE,
+            )?;
             if let Some(att) = &block.attention {
                 h = att.forward(&h)?;
             }
@@ -276,7 +330,8 @@ impl Generator {
         for g in &self.spec.groups {
             let noise = gumbel.narrow(1, g.start - self.spec.n_scalars, g.width)?;
             let y = ((logits.narrow(1, g.start, g.width)? + noise)? / self.spec.tau)?;
-            parts.push(ops::softmax_last_dim(&y)?);
+            // candle-nn's fused softmax_last_dim has no backward pass: use the composed one.
+            parts.push(ops::softmax(&y, D::Minus1)?);
         }
         Ok(Tensor::cat(&parts, 1)?)
     }
@@ -330,7 +385,12 @@ impl Critic {
     }
 
     /// Dropout masks for one pass over `rows` packed rows.
-    pub fn dropout_masks(&self, rows: usize, rng: &mut SeededRng, dev: &Device) -> Result<Vec<Tensor>> {
+    pub fn dropout_masks(
+        &self,
+        rows: usize,
+        rng: &mut SeededRng,
+        dev: &Device,
+    ) -> Result<Vec<Tensor>> {
         self.spec
             .hidden
             .iter()
@@ -350,7 +410,11 @@ impl Critic {
     /// Scores and their gradient with respect to the packed input, the latter written
     /// as ordinary forward operations (weights times activation-slope masks), so that a
     /// penalty on it is differentiated correctly by first-order backprop.
-    pub fn forward_with_input_grad(&self, packed: &Tensor, masks: &[Tensor]) -> Result<(Tensor, Tensor)> {
+    pub fn forward_with_input_grad(
+        &self,
+        packed: &Tensor,
+        masks: &[Tensor],
+    ) -> Result<(Tensor, Tensor)> {
         let mut a = packed.clone();
         let mut slopes = Vec::with_capacity(self.layers.len());
         for (layer, mask) in self.layers.iter().zip(masks) {
@@ -361,7 +425,11 @@ impl Critic {
         }
         let score = self.out.forward(&a)?;
         let rows = packed.dim(0)?;
-        let mut delta = self.out.weight().broadcast_as((rows, self.out.weight().dim(1)?))?.contiguous()?;
+        let mut delta = self
+            .out
+            .weight()
+            .broadcast_as((rows, self.out.weight().dim(1)?))?
+            .contiguous()?;
         for (layer, slope) in self.layers.iter().zip(&slopes).rev() {
             delta = (delta * slope)?.matmul(layer.weight())?;
         }
@@ -402,7 +470,14 @@ mod tests {
         let (score, grad) = c.forward_with_input_grad(x.as_tensor(), &masks).unwrap();
         let auto: GradStore = score.sum_all().unwrap().backward().unwrap();
         let auto = auto.get(x.as_tensor()).unwrap();
-        let diff = (auto - &grad).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (auto - &grad)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(diff < 1e-5, "max difference {diff}");
     }
 
@@ -421,9 +496,19 @@ mod tests {
         let (_, g) = c.forward_with_input_grad(&x, &masks).unwrap();
         let grads = gradient_penalty(&g).unwrap().backward().unwrap();
         let tensors = p.tensors();
-        for name in ["critic.layer0.weight", "critic.layer1.weight", "critic.out.weight"] {
-            let var = p.vars().into_iter().find(|v| v.as_tensor().id() == tensors[name].id()).unwrap();
-            let analytic = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("no gradient for {name}"));
+        for name in [
+            "critic.layer0.weight",
+            "critic.layer1.weight",
+            "critic.out.weight",
+        ] {
+            let var = p
+                .vars()
+                .into_iter()
+                .find(|v| v.as_tensor().id() == tensors[name].id())
+                .unwrap();
+            let analytic = grads
+                .get(var.as_tensor())
+                .unwrap_or_else(|| panic!("no gradient for {name}"));
             let analytic: Vec<f32> = analytic.flatten_all().unwrap().to_vec1().unwrap();
             let base: Vec<f32> = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
             let shape = var.shape().clone();
@@ -431,13 +516,16 @@ mod tests {
                 let h = 1e-2f32;
                 let mut plus = base.clone();
                 plus[idx] += h;
-                var.set(&Tensor::from_vec(plus, shape.clone(), &dev).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(plus, shape.clone(), &dev).unwrap())
+                    .unwrap();
                 let up = penalty(&c);
                 let mut minus = base.clone();
                 minus[idx] -= h;
-                var.set(&Tensor::from_vec(minus, shape.clone(), &dev).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(minus, shape.clone(), &dev).unwrap())
+                    .unwrap();
                 let down = penalty(&c);
-                var.set(&Tensor::from_vec(base.clone(), shape.clone(), &dev).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(base.clone(), shape.clone(), &dev).unwrap())
+                    .unwrap();
                 let numeric = (up - down) / (2.0 * h as f64);
                 let a = analytic[idx] as f64;
                 assert!(
@@ -445,6 +533,52 @@ mod tests {
                     "{name}[{idx}]: analytic {a}, numeric {numeric}"
                 );
             }
+        }
+    }
+
+    /// Every generator weight, including those behind softmax groups and attention,
+    /// receives a gradient.
+    #[test]
+    fn gradients_reach_every_generator_weight() {
+        let dev = Device::Cpu;
+        let p = Params::new(&dev);
+        let spec = GeneratorSpec {
+            noise_dim: 4,
+            cond_dim: 0,
+            hidden: vec![8],
+            dropout: 0.0,
+            attention_tokens: 2,
+            attention_heads: 2,
+            n_scalars: 0,
+            groups: vec![Group { start: 0, width: 3 }],
+            tau: 0.2,
+        };
+        let g = Generator::new(&spec, &p, &mut SeededRng::new(1)).unwrap();
+        let mut rng = SeededRng::new(2);
+        let z = rng.normal_tensor(6, 4, &dev).unwrap();
+        let noise = rng.gumbel_tensor(6, 3, &dev).unwrap();
+        let rows = g.forward(&z, None, &noise).unwrap().rows;
+        let target = Tensor::new(&[1f32, 0.0, 0.0], &dev).unwrap();
+        let loss = rows
+            .broadcast_sub(&target)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        for (name, t) in p.tensors() {
+            let grad = grads
+                .get(&t)
+                .unwrap_or_else(|| panic!("no gradient for {name}"));
+            let size = grad
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(size > 0.0, "zero gradient for {name}");
         }
     }
 
@@ -469,12 +603,27 @@ mod tests {
         let noise = rng.gumbel_tensor(5, 3, &dev).unwrap();
         let all = g.forward(&z, None, &noise).unwrap().rows;
         let first = g
-            .forward(&z.narrow(0, 0, 1).unwrap(), None, &noise.narrow(0, 0, 1).unwrap())
+            .forward(
+                &z.narrow(0, 0, 1).unwrap(),
+                None,
+                &noise.narrow(0, 0, 1).unwrap(),
+            )
             .unwrap()
             .rows;
-        let diff = (all.narrow(0, 0, 1).unwrap() - first).unwrap().abs().unwrap().max_all().unwrap();
+        let diff = (all.narrow(0, 0, 1).unwrap() - first)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
         assert!(diff.to_scalar::<f32>().unwrap() < 1e-6);
-        let sums: Vec<f32> = all.narrow(1, 1, 3).unwrap().sum(1).unwrap().to_vec1().unwrap();
+        let sums: Vec<f32> = all
+            .narrow(1, 1, 3)
+            .unwrap()
+            .sum(1)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5));
     }
 }

@@ -49,7 +49,13 @@ impl SeededRng {
     pub fn dropout_mask(&mut self, n: usize, p: f32) -> Vec<f32> {
         let keep = 1.0 / (1.0 - p);
         (0..n)
-            .map(|_| if self.0.random::<f32>() < p { 0.0 } else { keep })
+            .map(|_| {
+                if self.0.random::<f32>() < p {
+                    0.0
+                } else {
+                    keep
+                }
+            })
             .collect()
     }
 
@@ -71,11 +77,21 @@ impl SeededRng {
         xs.shuffle(&mut self.0);
     }
 
-    pub fn normal_tensor(&mut self, rows: usize, cols: usize, dev: &Device) -> CandleResult<Tensor> {
+    pub fn normal_tensor(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        dev: &Device,
+    ) -> CandleResult<Tensor> {
         Tensor::from_vec(self.normal_vec(rows * cols), (rows, cols), dev)
     }
 
-    pub fn gumbel_tensor(&mut self, rows: usize, cols: usize, dev: &Device) -> CandleResult<Tensor> {
+    pub fn gumbel_tensor(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        dev: &Device,
+    ) -> CandleResult<Tensor> {
         Tensor::from_vec(self.gumbel_vec(rows * cols), (rows, cols), dev)
     }
 

@@ -17,53 +17,60 @@ const CHUNK_ROWS: usize = 10_000;
 pub type Fixed = Vec<Vec<Option<usize>>>;
 
 /// Translates a table of wanted values (a subset of the conditioning columns, one row
-/// per synthetic row) into fixed slots.
+/// per synthetic row; missing means "not fixed") into fixed slots. Values are matched
+/// to the model's levels by their labels.
 pub fn conditions_to_fixed(model: &Model, conditions: &Table) -> Result<Fixed> {
     let spec = model.condition.as_ref();
     let n_cond = spec.map_or(0, |s| s.columns.len());
     let mut fixed = vec![vec![None; n_cond]; conditions.n_rows()];
     for col in conditions.columns() {
-        let position = spec.and_then(|s| {
+        let found = spec.and_then(|s| {
             s.columns
                 .iter()
                 .position(|c| model.encoder.columns[c.column].name == col.name)
+                .map(|j| (j, &model.encoder.columns[s.columns[j].column]))
         });
-        let Some(j) = position else {
+        let Some((j, codec)) = found else {
             return Err(Error::column(
                 &col.name,
                 "is not a conditioning column of this model; fit with `condition_on` including it",
             ));
         };
-        let codec = &model.encoder.columns[spec.expect("found above").columns[j].column];
-        if codec.kind != col.kind {
-            return Err(Error::column(
-                &col.name,
-                format!("must be {} with the training levels", codec.kind.describe()),
-            ));
-        }
-        let n_levels = match &codec.kind {
-            Kind::Logical => 2,
-            k => k.levels().map_or(0, <[String]>::len),
-        };
+        let model_labels = labels(&codec.kind);
+        let col_labels = labels(&col.kind);
         for (i, row) in fixed.iter_mut().enumerate() {
-            let slot = match &col.values {
+            let code = match &col.values {
                 Values::Logical(v) => v[i].map(usize::from),
                 Values::Code(v) => v[i].map(|c| c as usize),
-                _ => None,
-            };
-            row[j] = match slot {
-                Some(s) => Some(s),
-                None if codec.missing => Some(n_levels),
-                None => {
+                _ => {
                     return Err(Error::column(
                         &col.name,
-                        "asks for missing values, which the training data did not have",
+                        format!("must hold {} values", codec.kind.describe()),
                     ))
                 }
             };
+            let Some(code) = code else { continue };
+            let label = &col_labels[code];
+            let slot = model_labels
+                .iter()
+                .position(|l| l == label)
+                .ok_or_else(|| {
+                    Error::column(
+                        &col.name,
+                        format!("has value `{label}`, which is not one of its levels"),
+                    )
+                })?;
+            row[j] = Some(slot);
         }
     }
     Ok(fixed)
+}
+
+fn labels(kind: &Kind) -> Vec<String> {
+    match kind {
+        Kind::Logical => vec!["FALSE".to_string(), "TRUE".to_string()],
+        k => k.levels().map(<[String]>::to_vec).unwrap_or_default(),
+    }
 }
 
 /// `n` synthetic rows; `fixed`, if given, has one entry per row.
@@ -77,7 +84,11 @@ pub fn synthesize(
 ) -> Result<Table> {
     if let Some(f) = fixed {
         if f.len() != n {
-            return Err(Error::Config(format!("{} conditions for {} rows", f.len(), n)));
+            return Err(Error::Config(format!(
+                "{} conditions for {} rows",
+                f.len(),
+                n
+            )));
         }
     }
     let pool = thread_pool(threads)?;
@@ -92,7 +103,9 @@ pub fn synthesize(
             let rows = (n - done).min(CHUNK_ROWS);
             let chunk_fixed: Fixed = match fixed {
                 Some(f) => f[done..done + rows].to_vec(),
-                None => vec![vec![None; model.condition.as_ref().map_or(0, |c| c.columns.len())]; rows],
+                None => {
+                    vec![vec![None; model.condition.as_ref().map_or(0, |c| c.columns.len())]; rows]
+                }
             };
             let z = rng.normal_tensor(rows, spec.noise_dim, device)?;
             let input = match &model.condition {
@@ -111,7 +124,8 @@ pub fn synthesize(
                 for (i, row) in chunk_fixed.iter().enumerate() {
                     for (col, slot) in c.columns.iter().zip(row) {
                         if let Some(s) = slot {
-                            let g = model.encoder.groups[model.encoder.columns[col.column].group.expect("group")];
+                            let g = model.encoder.groups
+                                [model.encoder.columns[col.column].group.expect("group")];
                             for k in 0..g.width {
                                 encoded[[i, g.start + k]] = f32::from(u8::from(k == *s));
                             }

@@ -13,13 +13,20 @@ pub enum Kind {
     Double,
     Integer,
     Logical,
-    Factor { levels: Vec<String>, ordered: bool },
+    Factor {
+        levels: Vec<String>,
+        ordered: bool,
+    },
     /// Character data, modelled as categories over the distinct values seen.
-    Character { levels: Vec<String> },
+    Character {
+        levels: Vec<String>,
+    },
     /// Days since 1970-01-01.
     Date,
     /// Seconds since 1970-01-01 UTC; `tz` is the time zone attribute, if any.
-    DateTime { tz: Option<String> },
+    DateTime {
+        tz: Option<String>,
+    },
 }
 
 impl Kind {
@@ -135,7 +142,10 @@ impl Table {
                 return Err(Error::Data(format!("column {} has no name", i + 1)));
             }
             if columns[..i].iter().any(|c| c.name == col.name) {
-                return Err(Error::column(&col.name, "the name is used by more than one column"));
+                return Err(Error::column(
+                    &col.name,
+                    "the name is used by more than one column",
+                ));
             }
             if col.len() != n_rows {
                 return Err(Error::column(
@@ -193,7 +203,10 @@ mod tests {
     #[test]
     fn counts_missing_values_in_every_storage() {
         assert_eq!(Values::Real(vec![1.0, f64::NAN]).count_missing(), 1);
-        assert_eq!(Values::Integer(vec![None, None, Some(1)]).count_missing(), 2);
+        assert_eq!(
+            Values::Integer(vec![None, None, Some(1)]).count_missing(),
+            2
+        );
         assert_eq!(Values::Logical(vec![Some(true)]).count_missing(), 0);
         assert_eq!(Values::Code(vec![None]).count_missing(), 1);
     }

@@ -79,31 +79,47 @@ impl TrainConfig {
     pub fn check(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::Config(msg));
         if self.batch_size == 0 || self.noise_dim == 0 || self.pac == 0 || self.critic_steps == 0 {
-            return bad("`batch_size`, `noise_dim`, `pac` and `critic_steps` must be positive".into());
+            return bad(
+                "`batch_size`, `noise_dim`, `pac` and `critic_steps` must be positive".into(),
+            );
         }
-        if self.generator.is_empty() || self.critic.is_empty() || self.generator.iter().chain(&self.critic).any(|&w| w == 0) {
-            return bad("`generator` and `critic` need at least one layer, each of positive width".into());
+        if self.generator.is_empty()
+            || self.critic.is_empty()
+            || self.generator.iter().chain(&self.critic).any(|&w| w == 0)
+        {
+            return bad(
+                "`generator` and `critic` need at least one layer, each of positive width".into(),
+            );
         }
         if self.pac > self.batch_size {
-            return bad(format!("`pac` ({}) cannot exceed `batch_size` ({})", self.pac, self.batch_size));
+            return bad(format!(
+                "`pac` ({}) cannot exceed `batch_size` ({})",
+                self.pac, self.batch_size
+            ));
         }
-        for (name, p) in [("generator dropout", self.generator_dropout), ("critic dropout", self.critic_dropout)] {
+        for (name, p) in [
+            ("generator dropout", self.generator_dropout),
+            ("critic dropout", self.critic_dropout),
+        ] {
             if !(0.0..1.0).contains(&p) {
                 return bad(format!("{name} must be in [0, 1), not {p}"));
             }
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) || !(self.tau > 0.0) {
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        if !positive(self.learning_rate) || !positive(self.tau) {
             return bad("`learning_rate` and `tau` must be positive".into());
         }
         if self.attention_tokens > 0 {
-            for &w in &self.generator {
-                let d = w / self.attention_tokens;
-                if w % self.attention_tokens != 0 || self.attention_heads == 0 || d % self.attention_heads != 0 {
-                    return bad(format!(
-                        "attention needs every generator width divisible by tokens x heads ({} x {}); {} is not",
-                        self.attention_tokens, self.attention_heads, w
-                    ));
-                }
+            let unit = self.attention_tokens * self.attention_heads;
+            if let Some(&w) = self
+                .generator
+                .iter()
+                .find(|&&w| unit == 0 || !w.is_multiple_of(unit))
+            {
+                return bad(format!(
+                    "attention needs every generator width divisible by tokens x heads ({} x {}); {} is not",
+                    self.attention_tokens, self.attention_heads, w
+                ));
             }
         }
         Ok(())
@@ -124,6 +140,14 @@ pub struct StepLosses {
     /// Mean critic score on real rows minus on generated rows (a Wasserstein estimate
     /// under WGAN-GP).
     pub score_gap: f32,
+}
+
+/// Real rows of one step, their condition vectors and, per conditioning column, the
+/// slot each row fixes.
+struct Batch {
+    real: Tensor,
+    cond: Tensor,
+    fixed: Vec<Vec<Option<usize>>>,
 }
 
 pub struct Trainer {
@@ -148,7 +172,13 @@ pub struct Trainer {
 
 impl Trainer {
     /// A new model for `table`.
-    pub fn new(table: &Table, config: TrainConfig, seed: u64, threads: usize, device: Device) -> Result<Self> {
+    pub fn new(
+        table: &Table,
+        config: TrainConfig,
+        seed: u64,
+        threads: usize,
+        device: Device,
+    ) -> Result<Self> {
         config.check()?;
         let mut rng = SeededRng::new(seed);
         let encoder = Encoder::fit(table, &config.encoder, &mut rng.split())?;
@@ -156,7 +186,13 @@ impl Trainer {
     }
 
     /// Continues training `model` on `table` (same columns and classes).
-    pub fn resume(model: &Model, table: &Table, seed: u64, threads: usize, device: Device) -> Result<Self> {
+    pub fn resume(
+        model: &Model,
+        table: &Table,
+        seed: u64,
+        threads: usize,
+        device: Device,
+    ) -> Result<Self> {
         model.encoder.check_compatible(table)?;
         let rng = SeededRng::new(seed);
         Self::build(
@@ -201,7 +237,11 @@ impl Trainer {
         let critic = Critic::new(&cspec, &critic_params, &mut init_rng)?;
         let encoded = pool.install(|| encoder.encode(table, &mut rng.split()))?;
         let (n_rows, width) = encoded.dim();
-        let data = Tensor::from_vec(encoded.into_raw_vec_and_offset().0, (n_rows, width), &device)?;
+        let data = Tensor::from_vec(
+            encoded.into_raw_vec_and_offset().0,
+            (n_rows, width),
+            &device,
+        )?;
         let adam = |lr| ParamsAdamW {
             lr,
             beta1: config.beta1,
@@ -250,7 +290,10 @@ impl Trainer {
             let mut out = Vec::with_capacity(steps);
             for _ in 0..steps {
                 let losses = self.step()?;
-                if ![losses.critic, losses.generator].iter().all(|v| v.is_finite()) {
+                if ![losses.critic, losses.generator]
+                    .iter()
+                    .all(|v| v.is_finite())
+                {
                     return Err(Error::Diverged(format!(
                         "training diverged at step {} (losses critic {}, generator {}); \
                          try a smaller `learning_rate`",
@@ -270,7 +313,7 @@ impl Trainer {
         result
     }
 
-    fn batch_rows(&mut self) -> Result<(Tensor, Tensor, Vec<Vec<Option<usize>>>)> {
+    fn batch_rows(&mut self) -> Result<Batch> {
         let b = self.batch;
         let (rows, vectors, fixed) = match &self.conditioner {
             Some(c) => {
@@ -283,7 +326,7 @@ impl Trainer {
         let real = self.data.index_select(&idx, 0)?;
         let cond_dim = self.conditioner.as_ref().map_or(0, |c| c.spec.dim());
         let cond = Tensor::from_vec(vectors, (b, cond_dim), &self.device)?;
-        Ok((real, cond, fixed))
+        Ok(Batch { real, cond, fixed })
     }
 
     fn generate(&mut self, cond: &Tensor) -> Result<crate::network::Generated> {
@@ -291,7 +334,9 @@ impl Trainer {
         let spec = self.generator.spec().clone();
         let z = self.rng.normal_tensor(b, spec.noise_dim, &self.device)?;
         let input = Tensor::cat(&[&z, cond], 1)?;
-        let gumbel = self.rng.gumbel_tensor(b, spec.output_width() - spec.n_scalars, &self.device)?;
+        let gumbel =
+            self.rng
+                .gumbel_tensor(b, spec.output_width() - spec.n_scalars, &self.device)?;
         let masks = if spec.dropout > 0.0 {
             let masks = spec
                 .hidden
@@ -307,7 +352,9 @@ impl Trainer {
 
     fn critic_scores(&mut self, rows: &Tensor, cond: &Tensor) -> Result<Tensor> {
         let packed = self.critic.pack(&Tensor::cat(&[rows, cond], 1)?)?;
-        let masks = self.critic.dropout_masks(packed.dim(0)?, &mut self.rng, &self.device)?;
+        let masks = self
+            .critic
+            .dropout_masks(packed.dim(0)?, &mut self.rng, &self.device)?;
         self.critic.forward(&packed, &masks)
     }
 
@@ -315,7 +362,7 @@ impl Trainer {
         let mut critic_loss = 0.0;
         let mut gap = 0.0;
         for _ in 0..self.config.critic_steps {
-            let (real, cond, _) = self.batch_rows()?;
+            let Batch { real, cond, .. } = self.batch_rows()?;
             let fake = self.generate(&cond)?.rows.detach();
             let d_real = self.critic_scores(&real, &cond)?;
             let d_fake = self.critic_scores(&fake, &cond)?;
@@ -324,21 +371,30 @@ impl Trainer {
                     let pr = self.critic.pack(&Tensor::cat(&[&real, &cond], 1)?)?;
                     let pf = self.critic.pack(&Tensor::cat(&[&fake, &cond], 1)?)?;
                     let rows = pr.dim(0)?;
-                    let alpha = Tensor::from_vec(self.rng.uniform_vec(rows, 0.0, 1.0), (rows, 1), &self.device)?;
-                    let mixed = (pr.broadcast_mul(&alpha)? + pf.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
-                    let masks = self.critic.dropout_masks(rows, &mut self.rng, &self.device)?;
+                    let alpha = Tensor::from_vec(
+                        self.rng.uniform_vec(rows, 0.0, 1.0),
+                        (rows, 1),
+                        &self.device,
+                    )?;
+                    let mixed = (pr.broadcast_mul(&alpha)?
+                        + pf.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
+                    let masks = self
+                        .critic
+                        .dropout_masks(rows, &mut self.rng, &self.device)?;
                     let (_, grad) = self.critic.forward_with_input_grad(&mixed, &masks)?;
                     let penalty = (gradient_penalty(&grad)? * self.config.gradient_penalty)?;
                     ((d_fake.mean_all()? - d_real.mean_all()?)? + penalty)?
                 }
-                Loss::Gan => (softplus(&d_real.neg()?)?.mean_all()? + softplus(&d_fake)?.mean_all()?)?,
+                Loss::Gan => {
+                    (softplus(&d_real.neg()?)?.mean_all()? + softplus(&d_fake)?.mean_all()?)?
+                }
             };
             self.critic_opt.backward_step(&loss)?;
             critic_loss = loss.to_scalar::<f32>()?;
             gap = (d_real.mean_all()? - d_fake.mean_all()?)?.to_scalar::<f32>()?;
         }
 
-        let (_, cond, fixed) = self.batch_rows()?;
+        let Batch { cond, fixed, .. } = self.batch_rows()?;
         let generated = self.generate(&cond)?;
         let d_fake = self.critic_scores(&generated.rows, &cond)?;
         let mut loss = match self.config.loss {
@@ -346,7 +402,14 @@ impl Trainer {
             Loss::Gan => softplus(&d_fake.neg()?)?.mean_all()?,
         };
         if let Some(c) = &self.conditioner {
-            loss = (loss + condition_cross_entropy(c, &self.encoder, &generated.logits, &fixed, &self.device)?)?;
+            loss = (loss
+                + condition_cross_entropy(
+                    c,
+                    &self.encoder,
+                    &generated.logits,
+                    &fixed,
+                    &self.device,
+                )?)?;
         }
         let grads = loss.backward()?;
         self.generator_opt.step(&grads)?;
@@ -360,7 +423,11 @@ impl Trainer {
 
     /// The current state as a model (weights copied).
     pub fn model(&self) -> Result<Model> {
-        let (generator, critic) = specs(&self.config, &self.encoder, self.conditioner.as_ref().map(|c| &c.spec));
+        let (generator, critic) = specs(
+            &self.config,
+            &self.encoder,
+            self.conditioner.as_ref().map(|c| &c.spec),
+        );
         let mut weights = self.generator_params.snapshot()?;
         weights.extend(self.critic_params.snapshot()?);
         Ok(Model {
@@ -384,7 +451,11 @@ pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
         .map_err(|e| Error::Config(format!("cannot start {threads} threads: {e}")))
 }
 
-fn specs(config: &TrainConfig, encoder: &Encoder, cond: Option<&CondSpec>) -> (GeneratorSpec, CriticSpec) {
+fn specs(
+    config: &TrainConfig,
+    encoder: &Encoder,
+    cond: Option<&CondSpec>,
+) -> (GeneratorSpec, CriticSpec) {
     let cond_dim = cond.map_or(0, CondSpec::dim);
     let generator = GeneratorSpec {
         noise_dim: config.noise_dim,
@@ -423,7 +494,9 @@ fn condition_cross_entropy(
     let b = logits.dim(0)?;
     let mut total = Tensor::zeros((), logits.dtype(), device)?;
     for (col, slots) in c.spec.columns.iter().zip(fixed) {
-        let g = encoder.groups[encoder.columns[col.column].group.expect("categorical column has a group")];
+        let g = encoder.groups[encoder.columns[col.column]
+            .group
+            .expect("categorical column has a group")];
         let mut target = vec![0f32; b * g.width];
         for (i, s) in slots.iter().enumerate() {
             if let Some(s) = s {

@@ -1,0 +1,77 @@
+# Developer and CI entry points; `make help` lists them.
+SHELL := /bin/bash
+R_HOME := $(shell R RHOME 2>/dev/null)
+export R_HOME
+export R_INCLUDE_DIR := $(shell Rscript -e 'cat(R.home("include"))' 2>/dev/null)
+export PATH := $(PATH):$(HOME)/.cargo/bin
+# Compiled crates are kept here between installs of different source trees.
+export SYGNET_TARGET_DIR ?= $(CURDIR)/src/rust/target
+VERSION := $(shell sed -n 's/^Version: //p' DESCRIPTION)
+TARBALL := sygnet_$(VERSION).tar.gz
+LIB := $(CURDIR)/.rlib
+CARGO := cargo --locked
+MANIFEST := --manifest-path src/rust/Cargo.toml
+
+.PHONY: help setup install document lint test-rust tarball install-tarball test-r check test demo bench clean
+
+help:
+	@echo "make setup      install R, R packages and tools (Debian/Ubuntu, apt)"
+	@echo "make install    build and install the package into R's library"
+	@echo "make test       the whole suite: lint, Rust tests, offline tarball build, R tests, R CMD check"
+	@echo "make demo       fit a GAN to carData::SLID and write a comparison report to demo-report/"
+	@echo "make bench      speed and quality benchmarks (prints tables)"
+	@echo "make document   regenerate R/extendr-wrappers.R, NAMESPACE and man/"
+
+setup:
+	@bash tools/setup-debian.sh
+
+# Runs the set-up script only when R or a needed R package is missing.
+.setup-done: tools/setup-debian.sh
+	@bash tools/setup-debian.sh
+	@touch .setup-done
+
+install: .setup-done
+	R CMD INSTALL .
+
+document: .setup-done
+	Rscript tools/update-wrappers.R
+	Rscript -e 'roxygen2::roxygenise(load_code = roxygen2::load_source)'
+
+lint: .setup-done
+	$(CARGO) fmt $(MANIFEST) --all -- --check
+	$(CARGO) clippy $(MANIFEST) --workspace --all-targets -j 2 -- -D warnings
+
+test-rust: .setup-done
+	$(CARGO) test $(MANIFEST) -p sygnet-core --release -j 2
+
+tarball: .setup-done
+	bash tools/vendor-crates.sh
+	R CMD build .
+	rm -f src/rust/vendor.tar.xz
+
+# Installs the built tarball with no registry access: an empty HOME (no cargo cache)
+# and cargo forced offline, so only the vendored crates can be used.
+install-tarball: tarball
+	rm -rf $(LIB) && mkdir -p $(LIB)
+	env HOME=$$(mktemp -d) CARGO_NET_OFFLINE=true R CMD INSTALL -l $(LIB) $(TARBALL)
+
+test-r: install-tarball
+	Rscript tools/run-tests.R $(LIB)
+
+# R CMD check of the tarball, offline, building the crates from scratch.
+check: tarball
+	env -u SYGNET_TARGET_DIR HOME=$$(mktemp -d) CARGO_NET_OFFLINE=true \
+	  _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual $(TARBALL)
+	@Rscript tools/check-status.R sygnet.Rcheck
+
+test: lint test-rust test-r check
+	@echo "make test: all stages passed"
+
+demo: install
+	Rscript inst/scripts/demo.R demo-report
+
+bench: install
+	Rscript bench/quality.R
+
+clean:
+	rm -rf $(LIB) sygnet.Rcheck $(TARBALL) .setup-done src/rust/vendor src/rust/vendor.tar.xz

@@ -1,0 +1,4 @@
+library(testthat)
+library(sygnet)
+
+test_check("sygnet")

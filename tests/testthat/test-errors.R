@@ -1,0 +1,39 @@
+test_that("a Rust panic becomes a classed R error, not a crash", {
+  expect_error(sygnet:::native(sygnet:::rs_panic_probe()), "deliberate panic",
+               class = "sygnet_error_internal")
+  # R keeps working afterwards.
+  expect_identical(sygnet:::roundtrip_data(data.frame(x = 1)), data.frame(x = 1))
+})
+
+test_that("engine errors carry the sygnet_error class and a clean message", {
+  err <- tryCatch(sygnet:::roundtrip_data(data.frame(x = NaN)), error = identity)
+  expect_s3_class(err, "sygnet_error_input")
+  expect_s3_class(err, "sygnet_error")
+  expect_false(grepl("sygnet:input", conditionMessage(err), fixed = TRUE))
+})
+
+test_that("specifications are checked when made", {
+  expect_error(gan(epochs = 0), "epochs", class = "sygnet_error_input")
+  expect_error(gan(generator = c(256, -1)), "generator", class = "sygnet_error_input")
+  expect_error(gan(dropout = 1), "dropout", class = "sygnet_error_input")
+  expect_error(gan(loss = "mse"), "loss")
+  expect_error(gan(control = list()), "gan_control", class = "sygnet_error_input")
+  expect_error(gan_control(tau = -1), "tau", class = "sygnet_error_input")
+  expect_error(gan(attention = TRUE, generator = c(30L)) |> fit(data.frame(x = 1:20)),
+               "attention", class = "sygnet_error_config")
+})
+
+test_that("fit() checks its arguments", {
+  df <- data.frame(x = rnorm(20), g = factor(rep(c("a", "b"), 10)))
+  expect_error(fit(tiny_gan(condition_on = "nope"), df), "nope", class = "sygnet_error_input")
+  expect_error(fit(tiny_gan(condition_on = "x"), df), "`x`.*factor", class = "sygnet_error_input")
+  expect_error(fit(tiny_gan(), df, threads = 0), "threads", class = "sygnet_error_input")
+  expect_error(fit(tiny_gan(), df, device = "tpu"), "device")
+  expect_error(fit(tiny_gan(), df, unknown = 1), class = "rlib_error_dots_nonempty")
+})
+
+test_that("asking for CUDA without CUDA support explains how to get it", {
+  skip_if(sygnet:::rs_cuda_compiled())
+  expect_error(fit(tiny_gan(), data.frame(x = rnorm(20)), device = "cuda"),
+               "SYGNET_CARGO_FEATURES=cuda", class = "sygnet_error_device")
+})

@@ -1,0 +1,48 @@
+test_that("synthesize() draws any number of rows, in chunks, independently", {
+  df <- mixed_data(60)
+  model <- fit(tiny_gan(), df)
+  expect_identical(nrow(synthesize(model)), 60L)
+  expect_identical(nrow(synthesize(model, 0)), 0L)
+  big <- synthesize(model, 25000)
+  expect_identical(nrow(big), 25000L)
+  expect_identical(shape_of(big), shape_of(df))
+  expect_error(synthesize(model, -1), "whole number", class = "sygnet_error_input")
+})
+
+test_that("simulate() gives nsim data sets with stats::simulate's seed semantics", {
+  model <- fit(tiny_gan(), mixed_data(60))
+  set.seed(11)
+  before <- .Random.seed
+  sims <- simulate(model, nsim = 3, seed = 99, n = 20)
+  expect_identical(.Random.seed, before)
+  expect_s3_class(sims, "sygnet_synthetic")
+  expect_length(sims, 3L)
+  expect_identical(attr(sims, "seed")[[1]], 99)
+  expect_false(identical(sims[[1]], sims[[2]]))
+  expect_identical(simulate(model, nsim = 3, seed = 99, n = 20), sims)
+  expect_output(print(sims), "3 synthetic data sets")
+})
+
+test_that("conditions fix the values of conditioning columns", {
+  set.seed(2)
+  df <- data.frame(
+    sex = factor(sample(c("Female", "Male"), 300, TRUE)),
+    region = sample(c("north", "south", "east", "west"), 300, TRUE),
+    income = rlnorm(300)
+  )
+  model <- fit(tiny_gan(condition_on = c("sex", "region")), df)
+  syn <- synthesize(model, conditions = data.frame(sex = rep("Female", 50)))
+  expect_identical(nrow(syn), 50L)
+  expect_true(all(syn$sex == "Female"))
+  expect_identical(levels(syn$sex), levels(df$sex))
+  both <- synthesize(model, conditions = data.frame(sex = c("Male", "Female"),
+                                                    region = c("east", NA)))
+  expect_identical(as.character(both$sex), c("Male", "Female"))
+  expect_identical(both$region[1], "east")
+  expect_error(synthesize(model, conditions = data.frame(sex = "Other")), "Other",
+               class = "sygnet_error_input")
+  expect_error(synthesize(model, conditions = data.frame(income = 1)), "income",
+               class = "sygnet_error_input")
+  expect_error(synthesize(model, conditions = data.frame(region = "mars")), "mars",
+               class = "sygnet_error_input")
+})
