@@ -184,7 +184,7 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
 new_sygnet_fit <- function(session, spec, data, losses, per_epoch, previous, seed,
                            threads, device) {
   model <- native(rs_session_model(session))
-  offset <- if (is.null(previous)) 0 else nrow(previous$history)
+  offset <- if (is.null(previous)) 0L else nrow(previous$history)
   epoch <- if (nrow(losses)) (seq_len(nrow(losses)) - 1L) %/% per_epoch + 1L else integer()
   history <- data.frame(
     epoch = offset + sort(unique(epoch)),

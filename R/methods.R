@@ -18,12 +18,12 @@ model_info <- function(x) native(rs_model_info(x$model))
 print.sygnet_fit <- function(x, ...) {
   info <- model_info(x)
   last <- x$history[nrow(x$history), , drop = FALSE]
-  cli::cli_text("{.strong GAN fitted to {x$n} row{?s} x {length(info$columns$name)} column{?s}} ({.cls sygnet_fit})")
-  cli::cli_bullets(c(
-    "*" = "{nrow(x$history)} epoch{?s}, {info$steps} step{?s} on {x$device}, {x$threads} thread{?s}{if (isTRUE(x$interrupted)) ' (interrupted)' else ''}",
-    "*" = "loss {x$spec$loss}; generator {paste(x$spec$generator, collapse = ' x ')} ({format(info$generator_parameters, big.mark = ',')} parameters), critic {paste(x$spec$critic, collapse = ' x ')}",
-    "*" = if (nrow(last)) "last epoch: critic loss {signif(last$critic_loss, 3)}, generator loss {signif(last$generator_loss, 3)}" else "not trained",
-    "*" = if (length(info$condition_on)) "conditioned on {.field {info$condition_on}}" else "no conditioning columns"
+  say("{.strong GAN fitted to {x$n} row{?s} x {length(info$columns$name)} column{?s}} ({.cls sygnet_fit})")
+  say_bullets(c(
+    "{nrow(x$history)} epoch{?s}, {info$steps} step{?s} on {x$device}, {x$threads} thread{?s}{if (isTRUE(x$interrupted)) ' (interrupted)' else ''}",
+    "loss {x$spec$loss}; generator {paste(x$spec$generator, collapse = ' x ')} ({format(info$generator_parameters, big.mark = ',')} parameters), critic {paste(x$spec$critic, collapse = ' x ')}",
+    if (nrow(last)) "last epoch: critic loss {signif(last$critic_loss, 3)}, generator loss {signif(last$generator_loss, 3)}" else "not trained",
+    if (length(info$condition_on)) "conditioned on {.field {info$condition_on}}" else "no conditioning columns"
   ))
   invisible(x)
 }
@@ -47,12 +47,12 @@ summary.sygnet_fit <- function(object, ...) {
 
 #' @export
 print.summary.sygnet_fit <- function(x, ...) {
-  cli::cli_text("{.strong GAN fitted to {x$n} rows}: {x$epochs} epoch{?s}, {x$steps} step{?s}, encoded width {x$encoded_width}")
-  cli::cli_text("Columns and their encoding:")
+  say("{.strong GAN fitted to {x$n} rows}: {x$epochs} epoch{?s}, {x$steps} step{?s}, encoded width {x$encoded_width}")
+  say("Columns and their encoding:")
   print(x$columns, row.names = FALSE)
-  cli::cli_text("Training history (last epochs):")
+  say("Training history (last epochs):")
   print(utils::tail(x$history, 5L), row.names = FALSE)
-  cli::cli_text("sygnet {x$versions$sygnet}, model format {x$versions$format}; seeds {x$seeds}")
+  say("sygnet {x$versions$sygnet}, model format {x$versions$format}; seeds {x$seeds}")
   invisible(x)
 }
 

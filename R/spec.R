@@ -146,23 +146,21 @@ engine_config <- function(spec) {
 
 #' @export
 print.sygnet_spec <- function(x, ...) {
-  cli::cli_text("{.strong GAN specification} ({.cls sygnet_spec})")
-  cli::cli_bullets(c(
-    "*" = "loss: {x$loss}; {x$epochs} epoch{?s}, batch size {x$batch_size}",
-    "*" = "generator: {paste(x$generator, collapse = ' x ')}{if (x$attention) ' with feature attention' else ''}, dropout {x$dropout}",
-    "*" = "critic: {paste(x$critic, collapse = ' x ')}, pac {x$control$pac}, dropout {x$control$critic_dropout}",
-    "*" = "learning rate {x$learning_rate}; numeric encoding: {x$control$numeric_encoding}",
-    "*" = if (length(x$condition_on)) "conditioned on {.field {x$condition_on}}" else "no conditioning columns"
+  say("{.strong GAN specification} ({.cls sygnet_spec})")
+  say_bullets(c(
+    "loss: {x$loss}; {x$epochs} epoch{?s}, batch size {x$batch_size}",
+    "generator: {paste(x$generator, collapse = ' x ')}{if (x$attention) ' with feature attention' else ''}, dropout {x$dropout}",
+    "critic: {paste(x$critic, collapse = ' x ')}, pac {x$control$pac}, dropout {x$control$critic_dropout}",
+    "learning rate {x$learning_rate}; numeric encoding: {x$control$numeric_encoding}",
+    if (length(x$condition_on)) "conditioned on {.field {x$condition_on}}" else "no conditioning columns"
   ))
   invisible(x)
 }
 
 #' @export
 print.sygnet_control <- function(x, ...) {
-  cli::cli_text("{.cls sygnet_control}")
-  cli::cli_bullets(stats::setNames(
-    paste0(names(x), ": ", vapply(x, format, ""), recycle0 = TRUE), rep("*", length(x))
-  ))
+  say("{.cls sygnet_control}")
+  say_bullets(paste0(names(x), ": ", vapply(x, format, "")))
   invisible(x)
 }
 

@@ -132,6 +132,6 @@ simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditi
 #' @export
 print.sygnet_synthetic <- function(x, ...) {
   n <- vapply(x, nrow, integer(1))
-  cli::cli_text("{length(x)} synthetic data set{?s} of {paste(unique(n), collapse = '/')} row{?s} and {ncol(x[[1]])} column{?s} ({.cls sygnet_synthetic})")
+  say("{length(x)} synthetic data set{?s} of {paste(unique(n), collapse = '/')} row{?s} and {ncol(x[[1]])} column{?s} ({.cls sygnet_synthetic})")
   invisible(x)
 }

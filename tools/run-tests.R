@@ -1,6 +1,7 @@
 # Runs the testthat suite against the package installed in the library given as the
 # first argument, and prints one summary line: "testthat: N passed, N failed, N skipped".
 lib <- commandArgs(TRUE)[[1]]
+Sys.setenv(NOT_CRAN = "true")
 .libPaths(c(lib, .libPaths()))
 library(testthat)
 results <- test_dir("tests/testthat", package = "sygnet", load_package = "installed",

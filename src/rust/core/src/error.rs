@@ -23,7 +23,18 @@ pub enum Error {
     #[error("{0}")]
     Device(String),
     #[error("tensor computation failed: {0}")]
-    Candle(#[from] candle_core::Error),
+    Candle(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    /// Keeps the message and drops any captured backtrace (it would end up in R's
+    /// error message).
+    fn from(e: candle_core::Error) -> Self {
+        match e {
+            candle_core::Error::WithBacktrace { inner, .. } => Error::Candle(*inner),
+            other => Error::Candle(other),
+        }
+    }
 }
 
 impl Error {

@@ -97,9 +97,12 @@ pub fn synthesize(
         let generator = Generator::new(&model.generator, &params, &mut SeededRng::new(0))?;
         let spec = &model.generator;
         let mut rng = SeededRng::new(seed);
+        if n == 0 {
+            return model.encoder.decode(&Array2::zeros((0, spec.output_width())));
+        }
         let mut parts = Vec::new();
         let mut done = 0;
-        while done < n || parts.is_empty() {
+        while done < n {
             let rows = (n - done).min(CHUNK_ROWS);
             let chunk_fixed: Fixed = match fixed {
                 Some(f) => f[done..done + rows].to_vec(),

@@ -358,58 +358,48 @@ impl Trainer {
         self.critic.forward(&packed, &masks)
     }
 
+    /// One step: `critic_steps` critic updates, then a generator update that reuses
+    /// the rows generated for the last critic update (their graph is kept), which saves
+    /// a generator pass.
     fn step(&mut self) -> Result<StepLosses> {
         let mut critic_loss = 0.0;
         let mut gap = 0.0;
+        let mut last = None;
         for _ in 0..self.config.critic_steps {
-            let Batch { real, cond, .. } = self.batch_rows()?;
-            let fake = self.generate(&cond)?.rows.detach();
-            let d_real = self.critic_scores(&real, &cond)?;
-            let d_fake = self.critic_scores(&fake, &cond)?;
+            let batch = self.batch_rows()?;
+            let generated = self.generate(&batch.cond)?;
+            let fake = generated.rows.detach();
+            let (real, cond) = (&batch.real, &batch.cond);
+            let d_real = self.critic_scores(real, cond)?;
+            let d_fake = self.critic_scores(&fake, cond)?;
             let loss = match self.config.loss {
                 Loss::WganGp => {
-                    let pr = self.critic.pack(&Tensor::cat(&[&real, &cond], 1)?)?;
-                    let pf = self.critic.pack(&Tensor::cat(&[&fake, &cond], 1)?)?;
+                    let pr = self.critic.pack(&Tensor::cat(&[real, cond], 1)?)?;
+                    let pf = self.critic.pack(&Tensor::cat(&[&fake, cond], 1)?)?;
                     let rows = pr.dim(0)?;
-                    let alpha = Tensor::from_vec(
-                        self.rng.uniform_vec(rows, 0.0, 1.0),
-                        (rows, 1),
-                        &self.device,
-                    )?;
-                    let mixed = (pr.broadcast_mul(&alpha)?
-                        + pf.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
-                    let masks = self
-                        .critic
-                        .dropout_masks(rows, &mut self.rng, &self.device)?;
+                    let alpha = Tensor::from_vec(self.rng.uniform_vec(rows, 0.0, 1.0), (rows, 1), &self.device)?;
+                    let mixed = (pr.broadcast_mul(&alpha)? + pf.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
+                    let masks = self.critic.dropout_masks(rows, &mut self.rng, &self.device)?;
                     let (_, grad) = self.critic.forward_with_input_grad(&mixed, &masks)?;
                     let penalty = (gradient_penalty(&grad)? * self.config.gradient_penalty)?;
                     ((d_fake.mean_all()? - d_real.mean_all()?)? + penalty)?
                 }
-                Loss::Gan => {
-                    (softplus(&d_real.neg()?)?.mean_all()? + softplus(&d_fake)?.mean_all()?)?
-                }
+                Loss::Gan => (softplus(&d_real.neg()?)?.mean_all()? + softplus(&d_fake)?.mean_all()?)?,
             };
             self.critic_opt.backward_step(&loss)?;
             critic_loss = loss.to_scalar::<f32>()?;
             gap = (d_real.mean_all()? - d_fake.mean_all()?)?.to_scalar::<f32>()?;
+            last = Some((generated, batch));
         }
 
-        let Batch { cond, fixed, .. } = self.batch_rows()?;
-        let generated = self.generate(&cond)?;
-        let d_fake = self.critic_scores(&generated.rows, &cond)?;
+        let (generated, batch) = last.expect("at least one critic step");
+        let d_fake = self.critic_scores(&generated.rows, &batch.cond)?;
         let mut loss = match self.config.loss {
             Loss::WganGp => d_fake.mean_all()?.neg()?,
             Loss::Gan => softplus(&d_fake.neg()?)?.mean_all()?,
         };
         if let Some(c) = &self.conditioner {
-            loss = (loss
-                + condition_cross_entropy(
-                    c,
-                    &self.encoder,
-                    &generated.logits,
-                    &fixed,
-                    &self.device,
-                )?)?;
+            loss = (loss + condition_cross_entropy(c, &self.encoder, &generated.logits, &batch.fixed, &self.device)?)?;
         }
         let grads = loss.backward()?;
         self.generator_opt.step(&grads)?;
