@@ -42,6 +42,10 @@ rs_synthesize <- function(model, n, conditions, seed_value, threads, device_name
 #' @noRd
 rs_model_info <- function(model) .Call(wrap__rs_model_info, model)
 
+#' Propensity-score AUC of rows drawn from the model against the real data.
+#' @noRd
+rs_check_fit <- function(model, data, n_rows, seed_value, threads) .Call(wrap__rs_check_fit, model, data, n_rows, seed_value, threads)
+
 
 
 # nolint end

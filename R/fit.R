@@ -100,6 +100,12 @@ fit.sygnet_fit <- function(object, data, epochs, ...,
                threads = threads, verbose = verbose)
 }
 
+# A quick quality check after training: the AUC of a logistic regression on the
+# encoded columns telling real rows from synthetic ones (0.5 = indistinguishable).
+check_fit <- function(model, data) {
+  native(rs_check_fit(model$model, as_columns(data), nrow(data), native_seed(), model$threads))
+}
+
 # Seeds for the engine come from R's generator, so set.seed() governs everything.
 native_seed <- function() {
   as.double(sample.int(.Machine$integer.max, 1L))
@@ -167,6 +173,9 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
   if (verbose) cli::cli_progress_done()
   result <- new_sygnet_fit(session, spec, data, losses[seq_len(done), , drop = FALSE],
                            per_epoch, previous, seed, threads, info$device)
+  if (done > 0L && !inherits(outcome, "sygnet_error_diverged")) {
+    result$check <- list(propensity_auc = check_fit(result, data))
+  }
   if (inherits(outcome, "sygnet_error_diverged")) {
     sygnet_abort(c(conditionMessage(outcome),
                    "i" = "The model as it was before the failing steps is in the error's {.field fit} field."),
@@ -205,6 +214,7 @@ new_sygnet_fit <- function(session, spec, data, losses, per_epoch, previous, see
       threads = threads,
       device = device,
       interrupted = FALSE,
+      check = NULL,
       versions = list(sygnet = as.character(utils::packageVersion("sygnet")), format = 1L)
     ),
     class = "sygnet_fit"

@@ -23,7 +23,8 @@ print.sygnet_fit <- function(x, ...) {
     "{nrow(x$history)} epoch{?s}, {info$steps} step{?s} on {x$device}, {x$threads} thread{?s}{if (isTRUE(x$interrupted)) ' (interrupted)' else ''}",
     "loss {x$spec$loss}; generator {paste(x$spec$generator, collapse = ' x ')} ({format(info$generator_parameters, big.mark = ',')} parameters), critic {paste(x$spec$critic, collapse = ' x ')}",
     if (nrow(last)) "last epoch: critic loss {signif(last$critic_loss, 3)}, generator loss {signif(last$generator_loss, 3)}" else "not trained",
-    if (length(info$condition_on)) "conditioned on {.field {info$condition_on}}" else "no conditioning columns"
+    if (length(info$condition_on)) "conditioned on {.field {info$condition_on}}" else "no conditioning columns",
+    if (!is.null(x$check)) "quality check: propensity AUC {round(x$check$propensity_auc, 3)} (0.5 = synthetic rows indistinguishable from real ones)" else ""
   ))
   invisible(x)
 }

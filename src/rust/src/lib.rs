@@ -5,6 +5,7 @@
 
 use extendr_api::prelude::*;
 use sygnet_core::device::{self, Device};
+use sygnet_core::diagnostic;
 use sygnet_core::encoding::{EncoderOptions, NumericEncoding, Transform};
 use sygnet_core::model::Model;
 use sygnet_core::sample;
@@ -262,6 +263,23 @@ fn rs_synthesize(
     convert::table_to_r(table)
 }
 
+/// Propensity-score AUC of rows drawn from the model against the real data.
+/// @noRd
+#[extendr]
+fn rs_check_fit(model: Raw, data: List, n_rows: i32, seed_value: f64, threads: i32) -> Result<f64> {
+    let dev = Device::Cpu;
+    let model = Model::from_bytes(model.as_slice(), &dev).map_err(fail)?;
+    let table = convert::table_from_r(&data, n_rows as usize).map_err(fail)?;
+    diagnostic::check_fit(
+        &model,
+        &table,
+        seed_value as u64,
+        threads.max(1) as usize,
+        &dev,
+    )
+    .map_err(fail)
+}
+
 /// What a model holds, for print() and summary().
 /// @noRd
 #[extendr]
@@ -312,4 +330,5 @@ extendr_module! {
     fn rs_session_model;
     fn rs_synthesize;
     fn rs_model_info;
+    fn rs_check_fit;
 }

@@ -9,7 +9,10 @@ use sygnet_core::schema::{Column, Kind, Table, Values};
 use sygnet_core::train::{TrainConfig, Trainer};
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("a number")).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("a number"))
+        .collect();
     let rows = args.first().copied().unwrap_or(7425);
     let steps = args.get(1).copied().unwrap_or(200);
     let batch = args.get(2).copied().unwrap_or(500);
@@ -17,7 +20,11 @@ fn main() {
     let mut rng = SeededRng::new(1);
     let mut columns = Vec::new();
     for j in 0..3 {
-        let x = rng.normal_vec(rows).into_iter().map(|v| f64::from(v) * (j + 1) as f64).collect();
+        let x = rng
+            .normal_vec(rows)
+            .into_iter()
+            .map(|v| f64::from(v) * (j + 1) as f64)
+            .collect();
         columns.push(Column::new(format!("x{j}"), Kind::Double, Values::Real(x)).unwrap());
     }
     for (j, levels) in [2usize, 4].into_iter().enumerate() {
@@ -40,5 +47,8 @@ fn main() {
     let start = Instant::now();
     trainer.train(steps).unwrap();
     let per_step = start.elapsed().as_secs_f64() * 1e3 / steps as f64;
-    println!("rows {rows} batch {batch} threads {threads}: setup {:.2} s, {per_step:.2} ms/step", setup.as_secs_f64());
+    println!(
+        "rows {rows} batch {batch} threads {threads}: setup {:.2} s, {per_step:.2} ms/step",
+        setup.as_secs_f64()
+    );
 }

@@ -4,10 +4,12 @@
 //! - [`encoding`] and [`mixture`]: columns to network inputs and back;
 //! - [`network`]: generator and critic; [`condition`]: conditional vectors;
 //! - [`train`]: the training loop; [`sample`]: drawing rows; [`model`]: model files;
+//! - [`diagnostic`]: a quick propensity-score check of synthetic data;
 //! - [`rng`]: the only source of randomness; [`device`]: CPU or CUDA.
 
 pub mod condition;
 pub mod device;
+pub mod diagnostic;
 pub mod encoding;
 pub mod error;
 pub mod mixture;

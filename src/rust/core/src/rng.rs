@@ -16,7 +16,12 @@ impl SeededRng {
     /// An independent stream for a sub-task, so that adding draws in one place does
     /// not shift every later draw elsewhere.
     pub fn split(&mut self) -> Self {
-        SeededRng(ChaCha8Rng::seed_from_u64(self.0.random()))
+        SeededRng::new(self.split_seed())
+    }
+
+    /// A seed for another generator.
+    pub fn split_seed(&mut self) -> u64 {
+        self.0.random()
     }
 
     pub fn below(&mut self, n: usize) -> usize {

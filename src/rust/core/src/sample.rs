@@ -98,7 +98,9 @@ pub fn synthesize(
         let spec = &model.generator;
         let mut rng = SeededRng::new(seed);
         if n == 0 {
-            return model.encoder.decode(&Array2::zeros((0, spec.output_width())));
+            return model
+                .encoder
+                .decode(&Array2::zeros((0, spec.output_width())));
         }
         let mut parts = Vec::new();
         let mut done = 0;

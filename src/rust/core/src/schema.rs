@@ -173,6 +173,29 @@ impl Table {
         self.columns.len()
     }
 
+    /// The rows at `rows`, in that order.
+    pub fn take(&self, rows: &[usize]) -> Table {
+        let pick = |values: &Values| match values {
+            Values::Real(v) => Values::Real(rows.iter().map(|&i| v[i]).collect()),
+            Values::Integer(v) => Values::Integer(rows.iter().map(|&i| v[i]).collect()),
+            Values::Logical(v) => Values::Logical(rows.iter().map(|&i| v[i]).collect()),
+            Values::Code(v) => Values::Code(rows.iter().map(|&i| v[i]).collect()),
+        };
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                kind: c.kind.clone(),
+                values: pick(&c.values),
+            })
+            .collect();
+        Table {
+            columns,
+            n_rows: rows.len(),
+        }
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }

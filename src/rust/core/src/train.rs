@@ -52,21 +52,21 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            batch_size: 500,
+            batch_size: 200,
             noise_dim: 128,
             generator: vec![256, 256],
             critic: vec![256, 256],
             attention_tokens: 0,
             attention_heads: 4,
             generator_dropout: 0.0,
-            critic_dropout: 0.5,
-            learning_rate: 2e-4,
+            critic_dropout: 0.2,
+            learning_rate: 1e-3,
             beta1: 0.5,
             beta2: 0.9,
             weight_decay: 1e-6,
             loss: Loss::WganGp,
             pac: 10,
-            critic_steps: 1,
+            critic_steps: 3,
             gradient_penalty: 10.0,
             tau: 0.2,
             condition_on: Vec::new(),
@@ -377,14 +377,23 @@ impl Trainer {
                     let pr = self.critic.pack(&Tensor::cat(&[real, cond], 1)?)?;
                     let pf = self.critic.pack(&Tensor::cat(&[&fake, cond], 1)?)?;
                     let rows = pr.dim(0)?;
-                    let alpha = Tensor::from_vec(self.rng.uniform_vec(rows, 0.0, 1.0), (rows, 1), &self.device)?;
-                    let mixed = (pr.broadcast_mul(&alpha)? + pf.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
-                    let masks = self.critic.dropout_masks(rows, &mut self.rng, &self.device)?;
+                    let alpha = Tensor::from_vec(
+                        self.rng.uniform_vec(rows, 0.0, 1.0),
+                        (rows, 1),
+                        &self.device,
+                    )?;
+                    let mixed = (pr.broadcast_mul(&alpha)?
+                        + pf.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
+                    let masks = self
+                        .critic
+                        .dropout_masks(rows, &mut self.rng, &self.device)?;
                     let (_, grad) = self.critic.forward_with_input_grad(&mixed, &masks)?;
                     let penalty = (gradient_penalty(&grad)? * self.config.gradient_penalty)?;
                     ((d_fake.mean_all()? - d_real.mean_all()?)? + penalty)?
                 }
-                Loss::Gan => (softplus(&d_real.neg()?)?.mean_all()? + softplus(&d_fake)?.mean_all()?)?,
+                Loss::Gan => {
+                    (softplus(&d_real.neg()?)?.mean_all()? + softplus(&d_fake)?.mean_all()?)?
+                }
             };
             self.critic_opt.backward_step(&loss)?;
             critic_loss = loss.to_scalar::<f32>()?;
@@ -399,7 +408,14 @@ impl Trainer {
             Loss::Gan => softplus(&d_fake.neg()?)?.mean_all()?,
         };
         if let Some(c) = &self.conditioner {
-            loss = (loss + condition_cross_entropy(c, &self.encoder, &generated.logits, &batch.fixed, &self.device)?)?;
+            loss = (loss
+                + condition_cross_entropy(
+                    c,
+                    &self.encoder,
+                    &generated.logits,
+                    &batch.fixed,
+                    &self.device,
+                )?)?;
         }
         let grads = loss.backward()?;
         self.generator_opt.step(&grads)?;
