@@ -49,19 +49,25 @@ tarball: .setup-done
 	R CMD build .
 	rm -f src/rust/vendor.tar.xz
 
-# Installs the built tarball with no registry access: an empty HOME (no cargo cache)
-# and cargo forced offline, so only the vendored crates can be used.
+# Installs the built tarball with no registry access: no network at all where the
+# machine allows it (unshare -n), an empty HOME (no cargo cache) and cargo forced
+# offline, so only the vendored crates can be used. RUSTUP_HOME keeps rustup's
+# toolchain reachable.
+export RUSTUP_HOME ?= $(HOME)/.rustup
+NO_NETWORK := $(shell unshare -n true 2>/dev/null && echo "unshare -n")
+OFFLINE_ENV = HOME=$$(mktemp -d) RUSTUP_HOME=$(RUSTUP_HOME) CARGO_NET_OFFLINE=true
 install-tarball: tarball
 	rm -rf $(LIB) && mkdir -p $(LIB)
-	env HOME=$$(mktemp -d) CARGO_NET_OFFLINE=true R CMD INSTALL -l $(LIB) $(TARBALL)
+	@echo "offline install$(if $(NO_NETWORK), with networking disabled,) from $(TARBALL)"
+	$(NO_NETWORK) env $(OFFLINE_ENV) R CMD INSTALL -l $(LIB) $(TARBALL)
 
 test-r: install-tarball
 	Rscript tools/run-tests.R $(LIB)
 
 # R CMD check of the tarball, offline, building the crates from scratch.
 check: tarball
-	env -u SYGNET_TARGET_DIR HOME=$$(mktemp -d) CARGO_NET_OFFLINE=true \
-	  _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual $(TARBALL)
+	$(NO_NETWORK) env -u SYGNET_TARGET_DIR $(OFFLINE_ENV) _R_CHECK_FORCE_SUGGESTS_=false \
+	  R CMD check --no-manual $(TARBALL)
 	@Rscript tools/check-status.R sygnet.Rcheck
 
 test: lint test-rust test-r check

@@ -27,7 +27,16 @@ if (!nzchar(cargo) || !nzchar(rustc)) {
   quit(status = 1)
 }
 
-version_of <- function(tool) system2(tool, "--version", stdout = TRUE)
+version_of <- function(tool) {
+  out <- suppressWarnings(tryCatch(system2(tool, "--version", stdout = TRUE, stderr = FALSE),
+                                   error = function(e) character()))
+  if (!length(out) || !nzchar(out[[1]])) {
+    message("sygnet: '", tool, " --version' failed. If Rust was installed with rustup, ",
+            "run 'rustup default stable' (and check RUSTUP_HOME), then retry.")
+    quit(status = 1)
+  }
+  out[[1]]
+}
 cargo_version <- version_of(cargo)
 rustc_version <- version_of(rustc)
 message("sygnet: using ", cargo_version, " (", cargo, ")")
