@@ -74,7 +74,7 @@ test: lint test-rust test-r check
 	@echo "make test: all stages passed"
 
 demo: install
-	Rscript inst/scripts/demo.R demo-report
+	Rscript inst/report/slid-demo.R demo-report
 
 bench: install
 	Rscript bench/quality.R

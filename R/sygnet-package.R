@@ -2,6 +2,7 @@
 "_PACKAGE"
 
 #' @importFrom generics fit
+#' @rdname fit
 #' @export
 generics::fit
 

@@ -2,8 +2,9 @@
 # Ontario 1994), draw a synthetic copy and write a report comparing the two.
 # Usage: Rscript slid-demo.R [output directory]
 args <- commandArgs(TRUE)
-out_dir <- normalizePath(if (length(args)) args[[1]] else "demo-report", mustWork = FALSE)
+out_dir <- if (length(args)) args[[1]] else "demo-report"
 dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
+out_dir <- normalizePath(out_dir)
 
 library(sygnet)
 data("SLID", package = "carData")
@@ -18,7 +19,7 @@ saveRDS(model, file.path(out_dir, "slid-gan.rds"))
 synthetic <- synthesize(model)
 utils::write.csv(synthetic, file.path(out_dir, "slid-synthetic.csv"), row.names = FALSE)
 
-report <- system.file("demo", "report.Rmd", package = "sygnet")
+report <- system.file("report", "report.Rmd", package = "sygnet")
 rmarkdown::render(report, output_dir = out_dir, intermediates_dir = tempdir(),
                   knit_root_dir = out_dir, quiet = TRUE,
                   params = list(real = SLID, synthetic = synthetic, model = model,
