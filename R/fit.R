@@ -47,7 +47,7 @@
 #' model
 #' head(synthesize(model, 10))
 #' }
-#' @name fit
+#' @name fit.sygnet_spec
 #' @export
 fit.sygnet_spec <- function(object, data, ...,
                             threads = getOption("sygnet.threads", 1L),
@@ -71,7 +71,7 @@ fit.sygnet_spec <- function(object, data, ...,
                threads = threads, verbose = verbose)
 }
 
-#' @rdname fit
+#' @rdname fit.sygnet_spec
 #' @export
 fit.data.frame <- function(object, ...,
                            threads = getOption("sygnet.threads", 1L),
@@ -80,7 +80,7 @@ fit.data.frame <- function(object, ...,
   fit.sygnet_spec(gan(...), object, threads = threads, device = device, verbose = verbose)
 }
 
-#' @rdname fit
+#' @rdname fit.sygnet_spec
 #' @export
 fit.sygnet_fit <- function(object, data, epochs, ...,
                            threads = object$threads,

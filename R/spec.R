@@ -1,7 +1,7 @@
 #' Specify a GAN for tabular data
 #'
 #' `gan()` describes the model and how to train it; nothing is computed until
-#' [fit()] is called with data. The architecture follows CTGAN (Xu et al. 2019) with
+#' [fit()][fit.sygnet_spec] is called with data. The architecture follows CTGAN (Xu et al. 2019) with
 #' SyGNet's options added: a Wasserstein critic with gradient penalty over packed rows,
 #' a residual generator with layer normalisation, mode-specific normalisation of
 #' numeric columns and Gumbel-softmax outputs for categories. The defaults were tuned
@@ -26,7 +26,7 @@
 #'   learned). Their values can then be fixed in [synthesize()].
 #' @param control Rarely changed settings, from [gan_control()].
 #' @return An object of class `sygnet_spec`.
-#' @seealso [fit()], [gan_control()]
+#' @seealso [fit()][fit.sygnet_spec], [gan_control()]
 #' @examples
 #' gan(epochs = 100, generator = c(128, 128))
 #' @export

@@ -2,7 +2,6 @@
 "_PACKAGE"
 
 #' @importFrom generics fit
-#' @rdname fit
 #' @export
 generics::fit
 

@@ -4,7 +4,7 @@
 #' missing-value patterns. Rows are generated independently of each other, in chunks of
 #' fixed size, so any `n` can be drawn. The draw is reproducible after `set.seed()`.
 #'
-#' @param object A `sygnet_fit` from [fit()].
+#' @param object A `sygnet_fit` from [fit()][fit.sygnet_spec].
 #' @param n Number of rows. Defaults to the number of training rows, or to the rows of
 #'   `conditions` when given.
 #' @param conditions A data frame of values to fix, one row per synthetic row, with

@@ -15,7 +15,7 @@
 #'   `condition_on`.
 #' @param validation Share of rows held out when `folds` is `NULL`.
 #' @param folds `NULL` for one validation split, or the number of folds.
-#' @param threads,verbose As in [fit()].
+#' @param threads,verbose As in [fit()][fit.sygnet_spec].
 #' @return An object of class `sygnet_tune`: `results` (the grid with the mean and
 #'   standard deviation of the score), `best` (the [gan()] specification of the best
 #'   candidate) and `best_index`. Fit the best with `fit(result$best, data)`.
