@@ -101,3 +101,14 @@ test_that("forked workers can fit after the parent has (no thread-pool deadlock)
   here <- fit(tiny_gan(), df, threads = 2)$model
   expect_identical(in_children[[1]], here)
 })
+
+test_that("diverging losses stop with an error that carries the last finite model", {
+  set.seed(3)
+  df <- data.frame(x = rnorm(200), g = factor(sample(c("a", "b"), 200, TRUE)))
+  err <- tryCatch(fit(tiny_gan(epochs = 50, learning_rate = 1e12), df), error = identity)
+  expect_s3_class(err, "sygnet_error_diverged")
+  expect_match(conditionMessage(err), "diverged")
+  expect_s3_class(err$fit, "sygnet_fit")
+  syn <- synthesize(err$fit, 20)
+  expect_identical(nrow(syn), 20L)
+})

@@ -374,10 +374,6 @@ impl Critic {
         })
     }
 
-    pub fn spec(&self) -> &CriticSpec {
-        &self.spec
-    }
-
     /// Packs `pac` consecutive rows into one.
     pub fn pack(&self, x: &Tensor) -> Result<Tensor> {
         let (b, d) = x.dims2()?;

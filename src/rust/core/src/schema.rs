@@ -76,7 +76,7 @@ impl Values {
         self.len() == 0
     }
 
-    pub fn is_missing(&self, i: usize) -> bool {
+    fn is_missing(&self, i: usize) -> bool {
         match self {
             Values::Real(v) => v[i].is_nan(),
             Values::Integer(v) => v[i].is_none(),
