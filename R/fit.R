@@ -134,6 +134,7 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
                          call = rlang::caller_env()) {
   info <- rs_session_info(session)
   per_epoch <- as.integer(info$steps_per_epoch)
+  epochs <- resolve_epochs(epochs, per_epoch)
   total <- epochs * per_epoch
   losses <- matrix(NA_real_, total, 3L)
   done <- 0L

@@ -37,3 +37,11 @@ test_that("asking for CUDA without CUDA support explains how to get it", {
   expect_error(fit(tiny_gan(), data.frame(x = rnorm(20)), device = "cuda"),
                "SYGNET_CARGO_FEATURES=cuda", class = "sygnet_error_device")
 })
+
+test_that("the default number of epochs gives small data at least 3,000 steps", {
+  expect_null(gan()$epochs)
+  expect_identical(sygnet:::resolve_epochs(NULL, 2L), 1500L)
+  expect_identical(sygnet:::resolve_epochs(NULL, 38L), 300L)
+  expect_identical(sygnet:::resolve_epochs(5L, 2L), 5L)
+  expect_output(print(gan()), "at least 3,000 steps")
+})
