@@ -532,24 +532,33 @@ mod tests {
         }
     }
 
+    /// A generator with attention, `n_scalars` tanh outputs and one 3-way softmax group.
+    fn small_generator(hidden: Vec<usize>, n_scalars: usize) -> (Generator, Params) {
+        let p = Params::new(&Device::Cpu);
+        let spec = GeneratorSpec {
+            noise_dim: 4,
+            cond_dim: 0,
+            hidden,
+            dropout: 0.0,
+            attention_tokens: 2,
+            attention_heads: 2,
+            n_scalars,
+            groups: vec![Group {
+                start: n_scalars,
+                width: 3,
+            }],
+            tau: 0.2,
+        };
+        let g = Generator::new(&spec, &p, &mut SeededRng::new(1)).unwrap();
+        (g, p)
+    }
+
     /// Every generator weight, including those behind softmax groups and attention,
     /// receives a gradient.
     #[test]
     fn gradients_reach_every_generator_weight() {
         let dev = Device::Cpu;
-        let p = Params::new(&dev);
-        let spec = GeneratorSpec {
-            noise_dim: 4,
-            cond_dim: 0,
-            hidden: vec![8],
-            dropout: 0.0,
-            attention_tokens: 2,
-            attention_heads: 2,
-            n_scalars: 0,
-            groups: vec![Group { start: 0, width: 3 }],
-            tau: 0.2,
-        };
-        let g = Generator::new(&spec, &p, &mut SeededRng::new(1)).unwrap();
+        let (g, p) = small_generator(vec![8], 0);
         let mut rng = SeededRng::new(2);
         let z = rng.normal_tensor(6, 4, &dev).unwrap();
         let noise = rng.gumbel_tensor(6, 3, &dev).unwrap();
@@ -581,19 +590,7 @@ mod tests {
     #[test]
     fn generator_rows_are_independent_of_each_other() {
         let dev = Device::Cpu;
-        let p = Params::new(&dev);
-        let spec = GeneratorSpec {
-            noise_dim: 4,
-            cond_dim: 0,
-            hidden: vec![8, 8],
-            dropout: 0.0,
-            attention_tokens: 2,
-            attention_heads: 2,
-            n_scalars: 1,
-            groups: vec![Group { start: 1, width: 3 }],
-            tau: 0.2,
-        };
-        let g = Generator::new(&spec, &p, &mut SeededRng::new(1)).unwrap();
+        let (g, _) = small_generator(vec![8, 8], 1);
         let mut rng = SeededRng::new(2);
         let z = rng.normal_tensor(5, 4, &dev).unwrap();
         let noise = rng.gumbel_tensor(5, 3, &dev).unwrap();
