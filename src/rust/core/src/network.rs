@@ -116,14 +116,7 @@ impl Params {
         d_out: usize,
         rng: &mut SeededRng,
     ) -> Result<Linear> {
-        let bound = 1.0 / (d_in as f32).sqrt();
-        let w = self.get_or_init(&format!("{name}.weight"), &[d_out, d_in], |n| {
-            rng.uniform_vec(n, -bound, bound)
-        })?;
-        let b = self.get_or_init(&format!("{name}.bias"), &[d_out], |n| {
-            rng.uniform_vec(n, -bound, bound)
-        })?;
-        Ok(Linear::new(w, Some(b)))
+        self.linear_with(name, d_in, d_out, true, rng)
     }
 
     /// A linear layer without bias.
@@ -134,11 +127,26 @@ impl Params {
         d_out: usize,
         rng: &mut SeededRng,
     ) -> Result<Linear> {
+        self.linear_with(name, d_in, d_out, false, rng)
+    }
+
+    fn linear_with(
+        &self,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        rng: &mut SeededRng,
+    ) -> Result<Linear> {
         let bound = 1.0 / (d_in as f32).sqrt();
-        let w = self.get_or_init(&format!("{name}.weight"), &[d_out, d_in], |n| {
-            rng.uniform_vec(n, -bound, bound)
-        })?;
-        Ok(Linear::new(w, None))
+        let mut init = |n| rng.uniform_vec(n, -bound, bound);
+        let w = self.get_or_init(&format!("{name}.weight"), &[d_out, d_in], &mut init)?;
+        let b = if bias {
+            Some(self.get_or_init(&format!("{name}.bias"), &[d_out], &mut init)?)
+        } else {
+            None
+        };
+        Ok(Linear::new(w, b))
     }
 
     fn norm(&self, name: &str, width: usize) -> Result<LayerNorm> {
