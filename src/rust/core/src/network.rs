@@ -108,7 +108,21 @@ impl Params {
         Ok(t)
     }
 
-    /// A linear layer with PyTorch's default initialisation, U(-1/sqrt(in), 1/sqrt(in)).
+    /// A weight matrix with PyTorch's default initialisation, U(-1/sqrt(in), 1/sqrt(in)).
+    pub fn weight(
+        &self,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        rng: &mut SeededRng,
+    ) -> Result<Tensor> {
+        let bound = 1.0 / (d_in as f32).sqrt();
+        self.get_or_init(&format!("{name}.weight"), &[d_out, d_in], |n| {
+            rng.uniform_vec(n, -bound, bound)
+        })
+    }
+
+    /// A linear layer with bias, initialised as in PyTorch.
     pub fn linear(
         &self,
         name: &str,
@@ -116,37 +130,12 @@ impl Params {
         d_out: usize,
         rng: &mut SeededRng,
     ) -> Result<Linear> {
-        self.linear_with(name, d_in, d_out, true, rng)
-    }
-
-    /// A linear layer without bias.
-    pub fn linear_no_bias(
-        &self,
-        name: &str,
-        d_in: usize,
-        d_out: usize,
-        rng: &mut SeededRng,
-    ) -> Result<Linear> {
-        self.linear_with(name, d_in, d_out, false, rng)
-    }
-
-    fn linear_with(
-        &self,
-        name: &str,
-        d_in: usize,
-        d_out: usize,
-        bias: bool,
-        rng: &mut SeededRng,
-    ) -> Result<Linear> {
+        let w = self.weight(name, d_in, d_out, rng)?;
         let bound = 1.0 / (d_in as f32).sqrt();
-        let mut init = |n| rng.uniform_vec(n, -bound, bound);
-        let w = self.get_or_init(&format!("{name}.weight"), &[d_out, d_in], &mut init)?;
-        let b = if bias {
-            Some(self.get_or_init(&format!("{name}.bias"), &[d_out], &mut init)?)
-        } else {
-            None
-        };
-        Ok(Linear::new(w, b))
+        let b = self.get_or_init(&format!("{name}.bias"), &[d_out], |n| {
+            rng.uniform_vec(n, -bound, bound)
+        })?;
+        Ok(Linear::new(w, Some(b)))
     }
 
     fn norm(&self, name: &str, width: usize) -> Result<LayerNorm> {
@@ -196,7 +185,7 @@ impl FeatureAttention {
             heads,
             query: p.linear(&format!("{name}.query"), d, d, rng)?,
             // A key bias shifts every score of a query equally, which softmax ignores.
-            key: p.linear_no_bias(&format!("{name}.key"), d, d, rng)?,
+            key: Linear::new(p.weight(&format!("{name}.key"), d, d, rng)?, None),
             value: p.linear(&format!("{name}.value"), d, d, rng)?,
             out: p.linear(&format!("{name}.out"), d, d, rng)?,
             norm: p.norm(&format!("{name}.norm"), width)?,
