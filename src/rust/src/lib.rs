@@ -6,6 +6,7 @@
 use extendr_api::prelude::*;
 use sygnet_core::device::{self, Device};
 use sygnet_core::diagnostic;
+use sygnet_core::distance::{self, Feature};
 use sygnet_core::encoding::{EncoderOptions, NumericEncoding, Transform};
 use sygnet_core::model::Model;
 use sygnet_core::sample;
@@ -319,6 +320,51 @@ fn rs_model_info(model: Raw) -> Result<List> {
     ))
 }
 
+/// Gower nearest neighbours of `query` rows among `reference` rows. Columns are double
+/// vectors (category codes for categorical ones); `ranges` holds each numeric column's
+/// range and NA for categorical columns.
+/// @noRd
+#[extendr]
+fn rs_nearest(
+    reference: List,
+    query: List,
+    ranges: Robj,
+    exclude_self: bool,
+    threads: i32,
+) -> Result<List> {
+    let doubles = |list: &List| -> Result<Vec<Vec<f64>>> {
+        list.values()
+            .map(|col| {
+                col.as_real_vector()
+                    .ok_or_else(|| config_error("distance columns must be double vectors".into()))
+            })
+            .collect()
+    };
+    let features: Vec<Feature> = ranges
+        .as_real_vector()
+        .ok_or_else(|| config_error("`ranges` must be a double vector".into()))?
+        .into_iter()
+        .map(|range| match range.is_nan() {
+            true => Feature::Categorical,
+            false => Feature::Numeric { range },
+        })
+        .collect();
+    let found = distance::nearest(
+        &doubles(&reference)?,
+        &doubles(&query)?,
+        &features,
+        exclude_self,
+        threads.max(1) as usize,
+    )
+    .map_err(fail)?;
+    let index: Vec<i32> = found.index.iter().map(|&i| i as i32 + 1).collect();
+    Ok(list!(
+        nearest = found.nearest,
+        second = found.second,
+        index = index
+    ))
+}
+
 extendr_module! {
     mod sygnet;
     fn rs_roundtrip;
@@ -331,4 +377,5 @@ extendr_module! {
     fn rs_synthesize;
     fn rs_model_info;
     fn rs_check_fit;
+    fn rs_nearest;
 }

@@ -5,11 +5,13 @@
 //! - [`network`]: generator and critic; [`condition`]: conditional vectors;
 //! - [`train`]: the training loop; [`sample`]: drawing rows; [`model`]: model files;
 //! - [`diagnostic`]: a quick propensity-score check of synthetic data;
+//! - [`distance`]: Gower nearest neighbours, for disclosure-risk measures;
 //! - [`rng`]: the only source of randomness; [`device`]: CPU or CUDA.
 
 pub mod condition;
 pub mod device;
 pub mod diagnostic;
+pub mod distance;
 pub mod encoding;
 pub mod error;
 pub mod mixture;
