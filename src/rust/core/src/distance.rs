@@ -29,50 +29,24 @@ pub struct Neighbours {
     pub index: Vec<usize>,
 }
 
-/// Rows stored contiguously as scaled values, missing values as NaN.
-struct Rows {
-    values: Vec<f64>,
-    width: usize,
-}
-
-impl Rows {
-    fn new(columns: &[Vec<f64>], features: &[Feature], order: &[usize]) -> Self {
-        let n = columns.first().map_or(0, Vec::len);
-        let width = order.len();
-        let mut values = vec![0.0; n * width];
-        for (slot, &j) in order.iter().enumerate() {
-            let scale = match features[j] {
-                Feature::Numeric { range } => 1.0 / range,
-                Feature::Categorical => 1.0,
-            };
-            for (i, &x) in columns[j].iter().enumerate() {
-                values[i * width + slot] = x * scale;
-            }
-        }
-        Rows { values, width }
-    }
-
-    fn row(&self, i: usize) -> &[f64] {
-        &self.values[i * self.width..(i + 1) * self.width]
-    }
-
-    fn len(&self) -> usize {
-        self.values.len().checked_div(self.width).unwrap_or(0)
+/// Gower's per-column term on scaled values (NaN: missing).
+#[inline]
+fn term(x: f64, y: f64, numeric: bool) -> f64 {
+    match (x.is_nan(), y.is_nan()) {
+        (true, true) => 0.0,
+        (true, false) | (false, true) => 1.0,
+        (false, false) if numeric => (x - y).abs().min(1.0),
+        (false, false) => f64::from(x != y),
     }
 }
 
-/// Sum of per-column distances, abandoned (returning a value >= `bound`) once it reaches
+/// Sum of per-column terms, abandoned (returning a value >= `bound`) once it reaches
 /// `bound`.
 #[inline]
 fn partial_distance(a: &[f64], b: &[f64], numeric: &[bool], bound: f64) -> f64 {
     let mut sum = 0.0;
     for ((&x, &y), &is_numeric) in a.iter().zip(b).zip(numeric) {
-        sum += match (x.is_nan(), y.is_nan()) {
-            (true, true) => 0.0,
-            (true, false) | (false, true) => 1.0,
-            (false, false) if is_numeric => (x - y).abs().min(1.0),
-            (false, false) => f64::from(x != y),
-        };
+        sum += term(x, y, is_numeric);
         if sum >= bound {
             return sum;
         }
@@ -80,13 +54,278 @@ fn partial_distance(a: &[f64], b: &[f64], numeric: &[bool], bound: f64) -> f64 {
     sum
 }
 
+/// Most groups the reference rows are split into by categorical columns.
+const MAX_GROUPS: usize = 256;
+
+/// Reference rows with the same values on some categorical columns, sorted within the
+/// group by one numeric column (missing values of that column at the end).
+struct Group {
+    key: Vec<f64>,
+    start: usize,
+    sorted_end: usize,
+    end: usize,
+}
+
+/// The reference rows arranged for exact search. Rows in a group share the categorical
+/// part of their distance to a query, which bounds the whole distance from below; so does
+/// the distance on the sort column. Groups and rows whose bound cannot beat the
+/// second-nearest found so far are skipped.
+struct Index {
+    grouping: Vec<usize>,
+    rest: Vec<usize>,
+    rest_numeric: Vec<bool>,
+    sorted: bool,
+    groups: Vec<Group>,
+    rows: Vec<f64>,
+    original: Vec<usize>,
+}
+
+fn canonical_bits(x: f64) -> u64 {
+    if x.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        x.to_bits()
+    }
+}
+
+impl Index {
+    fn new(scaled: &[Vec<f64>], features: &[Feature]) -> Self {
+        let n = scaled[0].len();
+        let order = discriminating_order(scaled, features);
+        let mut grouping = Vec::new();
+        for &j in &order {
+            if features[j] != Feature::Categorical {
+                continue;
+            }
+            let mut trial = grouping.clone();
+            trial.push(j);
+            if distinct_keys(scaled, &trial, MAX_GROUPS + 1) <= MAX_GROUPS {
+                grouping = trial;
+            }
+        }
+        let mut rest: Vec<usize> = order
+            .into_iter()
+            .filter(|j| !grouping.contains(j))
+            .collect();
+        let sort_column = rest
+            .iter()
+            .position(|&j| matches!(features[j], Feature::Numeric { .. }));
+        if let Some(at) = sort_column {
+            let j = rest.remove(at);
+            rest.insert(0, j);
+        }
+        let sorted = sort_column.is_some();
+        let rest_numeric = rest
+            .iter()
+            .map(|&j| matches!(features[j], Feature::Numeric { .. }))
+            .collect();
+
+        let mut by_key: std::collections::BTreeMap<Vec<u64>, Vec<usize>> = Default::default();
+        for i in 0..n {
+            let key = grouping
+                .iter()
+                .map(|&j| canonical_bits(scaled[j][i]))
+                .collect();
+            by_key.entry(key).or_default().push(i);
+        }
+        let width = rest.len();
+        let mut rows = Vec::with_capacity(n * width);
+        let mut original = Vec::with_capacity(n);
+        let mut groups = Vec::with_capacity(by_key.len());
+        for mut members in by_key.into_values() {
+            let start = original.len();
+            let mut sorted_end = start;
+            if sorted {
+                let s = &scaled[rest[0]];
+                members.sort_by(|&a, &b| match (s[a].is_nan(), s[b].is_nan()) {
+                    (false, false) => s[a].total_cmp(&s[b]),
+                    (a_nan, b_nan) => a_nan.cmp(&b_nan),
+                });
+                sorted_end += members.iter().filter(|&&i| !s[i].is_nan()).count();
+            }
+            let key = grouping.iter().map(|&j| scaled[j][members[0]]).collect();
+            for &i in &members {
+                rows.extend(rest.iter().map(|&j| scaled[j][i]));
+                original.push(i);
+            }
+            groups.push(Group {
+                key,
+                start,
+                sorted_end,
+                end: original.len(),
+            });
+        }
+        Index {
+            grouping,
+            rest,
+            rest_numeric,
+            sorted,
+            groups,
+            rows,
+            original,
+        }
+    }
+
+    fn row(&self, pos: usize) -> &[f64] {
+        let w = self.rest.len();
+        &self.rows[pos * w..(pos + 1) * w]
+    }
+
+    /// The nearest and second-nearest stored rows to `query` (a full row of scaled
+    /// values), skipping the reference row `skip`: (raw distance, raw distance, index).
+    fn search(&self, query: &[f64], skip: Option<usize>) -> (f64, f64, usize) {
+        let q_rest: Vec<f64> = self.rest.iter().map(|&j| query[j]).collect();
+        let mut by_bound: Vec<(f64, usize)> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| {
+                let d = self
+                    .grouping
+                    .iter()
+                    .zip(&group.key)
+                    .map(|(&j, &k)| term(query[j], k, false))
+                    .sum();
+                (d, g)
+            })
+            .collect();
+        by_bound.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+        let mut found = Found::default();
+        for (base, g) in by_bound {
+            if base >= found.second {
+                break;
+            }
+            let group = &self.groups[g];
+            let visit = |pos: usize, found: &mut Found| {
+                if skip == Some(self.original[pos]) {
+                    return;
+                }
+                let d = base
+                    + partial_distance(
+                        &q_rest,
+                        self.row(pos),
+                        &self.rest_numeric,
+                        found.second - base,
+                    );
+                found.offer(d, self.original[pos]);
+            };
+            if !self.sorted {
+                (group.start..group.end).for_each(|pos| visit(pos, &mut found));
+                continue;
+            }
+            let s = q_rest[0];
+            if s.is_nan() {
+                (group.sorted_end..group.end).for_each(|pos| visit(pos, &mut found));
+                if base + 1.0 < found.second {
+                    (group.start..group.sorted_end).for_each(|pos| visit(pos, &mut found));
+                }
+                continue;
+            }
+            let (mut down, mut up) = {
+                let (mut lo, mut hi) = (group.start, group.sorted_end);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if self.row(mid)[0] < s {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                (lo, lo)
+            };
+            loop {
+                let gap_down = (down > group.start).then(|| s - self.row(down - 1)[0]);
+                let gap_up = (up < group.sorted_end).then(|| self.row(up)[0] - s);
+                let (gap, go_up) = match (gap_down, gap_up) {
+                    (None, None) => break,
+                    (Some(d), None) => (d, false),
+                    (None, Some(u)) => (u, true),
+                    (Some(d), Some(u)) => (d.min(u), u < d),
+                };
+                if base + gap.min(1.0) >= found.second {
+                    break;
+                }
+                if go_up {
+                    visit(up, &mut found);
+                    up += 1;
+                } else {
+                    down -= 1;
+                    visit(down, &mut found);
+                }
+            }
+            if base + 1.0 < found.second {
+                (group.sorted_end..group.end).for_each(|pos| visit(pos, &mut found));
+            }
+        }
+        (found.best, found.second, found.index)
+    }
+}
+
+/// Best and second-best distances seen so far.
+struct Found {
+    best: f64,
+    second: f64,
+    index: usize,
+}
+
+impl Default for Found {
+    fn default() -> Self {
+        Found {
+            best: f64::INFINITY,
+            second: f64::INFINITY,
+            index: 0,
+        }
+    }
+}
+
+impl Found {
+    fn offer(&mut self, d: f64, index: usize) {
+        if d < self.best {
+            self.second = self.best;
+            self.best = d;
+            self.index = index;
+        } else if d < self.second {
+            self.second = d;
+        }
+    }
+}
+
+/// Number of distinct value combinations of `columns`, counted up to `limit`.
+fn distinct_keys(scaled: &[Vec<f64>], columns: &[usize], limit: usize) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..scaled[0].len() {
+        seen.insert(
+            columns
+                .iter()
+                .map(|&j| canonical_bits(scaled[j][i]))
+                .collect::<Vec<u64>>(),
+        );
+        if seen.len() >= limit {
+            break;
+        }
+    }
+    seen.len()
+}
+
+/// Columns divided by their ranges (numeric) or as they are (categorical).
+fn scale(columns: &[Vec<f64>], features: &[Feature]) -> Vec<Vec<f64>> {
+    columns
+        .iter()
+        .zip(features)
+        .map(|(c, f)| match f {
+            Feature::Numeric { range } => c.iter().map(|x| x / range).collect(),
+            Feature::Categorical => c.clone(),
+        })
+        .collect()
+}
+
 /// For every row of `query`, the two nearest rows of `reference` by Gower distance.
 ///
 /// Columns are given as equal-length vectors of f64 (category codes for categorical
 /// columns; NaN marks a missing value). With `exclude_self`, `query` must be `reference`
 /// itself and each row's own index is skipped (leave-one-out distances). The search is
-/// exact: a brute-force scan that abandons a candidate as soon as its partial distance
-/// exceeds the second-best so far, in parallel over query rows on `threads` threads.
+/// exact (see [`Index`]) and runs in parallel over query rows on `threads` threads.
 pub fn nearest(
     reference: &[Vec<f64>],
     query: &[Vec<f64>],
@@ -96,8 +335,8 @@ pub fn nearest(
 ) -> Result<Neighbours> {
     check_columns(reference, features, "reference")?;
     check_columns(query, features, "query")?;
-    let n_ref = reference.first().map_or(0, Vec::len);
-    let n_query = query.first().map_or(0, Vec::len);
+    let n_ref = reference[0].len();
+    let n_query = query[0].len();
     if exclude_self && n_ref != n_query {
         return Err(Error::Config(
             "leave-one-out distances need the query to be the reference".into(),
@@ -106,37 +345,23 @@ pub fn nearest(
     if n_ref < 1 + usize::from(exclude_self) {
         return Err(Error::Data("too few reference rows".into()));
     }
-    let order = discriminating_order(reference, features);
-    let numeric: Vec<bool> = order
-        .iter()
-        .map(|&j| matches!(features[j], Feature::Numeric { .. }))
-        .collect();
-    let reference = Rows::new(reference, features, &order);
-    let query = Rows::new(query, features, &order);
+    let index = Index::new(&scale(reference, features), features);
+    let query = scale(query, features);
     let p = features.len() as f64;
 
     let pool = crate::train::thread_pool(threads)?;
     let found: Vec<(f64, f64, usize)> = pool.install(|| {
-        (0..query.len())
+        (0..n_query)
             .into_par_iter()
-            .map(|i| {
-                let q = query.row(i);
-                let (mut best, mut second, mut index) = (f64::INFINITY, f64::INFINITY, 0);
-                for r in 0..reference.len() {
-                    if exclude_self && r == i {
-                        continue;
+            .map_init(
+                || vec![0.0; features.len()],
+                |row, i| {
+                    for (x, column) in row.iter_mut().zip(&query) {
+                        *x = column[i];
                     }
-                    let d = partial_distance(q, reference.row(r), &numeric, second);
-                    if d < best {
-                        second = best;
-                        best = d;
-                        index = r;
-                    } else if d < second {
-                        second = d;
-                    }
-                }
-                (best, second, index)
-            })
+                    index.search(row, exclude_self.then_some(i))
+                },
+            )
             .collect()
     });
     Ok(Neighbours {
@@ -173,28 +398,20 @@ fn check_columns(columns: &[Vec<f64>], features: &[Feature], what: &str) -> Resu
     Ok(())
 }
 
-/// Columns ordered by how far apart two random rows are on them (largest first, estimated
-/// from consecutive rows), so that scans abandon hopeless candidates early.
-fn discriminating_order(columns: &[Vec<f64>], features: &[Feature]) -> Vec<usize> {
-    let spread: Vec<f64> = columns
+/// Columns ordered by how far apart two rows are on them (largest first, estimated from
+/// consecutive rows of the scaled columns), so that scans abandon hopeless candidates early.
+fn discriminating_order(scaled: &[Vec<f64>], features: &[Feature]) -> Vec<usize> {
+    let spread: Vec<f64> = scaled
         .iter()
         .zip(features)
         .map(|(c, f)| {
+            let numeric = matches!(f, Feature::Numeric { .. });
             let pairs = c.len().saturating_sub(1).min(2000);
-            let total: f64 = (0..pairs)
-                .map(|i| match (c[i].is_nan(), c[i + 1].is_nan(), f) {
-                    (true, true, _) => 0.0,
-                    (true, false, _) | (false, true, _) => 1.0,
-                    (false, false, Feature::Numeric { range }) => {
-                        ((c[i] - c[i + 1]).abs() / range).min(1.0)
-                    }
-                    (false, false, Feature::Categorical) => f64::from(c[i] != c[i + 1]),
-                })
-                .sum();
+            let total: f64 = (0..pairs).map(|i| term(c[i], c[i + 1], numeric)).sum();
             total / pairs.max(1) as f64
         })
         .collect();
-    let mut order: Vec<usize> = (0..columns.len()).collect();
+    let mut order: Vec<usize> = (0..scaled.len()).collect();
     order.sort_by(|&a, &b| spread[b].total_cmp(&spread[a]));
     order
 }
@@ -203,68 +420,102 @@ fn discriminating_order(columns: &[Vec<f64>], features: &[Feature]) -> Vec<usize
 mod tests {
     use super::*;
 
-    fn brute_force(reference: &[Vec<f64>], query: &[Vec<f64>], features: &[Feature]) -> Vec<f64> {
-        let n_ref = reference[0].len();
+    /// Nearest and second-nearest distances by a full scan, skipping `skip(i, r)` pairs.
+    fn brute_force(
+        reference: &[Vec<f64>],
+        query: &[Vec<f64>],
+        features: &[Feature],
+        exclude_self: bool,
+    ) -> Vec<(f64, f64)> {
+        let scaled_ref = scale(reference, features);
+        let scaled_query = scale(query, features);
         (0..query[0].len())
             .map(|i| {
-                (0..n_ref)
+                let mut d: Vec<f64> = (0..reference[0].len())
+                    .filter(|&r| !(exclude_self && r == i))
                     .map(|r| {
-                        let terms: f64 = features
+                        features
                             .iter()
                             .enumerate()
                             .map(|(j, f)| {
-                                let (a, b) = (query[j][i], reference[j][r]);
-                                match (a.is_nan(), b.is_nan(), f) {
-                                    (true, true, _) => 0.0,
-                                    (true, false, _) | (false, true, _) => 1.0,
-                                    (false, false, Feature::Numeric { range }) => {
-                                        ((a - b).abs() / range).min(1.0)
-                                    }
-                                    (false, false, Feature::Categorical) => f64::from(a != b),
-                                }
+                                let numeric = matches!(f, Feature::Numeric { .. });
+                                term(scaled_query[j][i], scaled_ref[j][r], numeric)
                             })
-                            .sum();
-                        terms / features.len() as f64
+                            .sum::<f64>()
+                            / features.len() as f64
                     })
-                    .fold(f64::INFINITY, f64::min)
+                    .collect();
+                d.sort_by(f64::total_cmp);
+                (d[0], d.get(1).copied().unwrap_or(f64::INFINITY))
             })
             .collect()
     }
 
+    /// Mixed columns: skewed numbers, a few and many categories, missing values in both.
     fn table(n: usize, seed: u64) -> Vec<Vec<f64>> {
         let mut rng = crate::rng::SeededRng::new(seed);
-        let u: Vec<f64> = (0..n * 3).map(|_| rng.uniform()).collect();
-        vec![
-            (0..n).map(|i| u[i] * 10.0).collect(),
-            (0..n).map(|i| (u[n + i] * 4.0).floor()).collect(),
-            (0..n)
-                .map(|i| {
-                    if u[2 * n + i] < 0.2 {
-                        f64::NAN
-                    } else {
-                        u[2 * n + i]
-                    }
-                })
-                .collect(),
-        ]
+        let mut u = || rng.uniform();
+        let mut columns = vec![Vec::new(); 5];
+        for _ in 0..n {
+            columns[0].push((u() * 3.0).exp());
+            columns[1].push((u() * 4.0).floor());
+            columns[2].push(if u() < 0.2 { f64::NAN } else { u() });
+            columns[3].push((u() * 300.0).floor());
+            columns[4].push(if u() < 0.1 {
+                f64::NAN
+            } else {
+                (u() * 3.0).floor()
+            });
+        }
+        columns
     }
 
-    const FEATURES: [Feature; 3] = [
-        Feature::Numeric { range: 10.0 },
+    const FEATURES: [Feature; 5] = [
+        Feature::Numeric { range: 20.0 },
         Feature::Categorical,
         Feature::Numeric { range: 1.0 },
+        Feature::Categorical,
+        Feature::Categorical,
     ];
+
+    fn assert_matches(found: &Neighbours, expected: &[(f64, f64)]) {
+        for (i, &(best, second)) in expected.iter().enumerate() {
+            assert!(
+                (found.nearest[i] - best).abs() < 1e-12,
+                "row {i}: {} vs {best}",
+                found.nearest[i]
+            );
+            assert!(
+                (found.second[i] - second).abs() < 1e-12,
+                "row {i}: {} vs {second}",
+                found.second[i]
+            );
+        }
+    }
 
     #[test]
     fn matches_a_full_scan() {
-        let reference = table(300, 1);
-        let query = table(100, 2);
+        let reference = table(2000, 1);
+        let query = table(300, 2);
         let found = nearest(&reference, &query, &FEATURES, false, 2).unwrap();
-        let expected = brute_force(&reference, &query, &FEATURES);
-        for (a, b) in found.nearest.iter().zip(&expected) {
-            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        assert_matches(&found, &brute_force(&reference, &query, &FEATURES, false));
+        let loo = nearest(&reference, &reference, &FEATURES, true, 2).unwrap();
+        assert_matches(&loo, &brute_force(&reference, &reference, &FEATURES, true));
+    }
+
+    #[test]
+    fn matches_a_full_scan_without_numeric_or_categorical_columns() {
+        let reference = table(500, 3);
+        let query = table(100, 4);
+        for keep in [vec![0, 2], vec![1, 3, 4]] {
+            let pick = |t: &[Vec<f64>]| keep.iter().map(|&j| t[j].clone()).collect::<Vec<_>>();
+            let features: Vec<Feature> = keep.iter().map(|&j| FEATURES[j]).collect();
+            let found = nearest(&pick(&reference), &pick(&query), &features, false, 1).unwrap();
+            assert_matches(
+                &found,
+                &brute_force(&pick(&reference), &pick(&query), &features, false),
+            );
         }
-        assert!(found.nearest.iter().zip(&found.second).all(|(a, b)| a <= b));
     }
 
     #[test]
@@ -272,7 +523,11 @@ mod tests {
         let reference = table(50, 3);
         let found = nearest(&reference, &reference, &FEATURES, false, 1).unwrap();
         assert!(found.nearest.iter().all(|&d| d == 0.0));
-        assert_eq!(found.index, (0..50).collect::<Vec<_>>());
+        assert!(found
+            .index
+            .iter()
+            .enumerate()
+            .all(|(i, &r)| reference.iter().all(|c| c[i].to_bits() == c[r].to_bits())));
         let loo = nearest(&reference, &reference, &FEATURES, true, 1).unwrap();
         assert!(loo.nearest.iter().all(|&d| d > 0.0));
         assert!(loo.index.iter().enumerate().all(|(i, &r)| i != r));
@@ -292,7 +547,8 @@ mod tests {
     fn bad_input_is_an_error() {
         let reference = table(10, 4);
         assert!(nearest(&reference, &reference[..2], &FEATURES, false, 1).is_err());
-        let bad = [Feature::Numeric { range: 0.0 }, FEATURES[1], FEATURES[2]];
+        let mut bad = FEATURES;
+        bad[0] = Feature::Numeric { range: 0.0 };
         assert!(nearest(&reference, &reference, &bad, false, 1).is_err());
         assert!(nearest(&reference, &table(5, 1), &FEATURES, true, 1).is_err());
     }
