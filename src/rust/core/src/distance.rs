@@ -122,11 +122,10 @@ impl Index {
 
         let mut by_key: std::collections::BTreeMap<Vec<u64>, Vec<usize>> = Default::default();
         for i in 0..n {
-            let key = grouping
-                .iter()
-                .map(|&j| canonical_bits(scaled[j][i]))
-                .collect();
-            by_key.entry(key).or_default().push(i);
+            by_key
+                .entry(row_key(scaled, &grouping, i))
+                .or_default()
+                .push(i);
         }
         let width = rest.len();
         let mut rows = Vec::with_capacity(n * width);
@@ -291,16 +290,19 @@ impl Found {
     }
 }
 
+/// The bits of row `i`'s values in `columns`, NaNs made equal.
+fn row_key(scaled: &[Vec<f64>], columns: &[usize], i: usize) -> Vec<u64> {
+    columns
+        .iter()
+        .map(|&j| canonical_bits(scaled[j][i]))
+        .collect()
+}
+
 /// Number of distinct value combinations of `columns`, counted up to `limit`.
 fn distinct_keys(scaled: &[Vec<f64>], columns: &[usize], limit: usize) -> usize {
     let mut seen = std::collections::HashSet::new();
     for i in 0..scaled[0].len() {
-        seen.insert(
-            columns
-                .iter()
-                .map(|&j| canonical_bits(scaled[j][i]))
-                .collect::<Vec<u64>>(),
-        );
+        seen.insert(row_key(scaled, columns, i));
         if seen.len() >= limit {
             break;
         }
