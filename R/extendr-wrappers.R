@@ -46,11 +46,12 @@ rs_model_info <- function(model) .Call(wrap__rs_model_info, model)
 #' @noRd
 rs_check_fit <- function(model, data, n_rows, seed_value, threads) .Call(wrap__rs_check_fit, model, data, n_rows, seed_value, threads)
 
-#' Gower nearest neighbours of `query` rows among `reference` rows. Columns are double
-#' vectors (category codes for categorical ones); `ranges` holds each numeric column's
-#' range and NA for categorical columns.
+#' The `k` Gower nearest neighbours of `query` rows among `reference` rows, as n x k
+#' matrices of distances and 1-based indices. Columns are double vectors (category codes
+#' for categorical ones); `ranges` holds each numeric column's range and NA for
+#' categorical columns.
 #' @noRd
-rs_nearest <- function(reference, query, ranges, exclude_self, threads) .Call(wrap__rs_nearest, reference, query, ranges, exclude_self, threads)
+rs_nearest <- function(reference, query, ranges, k, exclude_self, threads) .Call(wrap__rs_nearest, reference, query, ranges, k, exclude_self, threads)
 
 
 

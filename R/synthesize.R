@@ -106,8 +106,9 @@ check_conditions <- function(object, conditions, call = rlang::caller_env()) {
 #' @param conditions As in [synthesize()].
 #' @param ... Unused.
 #' @param threads Number of CPU threads.
-#' @return A list of `nsim` data frames, of class `sygnet_synthetic`, with attribute
-#'   `"seed"`.
+#' @return A list of `nsim` data frames, of class `sygnet_synthetic`, with attributes
+#'   `"seed"` and `"training_rows"` (the rows the model was fitted to, used by
+#'   [pool_synthetic()]).
 #' @export
 simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditions = NULL,
                                 ..., threads = getOption("sygnet.threads", 1L)) {
@@ -126,7 +127,7 @@ simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditi
   request <- check_request(object, n, conditions)
   seeds <- vapply(seq_len(nsim), function(i) native_seed(), numeric(1))
   out <- lapply(seeds, function(s) draw(object, request$n, request$conditions, s, threads, "cpu"))
-  structure(out, seed = rng_state, class = c("sygnet_synthetic", "list"))
+  structure(out, seed = rng_state, training_rows = object$n, class = c("sygnet_synthetic", "list"))
 }
 
 #' @export

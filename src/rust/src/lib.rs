@@ -320,15 +320,17 @@ fn rs_model_info(model: Raw) -> Result<List> {
     ))
 }
 
-/// Gower nearest neighbours of `query` rows among `reference` rows. Columns are double
-/// vectors (category codes for categorical ones); `ranges` holds each numeric column's
-/// range and NA for categorical columns.
+/// The `k` Gower nearest neighbours of `query` rows among `reference` rows, as n x k
+/// matrices of distances and 1-based indices. Columns are double vectors (category codes
+/// for categorical ones); `ranges` holds each numeric column's range and NA for
+/// categorical columns.
 /// @noRd
 #[extendr]
 fn rs_nearest(
     reference: List,
     query: List,
     ranges: Robj,
+    k: i32,
     exclude_self: bool,
     threads: i32,
 ) -> Result<List> {
@@ -353,15 +355,18 @@ fn rs_nearest(
         &doubles(&reference)?,
         &doubles(&query)?,
         &features,
+        k.max(0) as usize,
         exclude_self,
         threads.max(1) as usize,
     )
     .map_err(fail)?;
-    let index: Vec<i32> = found.index.iter().map(|&i| i as i32 + 1).collect();
+    let (n, k) = (found.distances.len() / found.k, found.k);
     Ok(list!(
-        nearest = found.nearest,
-        second = found.second,
-        index = index
+        distance = RMatrix::new_matrix(n, k, |r, c| found.distances[r * k + c]),
+        index = RMatrix::new_matrix(n, k, |r, c| match found.indices[r * k + c] {
+            usize::MAX => Rint::na(),
+            i => Rint::from(i as i32 + 1),
+        })
     ))
 }
 

@@ -18,15 +18,27 @@ pub enum Feature {
     Categorical,
 }
 
-/// The two nearest reference rows of each query row.
+/// The `k` nearest reference rows of each query row, nearest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Neighbours {
-    /// Gower distance to the nearest reference row.
-    pub nearest: Vec<f64>,
-    /// Gower distance to the second-nearest reference row (infinite with one reference row).
-    pub second: Vec<f64>,
-    /// Index (0-based) of the nearest reference row.
-    pub index: Vec<usize>,
+    /// Neighbours per query row.
+    pub k: usize,
+    /// Gower distances, `k` per query row (infinite where there are fewer reference rows).
+    pub distances: Vec<f64>,
+    /// 0-based reference row indices, `k` per query row (`usize::MAX` where missing).
+    pub indices: Vec<usize>,
+}
+
+impl Neighbours {
+    /// Distances of every query row to its `j`-th nearest reference row (0: the nearest).
+    pub fn nth(&self, j: usize) -> Vec<f64> {
+        self.distances
+            .iter()
+            .skip(j)
+            .step_by(self.k)
+            .copied()
+            .collect()
+    }
 }
 
 /// Gower's per-column term on scaled values (NaN: missing).
@@ -170,9 +182,9 @@ impl Index {
         &self.rows[pos * w..(pos + 1) * w]
     }
 
-    /// The nearest and second-nearest stored rows to `query` (a full row of scaled
-    /// values), skipping the reference row `skip`: (raw distance, raw distance, index).
-    fn search(&self, query: &[f64], skip: Option<usize>) -> (f64, f64, usize) {
+    /// The `k` nearest stored rows to `query` (a full row of scaled values), skipping the
+    /// reference row `skip`, as raw (unaveraged) distances.
+    fn search(&self, query: &[f64], skip: Option<usize>, k: usize) -> KBest {
         let q_rest: Vec<f64> = self.rest.iter().map(|&j| query[j]).collect();
         let mut by_bound: Vec<(f64, usize)> = self
             .groups
@@ -190,13 +202,13 @@ impl Index {
             .collect();
         by_bound.sort_by(|a, b| a.0.total_cmp(&b.0));
 
-        let mut found = Found::default();
+        let mut found = KBest::new(k);
         for (base, g) in by_bound {
-            if base >= found.second {
+            if base >= found.bound() {
                 break;
             }
             let group = &self.groups[g];
-            let visit = |pos: usize, found: &mut Found| {
+            let visit = |pos: usize, found: &mut KBest| {
                 if skip == Some(self.original[pos]) {
                     return;
                 }
@@ -205,7 +217,7 @@ impl Index {
                         &q_rest,
                         self.row(pos),
                         &self.rest_numeric,
-                        found.second - base,
+                        found.bound() - base,
                     );
                 found.offer(d, self.original[pos]);
             };
@@ -216,7 +228,7 @@ impl Index {
             let s = q_rest[0];
             if s.is_nan() {
                 (group.sorted_end..group.end).for_each(|pos| visit(pos, &mut found));
-                if base + 1.0 < found.second {
+                if base + 1.0 < found.bound() {
                     (group.start..group.sorted_end).for_each(|pos| visit(pos, &mut found));
                 }
                 continue;
@@ -242,7 +254,7 @@ impl Index {
                     (None, Some(u)) => (u, true),
                     (Some(d), Some(u)) => (d.min(u), u < d),
                 };
-                if base + gap.min(1.0) >= found.second {
+                if base + gap.min(1.0) >= found.bound() {
                     break;
                 }
                 if go_up {
@@ -253,40 +265,48 @@ impl Index {
                     visit(down, &mut found);
                 }
             }
-            if base + 1.0 < found.second {
+            if base + 1.0 < found.bound() {
                 (group.sorted_end..group.end).for_each(|pos| visit(pos, &mut found));
             }
         }
-        (found.best, found.second, found.index)
+        found
     }
 }
 
-/// Best and second-best distances seen so far.
-struct Found {
-    best: f64,
-    second: f64,
-    index: usize,
+/// The `k` smallest distances seen so far, ascending, with their row indices.
+struct KBest {
+    k: usize,
+    distances: Vec<f64>,
+    indices: Vec<usize>,
 }
 
-impl Default for Found {
-    fn default() -> Self {
-        Found {
-            best: f64::INFINITY,
-            second: f64::INFINITY,
-            index: 0,
+impl KBest {
+    fn new(k: usize) -> Self {
+        KBest {
+            k,
+            distances: Vec::with_capacity(k + 1),
+            indices: Vec::with_capacity(k + 1),
         }
     }
-}
 
-impl Found {
+    /// A candidate must be closer than this to enter.
+    fn bound(&self) -> f64 {
+        if self.distances.len() < self.k {
+            f64::INFINITY
+        } else {
+            self.distances[self.k - 1]
+        }
+    }
+
     fn offer(&mut self, d: f64, index: usize) {
-        if d < self.best {
-            self.second = self.best;
-            self.best = d;
-            self.index = index;
-        } else if d < self.second {
-            self.second = d;
+        if d >= self.bound() {
+            return;
         }
+        let at = self.distances.partition_point(|&x| x <= d);
+        self.distances.insert(at, d);
+        self.indices.insert(at, index);
+        self.distances.truncate(self.k);
+        self.indices.truncate(self.k);
     }
 }
 
@@ -322,7 +342,7 @@ fn scale(columns: &[Vec<f64>], features: &[Feature]) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// For every row of `query`, the two nearest rows of `reference` by Gower distance.
+/// For every row of `query`, the `k` nearest rows of `reference` by Gower distance.
 ///
 /// Columns are given as equal-length vectors of f64 (category codes for categorical
 /// columns; NaN marks a missing value). With `exclude_self`, `query` must be `reference`
@@ -332,9 +352,13 @@ pub fn nearest(
     reference: &[Vec<f64>],
     query: &[Vec<f64>],
     features: &[Feature],
+    k: usize,
     exclude_self: bool,
     threads: usize,
 ) -> Result<Neighbours> {
+    if k == 0 {
+        return Err(Error::Config("ask for at least one neighbour".into()));
+    }
     check_columns(reference, features, "reference")?;
     check_columns(query, features, "query")?;
     let n_ref = reference[0].len();
@@ -352,7 +376,7 @@ pub fn nearest(
     let p = features.len() as f64;
 
     let pool = crate::train::thread_pool(threads)?;
-    let found: Vec<(f64, f64, usize)> = pool.install(|| {
+    let found: Vec<KBest> = pool.install(|| {
         (0..n_query)
             .into_par_iter()
             .map_init(
@@ -361,15 +385,24 @@ pub fn nearest(
                     for (x, column) in row.iter_mut().zip(&query) {
                         *x = column[i];
                     }
-                    index.search(row, exclude_self.then_some(i))
+                    index.search(row, exclude_self.then_some(i), k)
                 },
             )
             .collect()
     });
+    let mut distances = Vec::with_capacity(n_query * k);
+    let mut indices = Vec::with_capacity(n_query * k);
+    for f in found {
+        let missing = k - f.distances.len();
+        distances.extend(f.distances.iter().map(|d| d / p));
+        distances.extend(std::iter::repeat_n(f64::INFINITY, missing));
+        indices.extend(f.indices);
+        indices.extend(std::iter::repeat_n(usize::MAX, missing));
+    }
     Ok(Neighbours {
-        nearest: found.iter().map(|f| f.0 / p).collect(),
-        second: found.iter().map(|f| f.1 / p).collect(),
-        index: found.iter().map(|f| f.2).collect(),
+        k,
+        distances,
+        indices,
     })
 }
 
@@ -422,13 +455,13 @@ fn discriminating_order(scaled: &[Vec<f64>], features: &[Feature]) -> Vec<usize>
 mod tests {
     use super::*;
 
-    /// Nearest and second-nearest distances by a full scan, skipping `skip(i, r)` pairs.
+    /// The `K` smallest distances of each query row by a full scan.
     fn brute_force(
         reference: &[Vec<f64>],
         query: &[Vec<f64>],
         features: &[Feature],
         exclude_self: bool,
-    ) -> Vec<(f64, f64)> {
+    ) -> Vec<Vec<f64>> {
         let scaled_ref = scale(reference, features);
         let scaled_query = scale(query, features);
         (0..query[0].len())
@@ -448,7 +481,8 @@ mod tests {
                     })
                     .collect();
                 d.sort_by(f64::total_cmp);
-                (d[0], d.get(1).copied().unwrap_or(f64::INFINITY))
+                d.resize(K, f64::INFINITY);
+                d
             })
             .collect()
     }
@@ -480,18 +514,18 @@ mod tests {
         Feature::Categorical,
     ];
 
-    fn assert_matches(found: &Neighbours, expected: &[(f64, f64)]) {
-        for (i, &(best, second)) in expected.iter().enumerate() {
-            assert!(
-                (found.nearest[i] - best).abs() < 1e-12,
-                "row {i}: {} vs {best}",
-                found.nearest[i]
-            );
-            assert!(
-                (found.second[i] - second).abs() < 1e-12,
-                "row {i}: {} vs {second}",
-                found.second[i]
-            );
+    const K: usize = 4;
+
+    fn assert_matches(found: &Neighbours, expected: &[Vec<f64>]) {
+        assert_eq!(found.k, K);
+        for (i, row) in expected.iter().enumerate() {
+            let got = &found.distances[i * K..(i + 1) * K];
+            for (a, b) in got.iter().zip(row) {
+                assert!(
+                    (a - b).abs() < 1e-12 || a == b,
+                    "row {i}: {got:?} vs {row:?}"
+                );
+            }
         }
     }
 
@@ -499,9 +533,9 @@ mod tests {
     fn matches_a_full_scan() {
         let reference = table(2000, 1);
         let query = table(300, 2);
-        let found = nearest(&reference, &query, &FEATURES, false, 2).unwrap();
+        let found = nearest(&reference, &query, &FEATURES, K, false, 2).unwrap();
         assert_matches(&found, &brute_force(&reference, &query, &FEATURES, false));
-        let loo = nearest(&reference, &reference, &FEATURES, true, 2).unwrap();
+        let loo = nearest(&reference, &reference, &FEATURES, K, true, 2).unwrap();
         assert_matches(&loo, &brute_force(&reference, &reference, &FEATURES, true));
     }
 
@@ -512,7 +546,7 @@ mod tests {
         for keep in [vec![0, 2], vec![1, 3, 4]] {
             let pick = |t: &[Vec<f64>]| keep.iter().map(|&j| t[j].clone()).collect::<Vec<_>>();
             let features: Vec<Feature> = keep.iter().map(|&j| FEATURES[j]).collect();
-            let found = nearest(&pick(&reference), &pick(&query), &features, false, 1).unwrap();
+            let found = nearest(&pick(&reference), &pick(&query), &features, K, false, 1).unwrap();
             assert_matches(
                 &found,
                 &brute_force(&pick(&reference), &pick(&query), &features, false),
@@ -523,35 +557,39 @@ mod tests {
     #[test]
     fn a_copy_is_at_distance_zero_unless_excluded() {
         let reference = table(50, 3);
-        let found = nearest(&reference, &reference, &FEATURES, false, 1).unwrap();
-        assert!(found.nearest.iter().all(|&d| d == 0.0));
+        let found = nearest(&reference, &reference, &FEATURES, 1, false, 1).unwrap();
+        assert!(found.distances.iter().all(|&d| d == 0.0));
+        let same_row =
+            |i: usize, r: usize| reference.iter().all(|c| c[i].to_bits() == c[r].to_bits());
         assert!(found
-            .index
+            .indices
             .iter()
             .enumerate()
-            .all(|(i, &r)| reference.iter().all(|c| c[i].to_bits() == c[r].to_bits())));
-        let loo = nearest(&reference, &reference, &FEATURES, true, 1).unwrap();
-        assert!(loo.nearest.iter().all(|&d| d > 0.0));
-        assert!(loo.index.iter().enumerate().all(|(i, &r)| i != r));
+            .all(|(i, &r)| same_row(i, r)));
+        let loo = nearest(&reference, &reference, &FEATURES, 1, true, 1).unwrap();
+        assert!(loo.distances.iter().all(|&d| d > 0.0));
+        assert!(loo.indices.iter().enumerate().all(|(i, &r)| i != r));
     }
 
     #[test]
-    fn missing_values_follow_gower() {
+    fn missing_values_follow_gower_and_absent_neighbours_are_marked() {
         let reference = vec![vec![f64::NAN], vec![1.0]];
         let query = vec![vec![f64::NAN, 0.5], vec![1.0, 1.0]];
         let features = [Feature::Numeric { range: 1.0 }, Feature::Categorical];
-        let found = nearest(&reference, &query, &features, false, 1).unwrap();
-        assert_eq!(found.nearest, vec![0.0, 0.5]);
-        assert!(found.second.iter().all(|d| d.is_infinite()));
+        let found = nearest(&reference, &query, &features, 2, false, 1).unwrap();
+        assert_eq!(found.nth(0), vec![0.0, 0.5]);
+        assert!(found.nth(1).iter().all(|d| d.is_infinite()));
+        assert_eq!(found.indices, vec![0, usize::MAX, 0, usize::MAX]);
     }
 
     #[test]
     fn bad_input_is_an_error() {
         let reference = table(10, 4);
-        assert!(nearest(&reference, &reference[..2], &FEATURES, false, 1).is_err());
+        assert!(nearest(&reference, &reference[..2], &FEATURES, 1, false, 1).is_err());
         let mut bad = FEATURES;
         bad[0] = Feature::Numeric { range: 0.0 };
-        assert!(nearest(&reference, &reference, &bad, false, 1).is_err());
-        assert!(nearest(&reference, &table(5, 1), &FEATURES, true, 1).is_err());
+        assert!(nearest(&reference, &reference, &bad, 1, false, 1).is_err());
+        assert!(nearest(&reference, &table(5, 1), &FEATURES, 1, true, 1).is_err());
+        assert!(nearest(&reference, &reference, &FEATURES, 0, false, 1).is_err());
     }
 }
