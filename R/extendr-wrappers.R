@@ -53,6 +53,14 @@ rs_check_fit <- function(model, data, n_rows, seed_value, threads) .Call(wrap__r
 #' @noRd
 rs_nearest <- function(reference, query, ranges, k, exclude_self, threads) .Call(wrap__rs_nearest, reference, query, ranges, k, exclude_self, threads)
 
+#' Epsilon of `steps` Poisson-subsampled Gaussian updates.
+#' @noRd
+rs_dp_epsilon <- function(noise_multiplier, sample_rate, steps, delta) .Call(wrap__rs_dp_epsilon, noise_multiplier, sample_rate, steps, delta)
+
+#' The smallest noise multiplier that keeps `steps` updates within `epsilon`.
+#' @noRd
+rs_dp_noise_multiplier <- function(epsilon, delta, sample_rate, steps) .Call(wrap__rs_dp_noise_multiplier, epsilon, delta, sample_rate, steps)
+
 
 
 # nolint end

@@ -65,9 +65,15 @@ fit.sygnet_spec <- function(object, data, ...,
   }
   seed <- native_seed()
   withr::local_envvar(RAYON_NUM_THREADS = threads)
-  session <- native(rs_session_new(as_columns(data), nrow(data), engine_config(object),
+  epochs <- object$epochs
+  privacy <- NULL
+  if (!is.null(object$privacy)) {
+    epochs <- resolve_epochs(epochs, ceiling(nrow(data) / min(object$batch_size, nrow(data))))
+    privacy <- resolve_privacy(object$privacy, data, epochs)
+  }
+  session <- native(rs_session_new(as_columns(data), nrow(data), engine_config(object, privacy),
                                    NULL, seed, threads, device))
-  run_training(session, object, data, object$epochs, previous = NULL, seed = seed,
+  run_training(session, object, data, epochs, previous = NULL, seed = seed,
                threads = threads, verbose = verbose)
 }
 
@@ -87,6 +93,11 @@ fit.sygnet_fit <- function(object, data, epochs, ...,
                            device = c("auto", "cpu", "cuda"),
                            verbose = NULL) {
   rlang::check_dots_empty()
+  if (!is.null(object$privacy)) {
+    sygnet_abort(c("A differentially private fit cannot be trained further.",
+                   "i" = "Its privacy budget was spent on the epochs it was fitted with; fit a new model instead."),
+                 class = "sygnet_error_input")
+  }
   check_data(data)
   check_count(epochs)
   device <- rlang::arg_match(device)
@@ -174,7 +185,7 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
   if (verbose) cli::cli_progress_done()
   result <- new_sygnet_fit(session, spec, data, losses[seq_len(done), , drop = FALSE],
                            per_epoch, previous, seed, threads, info$device)
-  if (done > 0L && !inherits(outcome, "sygnet_error_diverged")) {
+  if (done > 0L && !inherits(outcome, "sygnet_error_diverged") && is.null(spec$privacy)) {
     result$check <- list(propensity_auc = check_fit(result, data))
   }
   if (inherits(outcome, "sygnet_error_diverged")) {
@@ -216,6 +227,7 @@ new_sygnet_fit <- function(session, spec, data, losses, per_epoch, previous, see
       device = device,
       interrupted = FALSE,
       check = NULL,
+      privacy = rs_model_info(model)$privacy,
       versions = list(sygnet = as.character(utils::packageVersion("sygnet")), format = 1L)
     ),
     class = "sygnet_fit"

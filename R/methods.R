@@ -24,9 +24,16 @@ print.sygnet_fit <- function(x, ...) {
     "loss {x$spec$loss}; generator {paste(x$spec$generator, collapse = ' x ')} ({format(info$generator_parameters, big.mark = ',')} parameters), critic {paste(x$spec$critic, collapse = ' x ')}",
     if (nrow(last)) "last epoch: critic loss {signif(last$critic_loss, 3)}, generator loss {signif(last$generator_loss, 3)}" else "not trained",
     if (length(info$condition_on)) "conditioned on {.field {info$condition_on}}" else "no conditioning columns",
-    if (!is.null(x$check)) "quality check: propensity AUC {round(x$check$propensity_auc, 3)} (0.5 = synthetic rows indistinguishable from real ones)" else ""
+    if (!is.null(x$check)) "quality check: propensity AUC {round(x$check$propensity_auc, 3)} (0.5 = synthetic rows indistinguishable from real ones)" else "",
+    if (!is.null(x$privacy)) privacy_line(x$privacy)
   ))
   invisible(x)
+}
+
+privacy_line <- function(p) {
+  sprintf("differential privacy: epsilon %.3g spent of %.3g, delta %.2g; noise multiplier %.3g, clipping norm %.3g, sampling rate %.3g, %d critic updates",
+          p$epsilon_spent, p$epsilon, p$delta, p$noise_multiplier, p$max_grad_norm,
+          p$sample_rate, as.integer(p$critic_updates))
 }
 
 #' @rdname sygnet_fit-methods
@@ -40,6 +47,7 @@ summary.sygnet_fit <- function(object, ...) {
       columns = columns, encoded_width = info$encoded_width,
       generator_parameters = info$generator_parameters,
       spec = object$spec, history = object$history, seeds = object$seeds,
+      privacy = object$privacy,
       versions = object$versions
     ),
     class = "summary.sygnet_fit"
@@ -53,6 +61,7 @@ print.summary.sygnet_fit <- function(x, ...) {
   print(x$columns, row.names = FALSE)
   say("Training history (last epochs):")
   print(utils::tail(x$history, 5L), row.names = FALSE)
+  if (!is.null(x$privacy)) say(privacy_line(x$privacy))
   say("sygnet {x$versions$sygnet}, model format {x$versions$format}; seeds {x$seeds}")
   invisible(x)
 }

@@ -26,6 +26,7 @@
 #' @param condition_on Names of factor, character or logical columns to condition on
 #'   (CTGAN's conditional vector with training-by-sampling, so rare levels are
 #'   learned). Their values can then be fixed in [synthesize()].
+#' @param privacy `NULL`, or [dp()] to train with differential privacy.
 #' @param control Rarely changed settings, from [gan_control()].
 #' @return An object of class `sygnet_spec`.
 #' @seealso [fit()][fit.sygnet_spec], [gan_control()]
@@ -41,6 +42,7 @@ gan <- function(epochs = NULL,
                 learning_rate = 1e-3,
                 loss = c("wgan-gp", "gan"),
                 condition_on = NULL,
+                privacy = NULL,
                 control = gan_control()) {
   loss <- rlang::arg_match(loss)
   if (!is.null(epochs)) check_count(epochs)
@@ -52,6 +54,14 @@ gan <- function(epochs = NULL,
   check_positive(learning_rate)
   if (!is.null(condition_on) && (!is.character(condition_on) || anyNA(condition_on))) {
     sygnet_abort("{.arg condition_on} must be a character vector of column names or NULL.",
+                 class = "sygnet_error_input")
+  }
+  if (!is.null(privacy) && !inherits(privacy, "sygnet_dp")) {
+    sygnet_abort("{.arg privacy} must be made by {.fn dp}.", class = "sygnet_error_input")
+  }
+  if (!is.null(privacy) && length(condition_on) > 0L) {
+    sygnet_abort(c("{.arg condition_on} cannot be used with differential privacy.",
+                   "i" = "Conditioning samples rows by their categories, which the privacy accountant cannot cover."),
                  class = "sygnet_error_input")
   }
   if (!inherits(control, "sygnet_control")) {
@@ -68,6 +78,7 @@ gan <- function(epochs = NULL,
       learning_rate = learning_rate,
       loss = loss,
       condition_on = unique(condition_on),
+      privacy = privacy,
       control = control
     ),
     class = "sygnet_spec"
@@ -137,8 +148,8 @@ resolve_epochs <- function(epochs, steps_per_epoch, min_steps = 3000L) {
   epochs %||% max(300L, as.integer(ceiling(min_steps / steps_per_epoch)))
 }
 
-# The flat list of settings the engine reads.
-engine_config <- function(spec) {
+# The flat list of settings the engine reads; `privacy` from resolve_privacy().
+engine_config <- function(spec, privacy = NULL) {
   ctl <- spec$control
   list(
     batch_size = spec$batch_size, noise_dim = ctl$noise_dim,
@@ -147,11 +158,13 @@ engine_config <- function(spec) {
     attention_heads = ctl$attention_heads,
     generator_dropout = spec$dropout, critic_dropout = ctl$critic_dropout,
     learning_rate = spec$learning_rate, beta1 = ctl$beta1, beta2 = ctl$beta2,
-    weight_decay = ctl$weight_decay, loss = spec$loss, pac = ctl$pac,
+    weight_decay = ctl$weight_decay, loss = spec$loss,
+    pac = if (is.null(privacy)) ctl$pac else 1L,
     critic_steps = ctl$critic_steps, gradient_penalty = ctl$gradient_penalty,
     tau = ctl$tau, condition_on = spec$condition_on,
     numeric_encoding = ctl$numeric_encoding, max_modes = ctl$max_modes,
-    max_levels = ctl$max_levels
+    max_levels = ctl$max_levels,
+    privacy = privacy
   )
 }
 
@@ -163,7 +176,8 @@ print.sygnet_spec <- function(x, ...) {
     "generator: {paste(x$generator, collapse = ' x ')}{if (x$attention) ' with feature attention' else ''}, dropout {x$dropout}",
     "critic: {paste(x$critic, collapse = ' x ')}, pac {x$control$pac}, dropout {x$control$critic_dropout}",
     "learning rate {x$learning_rate}; numeric encoding: {x$control$numeric_encoding}",
-    if (length(x$condition_on)) "conditioned on {.field {x$condition_on}}" else "no conditioning columns"
+    if (length(x$condition_on)) "conditioned on {.field {x$condition_on}}" else "no conditioning columns",
+    if (!is.null(x$privacy)) "differential privacy: epsilon {x$privacy$epsilon}"
   ))
   invisible(x)
 }

@@ -9,6 +9,7 @@ use sygnet_core::diagnostic;
 use sygnet_core::distance::{self, Feature};
 use sygnet_core::encoding::{EncoderOptions, NumericEncoding, Transform};
 use sygnet_core::model::Model;
+use sygnet_core::privacy::{accountant, Bound, PrivacyConfig};
 use sygnet_core::sample;
 use sygnet_core::train::{Loss, TrainConfig, Trainer};
 
@@ -127,7 +128,68 @@ fn train_config(cfg: &List) -> Result<TrainConfig> {
             max_modes: count(cfg, "max_modes")?,
             max_levels: count(cfg, "max_levels")?,
         },
+        privacy: match cfg.dollar("privacy") {
+            Ok(p) if !p.is_null() => Some(privacy_config(&p)?),
+            _ => None,
+        },
     })
+}
+
+fn privacy_config(robj: &Robj) -> Result<PrivacyConfig> {
+    let p = robj
+        .as_list()
+        .ok_or_else(|| config_error("`privacy` must be a list".into()))?;
+    let noise_multiplier = match p.dollar("noise_multiplier") {
+        Ok(r) if !r.is_null() => Some(number(&p, "noise_multiplier")?),
+        _ => None,
+    };
+    let bounds_list = field(&p, "bounds")?
+        .as_list()
+        .ok_or_else(|| config_error("`bounds` must be a named list".into()))?;
+    let mut bounds = Vec::with_capacity(bounds_list.len());
+    for (column, value) in bounds_list.iter() {
+        match numbers(&value).as_deref() {
+            Some(&[lower, upper]) => bounds.push(Bound {
+                column: column.to_string(),
+                lower,
+                upper,
+            }),
+            _ => {
+                return Err(config_error(format!(
+                    "bounds of `{column}` must be two numbers"
+                )))
+            }
+        }
+    }
+    Ok(PrivacyConfig {
+        epsilon: number(&p, "epsilon")?,
+        delta: number(&p, "delta")?,
+        max_grad_norm: number(&p, "max_grad_norm")?,
+        noise_multiplier,
+        epochs: count(&p, "epochs")?,
+        bounds,
+        sample_rate: 0.0,
+        max_steps: 0,
+    })
+}
+
+/// A fit's privacy settings and the epsilon it spent, or NULL.
+fn privacy_report(config: &TrainConfig, steps: usize) -> Result<Robj> {
+    let Some(p) = &config.privacy else {
+        return Ok(Robj::from(()));
+    };
+    let updates = steps as u64 * config.critic_steps as u64;
+    Ok(list!(
+        epsilon = p.epsilon,
+        epsilon_spent = p.spent(updates).map_err(fail)?,
+        delta = p.delta,
+        noise_multiplier = p.noise_multiplier.unwrap_or(f64::NAN),
+        max_grad_norm = p.max_grad_norm,
+        sample_rate = p.sample_rate,
+        critic_updates = updates as f64,
+        max_critic_updates = p.max_steps as f64
+    )
+    .into())
 }
 
 fn device_of(name: &str) -> Result<Device> {
@@ -316,6 +378,7 @@ fn rs_model_info(model: Raw) -> Result<List> {
         encoded_width = enc.width() as f64,
         steps = model.steps as f64,
         generator_parameters = n_params as f64,
+        privacy = privacy_report(&model.config, model.steps)?,
         condition_on = model.config.condition_on.clone()
     ))
 }
@@ -370,6 +433,22 @@ fn rs_nearest(
     ))
 }
 
+/// Epsilon of `steps` Poisson-subsampled Gaussian updates.
+/// @noRd
+#[extendr]
+fn rs_dp_epsilon(noise_multiplier: f64, sample_rate: f64, steps: f64, delta: f64) -> Result<f64> {
+    accountant::epsilon(noise_multiplier, sample_rate, steps as u64, delta)
+        .map(|spent| spent.epsilon)
+        .map_err(fail)
+}
+
+/// The smallest noise multiplier that keeps `steps` updates within `epsilon`.
+/// @noRd
+#[extendr]
+fn rs_dp_noise_multiplier(epsilon: f64, delta: f64, sample_rate: f64, steps: f64) -> Result<f64> {
+    accountant::noise_multiplier(epsilon, delta, sample_rate, steps as u64).map_err(fail)
+}
+
 extendr_module! {
     mod sygnet;
     fn rs_roundtrip;
@@ -383,4 +462,6 @@ extendr_module! {
     fn rs_model_info;
     fn rs_check_fit;
     fn rs_nearest;
+    fn rs_dp_epsilon;
+    fn rs_dp_noise_multiplier;
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::mixture::Mixture;
+use crate::privacy::PrivacyConfig;
 use crate::rng::SeededRng;
 use crate::schema::{Column, Kind, Table, Values};
 
@@ -108,6 +109,60 @@ impl Encoder {
         for col in table.columns() {
             columns.push(fit_column(col, options, rng)?);
         }
+        Ok(Self::layout(columns, table.n_rows()))
+    }
+
+    /// An encoding that reads nothing from the data but its schema: factor levels as
+    /// declared, numeric ranges from `bounds`, min-max scaling, and a missing slot in
+    /// every column. For differentially private training, where anything learned from
+    /// the rows would escape the privacy budget.
+    pub fn public(
+        table: &Table,
+        bounds: &PrivacyConfig,
+        options: &EncoderOptions,
+    ) -> Result<Encoder> {
+        if table.n_cols() == 0 {
+            return Err(Error::Data("the data has no columns".into()));
+        }
+        let mut columns = Vec::with_capacity(table.n_cols());
+        for col in table.columns() {
+            check_finite(col)?;
+            let transform = match &col.kind {
+                Kind::Logical => Transform::Categorical { n_levels: 2 },
+                Kind::Factor { levels, .. } => {
+                    if levels.len() > options.max_levels {
+                        return Err(Error::column(&col.name, "has more levels than `max_levels`"));
+                    }
+                    Transform::Categorical { n_levels: levels.len() }
+                }
+                Kind::Character { .. } => {
+                    return Err(Error::column(
+                        &col.name,
+                        "is a character vector; with differential privacy, make it a factor whose levels are declared in advance (a public codebook)",
+                    ))
+                }
+                Kind::Double | Kind::Integer | Kind::Date | Kind::DateTime { .. } => {
+                    let b = bounds.bound(&col.name).ok_or_else(|| {
+                        Error::column(&col.name, "needs public bounds for differential privacy: give them in `dp(bounds =)`")
+                    })?;
+                    let decimals = matches!(col.kind, Kind::Integer).then_some(0);
+                    Transform::MinMax { min: b.lower, max: b.upper, decimals }
+                }
+            };
+            columns.push(ColumnCodec {
+                name: col.name.clone(),
+                kind: col.kind.clone(),
+                missing: true,
+                transform,
+                scalar: None,
+                group: None,
+            });
+        }
+        Ok(Self::layout(columns, table.n_rows()))
+    }
+
+    /// Places scalars first, then each column's softmax group.
+    fn layout(mut columns: Vec<ColumnCodec>, n_rows: usize) -> Encoder {
         let mut n_scalars = 0;
         for c in columns.iter_mut() {
             if matches!(
@@ -133,12 +188,12 @@ impl Encoder {
                 start += width;
             }
         }
-        Ok(Encoder {
+        Encoder {
             columns,
             n_scalars,
             groups,
-            n_rows: table.n_rows(),
-        })
+            n_rows,
+        }
     }
 
     pub fn width(&self) -> usize {

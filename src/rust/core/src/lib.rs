@@ -6,6 +6,7 @@
 //! - [`train`]: the training loop; [`sample`]: drawing rows; [`model`]: model files;
 //! - [`diagnostic`]: a quick propensity-score check of synthetic data;
 //! - [`distance`]: Gower nearest neighbours, for disclosure-risk measures;
+//! - [`privacy`]: differential privacy (clipping, noise, accountant);
 //! - [`rng`]: the only source of randomness; [`device`]: CPU or CUDA.
 
 pub mod condition;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod mixture;
 pub mod model;
 pub mod network;
+pub mod privacy;
 pub mod rng;
 pub mod sample;
 pub mod schema;

@@ -400,6 +400,31 @@ impl Critic {
         Ok(self.out.forward(&a)?)
     }
 
+    /// Weights and biases of every linear layer, input to output.
+    pub fn linear_parameters(&self) -> Vec<(Tensor, Option<Tensor>)> {
+        self.layers
+            .iter()
+            .chain(std::iter::once(&self.out))
+            .map(|l| (l.weight().clone(), l.bias().cloned()))
+            .collect()
+    }
+
+    /// Scores, plus a [`Tap`] on every linear layer for per-row gradients.
+    pub fn forward_with_taps(
+        &self,
+        packed: &Tensor,
+        masks: &[Tensor],
+    ) -> Result<(Tensor, Vec<Tap>)> {
+        let mut taps = Vec::with_capacity(self.layers.len() + 1);
+        let mut a = packed.clone();
+        for (layer, mask) in self.layers.iter().zip(masks) {
+            let z = tapped(layer, &a, &mut taps)?;
+            a = (ops::leaky_relu(&z, LEAKY_SLOPE)? * mask)?;
+        }
+        let score = tapped(&self.out, &a, &mut taps)?;
+        Ok((score, taps))
+    }
+
     /// Scores and their gradient with respect to the packed input, the latter written
     /// as ordinary forward operations (weights times activation-slope masks), so that a
     /// penalty on it is differentiated correctly by first-order backprop.
@@ -428,6 +453,30 @@ impl Critic {
         }
         Ok((score, delta))
     }
+}
+
+/// A linear layer seen from one forward pass: its input rows and a zero variable added to
+/// its output. After backpropagating a sum of per-row losses, the probe's gradient holds
+/// each row's gradient with respect to the layer output, from which per-row weight
+/// gradients (outer products with the input row) and their norms follow.
+pub struct Tap {
+    pub input: Tensor,
+    pub probe: Var,
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+}
+
+fn tapped(layer: &Linear, a: &Tensor, taps: &mut Vec<Tap>) -> Result<Tensor> {
+    let rows = a.dim(0)?;
+    let probe = Var::zeros((rows, layer.weight().dim(0)?), a.dtype(), a.device())?;
+    let z = (layer.forward(a)? + probe.as_tensor())?;
+    taps.push(Tap {
+        input: a.clone(),
+        probe,
+        weight: layer.weight().clone(),
+        bias: layer.bias().cloned(),
+    });
+    Ok(z)
 }
 
 /// Mean over rows of (||g|| - 1)^2 for input gradients `g`.

@@ -13,6 +13,8 @@ use crate::encoding::{Encoder, EncoderOptions};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::network::{gradient_penalty, Critic, CriticSpec, Generator, GeneratorSpec, Params};
+use crate::privacy::clipping::{noisy_clipped_sum, poisson_sample};
+use crate::privacy::PrivacyConfig;
 use crate::rng::SeededRng;
 use crate::schema::Table;
 
@@ -47,6 +49,9 @@ pub struct TrainConfig {
     pub tau: f64,
     pub condition_on: Vec<String>,
     pub encoder: EncoderOptions,
+    /// Differentially private training of the critic (DP-SGD), if asked for.
+    #[serde(default)]
+    pub privacy: Option<PrivacyConfig>,
 }
 
 impl Default for TrainConfig {
@@ -71,6 +76,7 @@ impl Default for TrainConfig {
             tau: 0.2,
             condition_on: Vec::new(),
             encoder: EncoderOptions::default(),
+            privacy: None,
         }
     }
 }
@@ -108,6 +114,15 @@ impl TrainConfig {
         let positive = |x: f64| x > 0.0 && x.is_finite();
         if !positive(self.learning_rate) || !positive(self.tau) {
             return bad("`learning_rate` and `tau` must be positive".into());
+        }
+        if let Some(privacy) = &self.privacy {
+            privacy.check()?;
+            if self.pac != 1 {
+                return bad("differentially private training needs `pac` = 1, so that each row is clipped on its own".into());
+            }
+            if !self.condition_on.is_empty() {
+                return bad("`condition_on` samples rows by their categories, which differentially private training cannot account for".into());
+            }
         }
         if self.attention_tokens > 0 {
             let unit = self.attention_tokens * self.attention_heads;
@@ -168,6 +183,8 @@ pub struct Trainer {
     pool: Arc<rayon::ThreadPool>,
     steps_before: usize,
     steps: usize,
+    /// Differentially private critic updates taken.
+    private_steps: u64,
 }
 
 impl Trainer {
@@ -181,7 +198,10 @@ impl Trainer {
     ) -> Result<Self> {
         config.check()?;
         let mut rng = SeededRng::new(seed);
-        let encoder = Encoder::fit(table, &config.encoder, &mut rng.split())?;
+        let encoder = match &config.privacy {
+            Some(privacy) => Encoder::public(table, privacy, &config.encoder)?,
+            None => Encoder::fit(table, &config.encoder, &mut rng.split())?,
+        };
         Self::build(table, config, encoder, None, 0, rng, threads, device)
     }
 
@@ -193,6 +213,11 @@ impl Trainer {
         threads: usize,
         device: Device,
     ) -> Result<Self> {
+        if model.config.privacy.is_some() {
+            return Err(Error::Config(
+                "a differentially private fit cannot be trained further: its privacy budget is spent; fit a new model".into(),
+            ));
+        }
         model.encoder.check_compatible(table)?;
         let rng = SeededRng::new(seed);
         Self::build(
@@ -210,7 +235,7 @@ impl Trainer {
     #[allow(clippy::too_many_arguments)]
     fn build(
         table: &Table,
-        config: TrainConfig,
+        mut config: TrainConfig,
         encoder: Encoder,
         weights: Option<&HashMap<String, Tensor>>,
         steps_before: usize,
@@ -251,8 +276,14 @@ impl Trainer {
         };
         let generator_opt = AdamW::new(generator_params.vars(), adam(config.learning_rate))?;
         let critic_opt = AdamW::new(critic_params.vars(), adam(config.learning_rate))?;
+        let batch = config.effective_batch(n_rows);
+        let critic_steps = config.critic_steps as u64;
+        if let Some(privacy) = config.privacy.as_mut() {
+            let steps = (privacy.epochs * n_rows.div_ceil(batch)) as u64 * critic_steps;
+            privacy.calibrate(batch as f64 / n_rows as f64, steps)?;
+        }
         Ok(Trainer {
-            batch: config.effective_batch(n_rows),
+            batch,
             config,
             encoder,
             conditioner,
@@ -269,6 +300,7 @@ impl Trainer {
             pool,
             steps_before,
             steps: 0,
+            private_steps: 0,
         })
     }
 
@@ -280,6 +312,15 @@ impl Trainer {
         self.batch
     }
 
+    /// Epsilon spent so far, for a differentially private fit.
+    pub fn epsilon_spent(&self) -> Result<Option<f64>> {
+        self.config
+            .privacy
+            .as_ref()
+            .map(|p| p.spent(self.private_steps))
+            .transpose()
+    }
+
     /// Runs `steps` steps. If a loss becomes non-finite, the weights are rolled back
     /// to where they were when this call started and an error is returned.
     pub fn train(&mut self, steps: usize) -> Result<Vec<StepLosses>> {
@@ -289,11 +330,12 @@ impl Trainer {
         let result = pool.install(|| {
             let mut out = Vec::with_capacity(steps);
             for _ in 0..steps {
-                let losses = self.step()?;
-                if ![losses.critic, losses.generator]
-                    .iter()
-                    .all(|v| v.is_finite())
-                {
+                let losses = match self.config.privacy.clone() {
+                    Some(privacy) => self.private_step(&privacy)?,
+                    None => self.step()?,
+                };
+                let critic_ok = losses.critic.is_finite() || self.config.privacy.is_some();
+                if !(critic_ok && losses.generator.is_finite()) {
                     return Err(Error::Diverged(format!(
                         "training diverged at step {} (losses critic {}, generator {}); \
                          try a smaller `learning_rate`",
@@ -424,6 +466,110 @@ impl Trainer {
             critic: critic_loss,
             generator: loss.to_scalar::<f32>()?,
             score_gap: gap,
+        })
+    }
+
+    /// One differentially private step: `critic_steps` critic updates, each on a Poisson
+    /// sample of real rows whose per-row gradients are clipped and noised (DP-SGD), then
+    /// a generator update, which never sees real rows. The gradient penalty is taken at
+    /// points between pairs of generated rows, so it touches no real row. Only the
+    /// generator loss is reported: the critic loss on real rows would be an unaccounted
+    /// look at the data.
+    fn private_step(&mut self, privacy: &PrivacyConfig) -> Result<StepLosses> {
+        let sigma = privacy
+            .noise_multiplier
+            .ok_or_else(|| Error::Config("the noise has not been calibrated".into()))?;
+        let critic_steps = self.config.critic_steps as u64;
+        if self.private_steps + critic_steps > privacy.max_steps {
+            return Err(Error::Config(
+                "the privacy budget is spent: no further training steps are allowed".into(),
+            ));
+        }
+        let b = self.batch;
+        let no_condition = Tensor::zeros((b, 0), candle_core::DType::F32, &self.device)?;
+        let mut last = None;
+        for _ in 0..critic_steps {
+            let generated = self.generate(&no_condition)?;
+            let fake = generated.rows.detach();
+            let d_fake = self.critic_scores(&fake, &no_condition)?;
+            let mut fake_loss = match self.config.loss {
+                Loss::WganGp => d_fake.mean_all()?,
+                Loss::Gan => softplus(&d_fake)?.mean_all()?,
+            };
+            if self.config.loss == Loss::WganGp {
+                let mut order: Vec<u32> = (0..b as u32).collect();
+                self.rng.shuffle(&mut order);
+                let partner = fake.index_select(&Tensor::from_vec(order, b, &self.device)?, 0)?;
+                let alpha =
+                    Tensor::from_vec(self.rng.uniform_vec(b, 0.0, 1.0), (b, 1), &self.device)?;
+                let mixed = (fake.broadcast_mul(&alpha)?
+                    + partner.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
+                let masks = self.critic.dropout_masks(b, &mut self.rng, &self.device)?;
+                let (_, grad) = self.critic.forward_with_input_grad(&mixed, &masks)?;
+                fake_loss =
+                    (fake_loss + (gradient_penalty(&grad)? * self.config.gradient_penalty)?)?;
+            }
+            let mut grads = fake_loss.backward()?;
+
+            let rows = poisson_sample(self.n_rows, privacy.sample_rate, &mut self.rng);
+            let params = self.critic.linear_parameters();
+            let scale = 1.0 / b as f64;
+            let real_part = if rows.is_empty() {
+                noisy_clipped_sum(
+                    &params,
+                    None,
+                    privacy.max_grad_norm,
+                    sigma,
+                    scale,
+                    &mut self.rng,
+                    &self.device,
+                )?
+            } else {
+                let n = rows.len();
+                let real = self
+                    .data
+                    .index_select(&Tensor::from_vec(rows, n, &self.device)?, 0)?;
+                let masks = self.critic.dropout_masks(n, &mut self.rng, &self.device)?;
+                let (scores, taps) = self.critic.forward_with_taps(&real, &masks)?;
+                let per_row = match self.config.loss {
+                    Loss::WganGp => scores.neg()?,
+                    Loss::Gan => softplus(&scores.neg()?)?,
+                };
+                let real_grads = per_row.sum_all()?.backward()?;
+                noisy_clipped_sum(
+                    &params,
+                    Some((&taps, &real_grads)),
+                    privacy.max_grad_norm,
+                    sigma,
+                    scale,
+                    &mut self.rng,
+                    &self.device,
+                )?
+            };
+            for (param, g) in real_part {
+                let total = match grads.get(&param) {
+                    Some(f) => (f + g)?,
+                    None => g,
+                };
+                grads.insert(&param, total);
+            }
+            self.critic_opt.step(&grads)?;
+            self.private_steps += 1;
+            last = Some(generated);
+        }
+
+        let generated = last.expect("at least one critic step");
+        let d_fake = self.critic_scores(&generated.rows, &no_condition)?;
+        let loss = match self.config.loss {
+            Loss::WganGp => d_fake.mean_all()?.neg()?,
+            Loss::Gan => softplus(&d_fake.neg()?)?.mean_all()?,
+        };
+        self.generator_opt.backward_step(&loss)?;
+        self.steps += 1;
+        Ok(StepLosses {
+            critic: f32::NAN,
+            generator: loss.to_scalar::<f32>()?,
+            score_gap: f32::NAN,
         })
     }
 

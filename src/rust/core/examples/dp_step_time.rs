@@ -1,0 +1,84 @@
+//! Cost of differential privacy per training step: `cargo run --release --example
+//! dp_step_time -- [rows] [steps] [batch] [threads]`. Times the same model with and
+//! without DP-SGD (both judging single rows, `pac` = 1) and prints the ratio.
+
+use std::time::Instant;
+
+use sygnet_core::device::Device;
+use sygnet_core::privacy::{Bound, PrivacyConfig};
+use sygnet_core::rng::SeededRng;
+use sygnet_core::schema::{Column, Kind, Table, Values};
+use sygnet_core::train::{TrainConfig, Trainer};
+
+fn table(rows: usize) -> Table {
+    let mut rng = SeededRng::new(1);
+    let mut columns = Vec::new();
+    for j in 0..3 {
+        let x = rng
+            .normal_vec(rows)
+            .into_iter()
+            .map(|v| f64::from(v) * (j + 1) as f64)
+            .collect();
+        columns.push(Column::new(format!("x{j}"), Kind::Double, Values::Real(x)).unwrap());
+    }
+    for (j, levels) in [2usize, 4].into_iter().enumerate() {
+        let codes = (0..rows).map(|_| Some(rng.below(levels) as u32)).collect();
+        let kind = Kind::Factor {
+            levels: (0..levels).map(|l| format!("l{l}")).collect(),
+            ordered: false,
+        };
+        columns.push(Column::new(format!("f{j}"), kind, Values::Code(codes)).unwrap());
+    }
+    Table::new(columns, rows).unwrap()
+}
+
+fn ms_per_step(table: &Table, config: TrainConfig, steps: usize, threads: usize) -> f64 {
+    let mut trainer = Trainer::new(table, config, 1, threads, Device::Cpu).unwrap();
+    trainer.train(3).unwrap();
+    let start = Instant::now();
+    trainer.train(steps).unwrap();
+    start.elapsed().as_secs_f64() * 1e3 / steps as f64
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("a number"))
+        .collect();
+    let rows = args.first().copied().unwrap_or(10_000);
+    let steps = args.get(1).copied().unwrap_or(100);
+    let batch = args.get(2).copied().unwrap_or(256);
+    let threads = args.get(3).copied().unwrap_or(1);
+    let table = table(rows);
+    let plain = TrainConfig {
+        batch_size: batch,
+        pac: 1,
+        ..TrainConfig::default()
+    };
+    let bounds = (0..3)
+        .map(|j| Bound {
+            column: format!("x{j}"),
+            lower: -10.0,
+            upper: 10.0,
+        })
+        .collect();
+    let private = TrainConfig {
+        privacy: Some(PrivacyConfig {
+            epsilon: 1.0,
+            delta: 1e-5,
+            max_grad_norm: 1.0,
+            noise_multiplier: None,
+            epochs: 1000,
+            bounds,
+            sample_rate: 0.0,
+            max_steps: 0,
+        }),
+        ..plain.clone()
+    };
+    let a = ms_per_step(&table, plain, steps, threads);
+    let b = ms_per_step(&table, private, steps, threads);
+    println!(
+        "rows {rows} batch {batch} threads {threads}: {a:.2} ms/step without DP, {b:.2} ms/step with DP-SGD, ratio {:.2}",
+        b / a
+    );
+}
