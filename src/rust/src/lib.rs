@@ -170,23 +170,23 @@ fn privacy_config(robj: &Robj) -> Result<PrivacyConfig> {
         bounds,
         sample_rate: 0.0,
         max_steps: 0,
+        steps_taken: 0,
     })
 }
 
-/// A fit's privacy settings and the epsilon it spent, or NULL.
-fn privacy_report(config: &TrainConfig, steps: usize) -> Result<Robj> {
+/// A fit's privacy settings and the epsilon its critic updates spent, or NULL.
+fn privacy_report(config: &TrainConfig) -> Result<Robj> {
     let Some(p) = &config.privacy else {
         return Ok(Robj::from(()));
     };
-    let updates = steps as u64 * config.critic_steps as u64;
     Ok(list!(
         epsilon = p.epsilon,
-        epsilon_spent = p.spent(updates).map_err(fail)?,
+        epsilon_spent = p.epsilon_spent().map_err(fail)?,
         delta = p.delta,
         noise_multiplier = p.noise_multiplier.unwrap_or(f64::NAN),
         max_grad_norm = p.max_grad_norm,
         sample_rate = p.sample_rate,
-        critic_updates = updates as f64,
+        critic_updates = p.steps_taken as f64,
         max_critic_updates = p.max_steps as f64
     )
     .into())
@@ -378,7 +378,7 @@ fn rs_model_info(model: Raw) -> Result<List> {
         encoded_width = enc.width() as f64,
         steps = model.steps as f64,
         generator_parameters = n_params as f64,
-        privacy = privacy_report(&model.config, model.steps)?,
+        privacy = privacy_report(&model.config)?,
         condition_on = model.config.condition_on.clone()
     ))
 }

@@ -72,6 +72,7 @@ fn main() {
             bounds,
             sample_rate: 0.0,
             max_steps: 0,
+            steps_taken: 0,
         }),
         ..plain.clone()
     };

@@ -582,8 +582,12 @@ impl Trainer {
         );
         let mut weights = self.generator_params.snapshot()?;
         weights.extend(self.critic_params.snapshot()?);
+        let mut config = self.config.clone();
+        if let Some(privacy) = config.privacy.as_mut() {
+            privacy.steps_taken = self.private_steps;
+        }
         Ok(Model {
-            config: self.config.clone(),
+            config,
             encoder: self.encoder.clone(),
             condition: self.conditioner.as_ref().map(|c| c.spec.clone()),
             generator,

@@ -35,6 +35,9 @@ pub struct PrivacyConfig {
     /// Critic updates the budget allows (set when training starts).
     #[serde(default)]
     pub max_steps: u64,
+    /// Critic updates taken, each a use of the data the accountant counts.
+    #[serde(default)]
+    pub steps_taken: u64,
 }
 
 impl PrivacyConfig {
@@ -90,6 +93,11 @@ impl PrivacyConfig {
         };
         self.noise_multiplier = Some(sigma);
         Ok(())
+    }
+
+    /// Epsilon spent by the critic updates taken.
+    pub fn epsilon_spent(&self) -> Result<f64> {
+        self.spent(self.steps_taken)
     }
 
     /// Epsilon spent after `steps` critic updates.

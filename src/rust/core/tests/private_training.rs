@@ -1,0 +1,120 @@
+//! Differentially private training: the budget, and that nothing but the schema and the
+//! declared bounds shapes the encoding.
+
+use sygnet_core::device::Device;
+use sygnet_core::encoding::{Encoder, EncoderOptions};
+use sygnet_core::privacy::{Bound, PrivacyConfig};
+use sygnet_core::rng::SeededRng;
+use sygnet_core::schema::{Column, Kind, Table, Values};
+use sygnet_core::train::{TrainConfig, Trainer};
+
+fn table(n: usize, seed: u64) -> Table {
+    let mut rng = SeededRng::new(seed);
+    let x: Vec<f64> = rng
+        .normal_vec(n)
+        .into_iter()
+        .map(|v| 3.0 * f64::from(v))
+        .collect();
+    let codes = (0..n)
+        .map(|i| (i % 7 != 0).then(|| rng.below(2) as u32))
+        .collect();
+    let kind = Kind::Factor {
+        levels: vec!["a".into(), "b".into(), "never seen".into()],
+        ordered: false,
+    };
+    Table::new(
+        vec![
+            Column::new("x", Kind::Double, Values::Real(x)).unwrap(),
+            Column::new("f", kind, Values::Code(codes)).unwrap(),
+        ],
+        n,
+    )
+    .unwrap()
+}
+
+fn privacy(epsilon: f64, epochs: usize) -> PrivacyConfig {
+    PrivacyConfig {
+        epsilon,
+        delta: 1e-5,
+        max_grad_norm: 1.0,
+        noise_multiplier: None,
+        epochs,
+        bounds: vec![Bound {
+            column: "x".into(),
+            lower: -5.0,
+            upper: 5.0,
+        }],
+        sample_rate: 0.0,
+        max_steps: 0,
+        steps_taken: 0,
+    }
+}
+
+fn config(epsilon: f64, epochs: usize) -> TrainConfig {
+    TrainConfig {
+        batch_size: 50,
+        noise_dim: 8,
+        generator: vec![16],
+        critic: vec![16],
+        pac: 1,
+        critic_steps: 2,
+        privacy: Some(privacy(epsilon, epochs)),
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn the_public_encoding_depends_on_the_schema_only() {
+    let options = EncoderOptions::default();
+    let a = Encoder::public(&table(300, 1), &privacy(1.0, 1), &options).unwrap();
+    let b = Encoder::public(&table(300, 2), &privacy(1.0, 1), &options).unwrap();
+    assert_eq!(a, b);
+    // every column has a missing slot; the factor keeps its unused level
+    assert!(a.columns.iter().all(|c| c.missing));
+    assert_eq!(a.width(), 1 + 2 + 3 + 1);
+}
+
+#[test]
+fn training_spends_the_budget_and_no_more() {
+    let data = table(200, 3);
+    let mut trainer = Trainer::new(&data, config(2.0, 3), 7, 1, Device::Cpu).unwrap();
+    let steps = 3 * trainer.steps_per_epoch();
+    trainer.train(steps).unwrap();
+    let spent = trainer.epsilon_spent().unwrap().unwrap();
+    assert!(spent <= 2.0 && spent > 1.99, "spent {spent}");
+    assert!(
+        trainer.train(1).is_err(),
+        "a step beyond the budget was taken"
+    );
+    let model = trainer.model().unwrap();
+    let p = model.config.privacy.as_ref().unwrap();
+    assert_eq!(p.steps_taken, (steps * 2) as u64);
+    assert_eq!(p.max_steps, p.steps_taken);
+    assert!((p.sample_rate - 0.25).abs() < 1e-12);
+    assert_eq!(p.epsilon_spent().unwrap(), spent);
+}
+
+#[test]
+fn private_training_refuses_what_it_cannot_account_for() {
+    let data = table(100, 4);
+    let packed = TrainConfig {
+        pac: 10,
+        ..config(1.0, 1)
+    };
+    assert!(Trainer::new(&data, packed, 1, 1, Device::Cpu).is_err());
+    let unbounded = TrainConfig {
+        privacy: Some(PrivacyConfig {
+            bounds: Vec::new(),
+            ..privacy(1.0, 1)
+        }),
+        ..config(1.0, 1)
+    };
+    let err = Trainer::new(&data, unbounded, 1, 1, Device::Cpu)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("`x`"), "{err}");
+    let mut trainer = Trainer::new(&data, config(1.0, 1), 1, 1, Device::Cpu).unwrap();
+    trainer.train(1).unwrap();
+    let model = trainer.model().unwrap();
+    assert!(Trainer::resume(&model, &data, 2, 1, Device::Cpu).is_err());
+}
