@@ -288,7 +288,14 @@ ci_overlap <- function(lower_1, upper_1, lower_2, upper_2) {
 
 regression_table <- function(data, sets, formula, family) {
   real <- coefficient_table(formula, family, data)
-  pooled <- pool_estimates(lapply(sets, function(s) coefficient_table(formula, family, s)))
+  tables <- lapply(seq_along(sets), function(i) {
+    tryCatch(coefficient_table(formula, family, sets[[i]]), error = function(e) {
+      cli::cli_warn(c("The model could not be fitted to synthetic data set {i}; its estimates are missing.",
+                      "x" = conditionMessage(e)), class = "sygnet_warning_model")
+      data.frame(term = real$term, estimate = NA_real_, se = NA_real_)
+    })
+  })
+  pooled <- pool_estimates(tables)
   k <- nrow(sets[[1]])
   syn_se <- sqrt(pooled$within * k / nrow(data))
   out <- merge(real, data.frame(term = pooled$term, synthetic = pooled$estimate, synthetic_se = syn_se),

@@ -70,6 +70,16 @@ test_that("a fitted generator keeps the strong association that shuffling destro
   expect_equal(u_gan$m, 2L)
 })
 
+test_that("a model that cannot be fitted to synthetic data gives a warning, not an error", {
+  real <- associated_data(200)
+  flat <- real
+  flat$group <- factor(rep("high", 200), levels = levels(real$group))
+  expect_warning(u <- withr::with_seed(1, utility(flat, real, formula = y ~ group)),
+                 class = "sygnet_warning_model")
+  expect_true(all(is.na(u$regression$synthetic)))
+  expect_equal(u$regression$real, unname(stats::coef(stats::lm(y ~ group, real))))
+})
+
 test_that("confidence-interval overlap matches hand-computed values", {
   # [0, 2] and [1, 3]: overlap 1, half of each
   expect_equal(sygnet:::ci_overlap(0, 2, 1, 3), 0.5)
