@@ -347,7 +347,7 @@ fn scale(columns: &[Vec<f64>], features: &[Feature]) -> Vec<Vec<f64>> {
 /// Columns are given as equal-length vectors of f64 (category codes for categorical
 /// columns; NaN marks a missing value). With `exclude_self`, `query` must be `reference`
 /// itself and each row's own index is skipped (leave-one-out distances). The search is
-/// exact (see [`Index`]) and runs in parallel over query rows on `threads` threads.
+/// exact (reference rows are grouped and sorted so that most can be skipped) and runs in parallel over query rows on `threads` threads.
 pub fn nearest(
     reference: &[Vec<f64>],
     query: &[Vec<f64>],
