@@ -99,6 +99,14 @@ check_conditions <- function(object, conditions, call = rlang::caller_env()) {
 #' for the call and restored afterwards, and the result records it in attribute
 #' `"seed"`.
 #'
+#' @section Parallel draws: the data sets are drawn through
+#'   [future.apply::future_lapply()], so they are spread over whatever
+#'   [future::plan()] is set, e.g. `future::plan(future::multisession, workers = 4)`
+#'   locally or a cluster backend; the default sequential plan draws them one after
+#'   another. One engine seed per data set is taken from R's random number generator
+#'   before any are drawn, so the result is the same under every plan. Each worker
+#'   uses `threads` threads.
+#'
 #' @param object A `sygnet_fit`.
 #' @param nsim Number of data sets.
 #' @param seed `NULL` or an integer passed to [set.seed()].
@@ -126,13 +134,15 @@ simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditi
   threads <- check_threads(threads)
   request <- check_request(object, n, conditions)
   seeds <- vapply(seq_len(nsim), function(i) native_seed(), numeric(1))
-  out <- lapply(seeds, function(s) draw(object, request$n, request$conditions, s, threads, "cpu"))
+  out <- future.apply::future_lapply(seeds, function(s) {
+    draw(object, request$n, request$conditions, s, threads, "cpu")
+  }, future.seed = FALSE)
   structure(out, seed = rng_state, training_rows = object$n, class = c("sygnet_synthetic", "list"))
 }
 
 #' @export
 print.sygnet_synthetic <- function(x, ...) {
   n <- vapply(x, nrow, integer(1))
-  say("{length(x)} synthetic data set{?s} of {paste(unique(n), collapse = '/')} row{?s} and {ncol(x[[1]])} column{?s} ({.cls sygnet_synthetic})")
+  say("{length(x)} synthetic data set{?s} of {paste(unique(n), collapse = '/')} {cli::qty(max(n))}row{?s} and {ncol(x[[1]])} column{?s} ({.cls sygnet_synthetic})")
   invisible(x)
 }

@@ -6,6 +6,14 @@
 #' better). With `folds`, every candidate is fitted `folds` times (k-fold
 #' cross-validation) and the scores are averaged.
 #'
+#' @section Parallel tuning: each candidate-split pair is one independent fit, run
+#'   through [future.apply::future_lapply()], so the fits are spread over whatever
+#'   [future::plan()] is set, e.g. `future::plan(future::multisession, workers = 4)`
+#'   locally or a cluster backend; the default sequential plan fits them one after
+#'   another. The splits and one seed per fit are drawn from R's random number
+#'   generator before any fit starts, so the result is the same under every plan. Each
+#'   worker uses `threads` threads.
+#'
 #' @param data A data frame.
 #' @param grid A data frame of candidate settings, one row per candidate, with columns
 #'   named after [gan()] arguments (`learning_rate`, `dropout`, `epochs`, ...). Layer
@@ -48,16 +56,23 @@ tune <- function(data, grid = NULL, ..., validation = 0.25, folds = NULL,
   })
   splits <- make_splits(nrow(data), validation, folds)
 
-  scores <- matrix(NA_real_, length(specs), length(splits))
-  if (verbose) cli::cli_progress_bar("Tuning", total = length(scores))
-  for (i in seq_along(specs)) {
-    for (k in seq_along(splits)) {
-      held_out <- splits[[k]]
-      model <- fit(specs[[i]], data[-held_out, , drop = FALSE], threads = threads, verbose = FALSE)
-      scores[i, k] <- check_fit(model, data[held_out, , drop = FALSE])
-      if (verbose) cli::cli_progress_update()
-    }
+  # One piece per candidate and split, candidates varying fastest.
+  pieces <- expand.grid(candidate = seq_along(specs), split = seq_along(splits))
+  seeds <- vapply(seq_len(nrow(pieces)), function(p) native_seed(), numeric(1))
+  if (verbose) {
+    cli::cli_progress_step("Tuning: {nrow(pieces)} fit{?s} ({length(specs)} candidate{?s} x {length(splits)} split{?s})")
   }
+  scored <- future.apply::future_lapply(seq_len(nrow(pieces)), function(p) {
+    held_out <- splits[[pieces$split[[p]]]]
+    withr::with_seed(seeds[[p]], .rng_kind = "default", .rng_normal_kind = "default",
+                     .rng_sample_kind = "default", {
+      model <- fit(specs[[pieces$candidate[[p]]]], data[-held_out, , drop = FALSE],
+                   threads = threads, verbose = FALSE)
+      check_fit(model, data[held_out, , drop = FALSE])
+    })
+  }, future.seed = FALSE)
+  if (verbose) cli::cli_progress_done()
+  scores <- matrix(unlist(scored), length(specs), length(splits))
   results <- grid
   results$propensity_auc <- rowMeans(scores)
   results$sd <- if (ncol(scores) > 1L) apply(scores, 1L, stats::sd) else NA_real_
