@@ -4,15 +4,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::condition::{CondSpec, Conditioner};
 use crate::encoding::{Encoder, EncoderOptions};
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::network::{gradient_penalty, Critic, CriticSpec, Generator, GeneratorSpec, Params};
+use crate::network::{
+    gradient_penalty, Critic, CriticSpec, Generated, Generator, GeneratorSpec, Params,
+};
 use crate::privacy::clipping::{noisy_clipped_sum, poisson_sample};
 use crate::privacy::PrivacyConfig;
 use crate::rng::SeededRng;
@@ -155,6 +159,39 @@ pub struct StepLosses {
     /// Mean critic score on real rows minus on generated rows (a Wasserstein estimate
     /// under WGAN-GP).
     pub score_gap: f32,
+}
+
+/// Rows of a step are processed in this many shards, in parallel when the thread pool
+/// has room; fixed, so that results do not depend on the number of threads.
+const SHARDS: usize = 2;
+
+/// Everything random in one critic update.
+struct CriticDraws {
+    batch: Batch,
+    z: Tensor,
+    gumbel: Tensor,
+    generator_masks: Option<Vec<Tensor>>,
+    real_masks: Vec<Tensor>,
+    fake_masks: Vec<Tensor>,
+    /// Interpolation weights and dropout masks of the gradient penalty (WGAN-GP).
+    penalty: Option<(Tensor, Vec<Tensor>)>,
+}
+
+/// Sums shard gradients per variable into one store.
+fn sum_gradients(mut stores: Vec<GradStore>, vars: Vec<candle_core::Var>) -> Result<GradStore> {
+    let mut total = stores.remove(0);
+    for store in &stores {
+        for var in &vars {
+            if let Some(g) = store.get(var.as_tensor()) {
+                let sum = match total.get(var.as_tensor()) {
+                    Some(t) => (t + g)?,
+                    None => g.clone(),
+                };
+                total.insert(var.as_tensor(), sum);
+            }
+        }
+    }
+    Ok(total)
 }
 
 /// Real rows of one step, their condition vectors and, per conditioning column, the
@@ -400,79 +437,229 @@ impl Trainer {
         self.critic.forward(&packed, &masks)
     }
 
-    /// One step: `critic_steps` critic updates, then a generator update that reuses
-    /// the rows generated for the last critic update (their graph is kept), which saves
-    /// a generator pass.
-    fn step(&mut self) -> Result<StepLosses> {
-        let mut critic_loss = 0.0;
-        let mut gap = 0.0;
-        let mut last = None;
-        for _ in 0..self.config.critic_steps {
-            let batch = self.batch_rows()?;
-            let generated = self.generate(&batch.cond)?;
-            let fake = generated.rows.detach();
-            let (real, cond) = (&batch.real, &batch.cond);
-            let d_real = self.critic_scores(real, cond)?;
-            let d_fake = self.critic_scores(&fake, cond)?;
-            let loss = match self.config.loss {
-                Loss::WganGp => {
-                    let pr = self.critic.pack(&Tensor::cat(&[real, cond], 1)?)?;
-                    let pf = self.critic.pack(&Tensor::cat(&[&fake, cond], 1)?)?;
-                    let rows = pr.dim(0)?;
-                    let alpha = Tensor::from_vec(
-                        self.rng.uniform_vec(rows, 0.0, 1.0),
-                        (rows, 1),
-                        &self.device,
-                    )?;
-                    let mixed = (pr.broadcast_mul(&alpha)?
-                        + pf.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
-                    let masks = self
-                        .critic
-                        .dropout_masks(rows, &mut self.rng, &self.device)?;
-                    let (_, grad) = self.critic.forward_with_input_grad(&mixed, &masks)?;
-                    let penalty = (gradient_penalty(&grad)? * self.config.gradient_penalty)?;
-                    ((d_fake.mean_all()? - d_real.mean_all()?)? + penalty)?
-                }
-                Loss::Gan => {
-                    (softplus(&d_real.neg()?)?.mean_all()? + softplus(&d_fake)?.mean_all()?)?
-                }
-            };
-            self.critic_opt.backward_step(&loss)?;
-            critic_loss = loss.to_scalar::<f32>()?;
-            gap = (d_real.mean_all()? - d_fake.mean_all()?)?.to_scalar::<f32>()?;
-            last = Some((generated, batch));
-        }
-
-        let (generated, batch) = last.expect("at least one critic step");
-        let d_fake = self.critic_scores(&generated.rows, &batch.cond)?;
-        let mut loss = match self.config.loss {
-            Loss::WganGp => d_fake.mean_all()?.neg()?,
-            Loss::Gan => softplus(&d_fake.neg()?)?.mean_all()?,
+    /// Everything random in one critic update, drawn in a fixed order.
+    fn draw_critic_update(&mut self) -> Result<CriticDraws> {
+        let batch = self.batch_rows()?;
+        let b = self.batch;
+        let spec = self.generator.spec().clone();
+        let z = self.rng.normal_tensor(b, spec.noise_dim, &self.device)?;
+        let gumbel =
+            self.rng
+                .gumbel_tensor(b, spec.output_width() - spec.n_scalars, &self.device)?;
+        let generator_masks = if spec.dropout > 0.0 {
+            let masks = spec
+                .hidden
+                .iter()
+                .map(|&h| Ok(self.rng.dropout_tensor(b, h, spec.dropout, &self.device)?))
+                .collect::<Result<Vec<_>>>()?;
+            Some(masks)
+        } else {
+            None
         };
+        let packs = b / self.config.pac;
+        let real_masks = self
+            .critic
+            .dropout_masks(packs, &mut self.rng, &self.device)?;
+        let fake_masks = self
+            .critic
+            .dropout_masks(packs, &mut self.rng, &self.device)?;
+        let penalty = match self.config.loss {
+            Loss::WganGp => {
+                let alpha = Tensor::from_vec(
+                    self.rng.uniform_vec(packs, 0.0, 1.0),
+                    (packs, 1),
+                    &self.device,
+                )?;
+                let masks = self
+                    .critic
+                    .dropout_masks(packs, &mut self.rng, &self.device)?;
+                Some((alpha, masks))
+            }
+            Loss::Gan => None,
+        };
+        Ok(CriticDraws {
+            batch,
+            z,
+            gumbel,
+            generator_masks,
+            real_masks,
+            fake_masks,
+            penalty,
+        })
+    }
+
+    /// Shard `s` of `shards` of a critic update: its part of the batch loss (sums divided
+    /// by the whole batch's pack count), the gradients of that part, the rows it
+    /// generated (graph kept for the generator update) and its part of the score gap.
+    fn critic_shard(
+        &self,
+        draws: &CriticDraws,
+        s: usize,
+        shards: usize,
+    ) -> Result<(GradStore, Generated, f32, f32)> {
+        let (rows, packs) = (self.batch / shards, self.batch / self.config.pac / shards);
+        let total_packs = (self.batch / self.config.pac) as f64;
+        let by_row = |t: &Tensor| t.narrow(0, s * rows, rows);
+        let by_pack = |t: &Tensor| t.narrow(0, s * packs, packs);
+        let by_pack_all = |ts: &[Tensor]| {
+            ts.iter()
+                .map(by_pack)
+                .collect::<candle_core::Result<Vec<_>>>()
+        };
+        let cond = by_row(&draws.batch.cond)?;
+        let input = Tensor::cat(&[&by_row(&draws.z)?, &cond], 1)?;
+        let generator_masks = draws
+            .generator_masks
+            .as_ref()
+            .map(|m| {
+                m.iter()
+                    .map(by_row)
+                    .collect::<candle_core::Result<Vec<_>>>()
+            })
+            .transpose()?;
+        let generated =
+            self.generator
+                .forward(&input, generator_masks.as_deref(), &by_row(&draws.gumbel)?)?;
+        let fake = generated.rows.detach();
+        let pr = self
+            .critic
+            .pack(&Tensor::cat(&[&by_row(&draws.batch.real)?, &cond], 1)?)?;
+        let pf = self.critic.pack(&Tensor::cat(&[&fake, &cond], 1)?)?;
+        let d_real = self.critic.forward(&pr, &by_pack_all(&draws.real_masks)?)?;
+        let d_fake = self.critic.forward(&pf, &by_pack_all(&draws.fake_masks)?)?;
+        let loss = match (&self.config.loss, &draws.penalty) {
+            (Loss::WganGp, Some((alpha, masks))) => {
+                let alpha = by_pack(alpha)?;
+                let mixed =
+                    (pr.broadcast_mul(&alpha)? + pf.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
+                let (_, grad) = self
+                    .critic
+                    .forward_with_input_grad(&mixed, &by_pack_all(masks)?)?;
+                let penalty =
+                    (gradient_penalty(&grad)? * (self.config.gradient_penalty * packs as f64))?;
+                ((d_fake.sum_all()? - d_real.sum_all()?)? + penalty)?
+            }
+            _ => (softplus(&d_real.neg()?)?.sum_all()? + softplus(&d_fake)?.sum_all()?)?,
+        };
+        let loss = (loss / total_packs)?;
+        let gap = ((d_real.sum_all()? - d_fake.sum_all()?)? / total_packs)?;
+        Ok((
+            loss.backward()?,
+            generated,
+            loss.to_scalar::<f32>()?,
+            gap.to_scalar::<f32>()?,
+        ))
+    }
+
+    /// Shard `s` of the generator update on rows generated for the last critic update.
+    fn generator_shard(
+        &self,
+        draws: &CriticDraws,
+        generated: &Generated,
+        masks: &[Tensor],
+        s: usize,
+        shards: usize,
+    ) -> Result<(GradStore, f32)> {
+        let (rows, packs) = (self.batch / shards, self.batch / self.config.pac / shards);
+        let total_packs = (self.batch / self.config.pac) as f64;
+        let cond = draws.batch.cond.narrow(0, s * rows, rows)?;
+        let masks = masks
+            .iter()
+            .map(|m| m.narrow(0, s * packs, packs))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let packed = self
+            .critic
+            .pack(&Tensor::cat(&[&generated.rows, &cond], 1)?)?;
+        let d_fake = self.critic.forward(&packed, &masks)?;
+        let mut loss = match self.config.loss {
+            Loss::WganGp => d_fake.sum_all()?.neg()?,
+            Loss::Gan => softplus(&d_fake.neg()?)?.sum_all()?,
+        };
+        loss = (loss / total_packs)?;
         if let Some(c) = &self.conditioner {
+            let fixed: Vec<Vec<Option<usize>>> = draws
+                .batch
+                .fixed
+                .iter()
+                .map(|slots| slots[s * rows..(s + 1) * rows].to_vec())
+                .collect();
             loss = (loss
                 + condition_cross_entropy(
                     c,
                     &self.encoder,
                     &generated.logits,
-                    &batch.fixed,
+                    &fixed,
+                    self.batch,
                     &self.device,
                 )?)?;
         }
-        let grads = loss.backward()?;
-        self.generator_opt.step(&grads)?;
+        Ok((loss.backward()?, loss.to_scalar::<f32>()?))
+    }
+
+    /// Shards a batch splits into: [`SHARDS`] when its packs divide evenly, else one.
+    fn shards(&self) -> usize {
+        let packs = self.batch / self.config.pac;
+        if packs >= SHARDS && packs.is_multiple_of(SHARDS) {
+            SHARDS
+        } else {
+            1
+        }
+    }
+
+    /// One step: `critic_steps` critic updates, then a generator update that reuses
+    /// the rows generated for the last critic update (their graph is kept), which saves
+    /// a generator pass. Each update runs its batch in shards on the thread pool and
+    /// sums their gradients, so the result does not depend on the number of threads.
+    fn step(&mut self) -> Result<StepLosses> {
+        let shards = self.shards();
+        let mut critic_loss = 0.0;
+        let mut gap = 0.0;
+        let mut last = None;
+        for _ in 0..self.config.critic_steps {
+            let draws = self.draw_critic_update()?;
+            let parts = (0..shards)
+                .into_par_iter()
+                .map(|s| self.critic_shard(&draws, s, shards))
+                .collect::<Result<Vec<_>>>()?;
+            let mut stores = Vec::with_capacity(shards);
+            let mut generated = Vec::with_capacity(shards);
+            (critic_loss, gap) = (0.0, 0.0);
+            for (store, g, loss, shard_gap) in parts {
+                stores.push(store);
+                generated.push(g);
+                critic_loss += loss;
+                gap += shard_gap;
+            }
+            self.critic_opt
+                .step(&sum_gradients(stores, self.critic_params.vars())?)?;
+            last = Some((draws, generated));
+        }
+
+        let (draws, generated) = last.expect("at least one critic step");
+        let masks =
+            self.critic
+                .dropout_masks(self.batch / self.config.pac, &mut self.rng, &self.device)?;
+        let parts = (0..shards)
+            .into_par_iter()
+            .map(|s| self.generator_shard(&draws, &generated[s], &masks, s, shards))
+            .collect::<Result<Vec<_>>>()?;
+        let generator_loss = parts.iter().map(|p| p.1).sum();
+        let stores = parts.into_iter().map(|p| p.0).collect();
+        self.generator_opt
+            .step(&sum_gradients(stores, self.generator_params.vars())?)?;
         self.steps += 1;
         Ok(StepLosses {
             critic: critic_loss,
-            generator: loss.to_scalar::<f32>()?,
+            generator: generator_loss,
             score_gap: gap,
         })
     }
 
     /// One differentially private step: `critic_steps` critic updates, each on a Poisson
     /// sample of real rows whose per-row gradients are clipped and noised (DP-SGD), then
-    /// a generator update, which never sees real rows. The gradient penalty is taken at
-    /// points between pairs of generated rows, so it touches no real row. Only the
+    /// a generator update, which never sees real rows. Generated rows' gradients are
+    /// clipped too (noise-free). The gradient penalty is taken at points between pairs of
+    /// generated rows, so it touches no real row. Only the
     /// generator loss is reported: the critic loss on real rows would be an unaccounted
     /// look at the data.
     fn private_step(&mut self, privacy: &PrivacyConfig) -> Result<StepLosses> {
@@ -491,12 +678,27 @@ impl Trainer {
         for _ in 0..critic_steps {
             let generated = self.generate(&no_condition)?;
             let fake = generated.rows.detach();
-            let d_fake = self.critic_scores(&fake, &no_condition)?;
-            let mut fake_loss = match self.config.loss {
-                Loss::WganGp => d_fake.mean_all()?,
-                Loss::Gan => softplus(&d_fake)?.mean_all()?,
+            let params = self.critic.linear_parameters();
+            let scale = 1.0 / b as f64;
+            // Generated rows are clipped like real ones (without noise: they cost no
+            // privacy), so that neither side's gradient dwarfs the other's.
+            let fake_masks = self.critic.dropout_masks(b, &mut self.rng, &self.device)?;
+            let (d_fake, fake_taps) = self.critic.forward_with_taps(&fake, &fake_masks)?;
+            let per_fake_row = match self.config.loss {
+                Loss::WganGp => d_fake,
+                Loss::Gan => softplus(&d_fake)?,
             };
-            if self.config.loss == Loss::WganGp {
+            let fake_grads = per_fake_row.sum_all()?.backward()?;
+            let fake_part = noisy_clipped_sum(
+                &params,
+                Some((&fake_taps, &fake_grads)),
+                privacy.max_grad_norm,
+                0.0,
+                scale,
+                &mut self.rng,
+                &self.device,
+            )?;
+            let mut grads = if self.config.loss == Loss::WganGp {
                 let mut order: Vec<u32> = (0..b as u32).collect();
                 self.rng.shuffle(&mut order);
                 let partner = fake.index_select(&Tensor::from_vec(order, b, &self.device)?, 0)?;
@@ -506,14 +708,19 @@ impl Trainer {
                     + partner.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
                 let masks = self.critic.dropout_masks(b, &mut self.rng, &self.device)?;
                 let (_, grad) = self.critic.forward_with_input_grad(&mixed, &masks)?;
-                fake_loss =
-                    (fake_loss + (gradient_penalty(&grad)? * self.config.gradient_penalty)?)?;
-            }
-            let mut grads = fake_loss.backward()?;
+                (gradient_penalty(&grad)? * self.config.gradient_penalty)?.backward()?
+            } else {
+                let mut store = fake_grads;
+                for (weight, bias) in &params {
+                    store.remove(weight);
+                    if let Some(bias) = bias {
+                        store.remove(bias);
+                    }
+                }
+                store
+            };
 
             let rows = poisson_sample(self.n_rows, privacy.sample_rate, &mut self.rng);
-            let params = self.critic.linear_parameters();
-            let scale = 1.0 / b as f64;
             let real_part = if rows.is_empty() {
                 noisy_clipped_sum(
                     &params,
@@ -546,7 +753,7 @@ impl Trainer {
                     &self.device,
                 )?
             };
-            for (param, g) in real_part {
+            for (param, g) in fake_part.into_iter().chain(real_part) {
                 let total = match grads.get(&param) {
                     Some(f) => (f + g)?,
                     None => g,
@@ -640,11 +847,14 @@ fn softplus(x: &Tensor) -> Result<Tensor> {
 
 /// Cross-entropy between the generator's logits for each conditioning column and the
 /// fixed level, averaged over the batch (rows where the column is not fixed count 0).
+/// Cross-entropy of the fixed condition slots, summed over `logits`' rows and divided by
+/// `batch` (the whole batch, of which these rows may be a shard).
 fn condition_cross_entropy(
     c: &Conditioner,
     encoder: &Encoder,
     logits: &Tensor,
     fixed: &[Vec<Option<usize>>],
+    batch: usize,
     device: &Device,
 ) -> Result<Tensor> {
     let b = logits.dim(0)?;
@@ -661,7 +871,7 @@ fn condition_cross_entropy(
         }
         let target = Tensor::from_vec(target, (b, g.width), device)?;
         let log_p = candle_nn::ops::log_softmax(&logits.narrow(1, g.start, g.width)?, 1)?;
-        total = (total - ((log_p * target)?.sum_all()? / b as f64)?)?;
+        total = (total - ((log_p * target)?.sum_all()? / batch as f64)?)?;
     }
     Ok(total)
 }

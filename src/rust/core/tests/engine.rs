@@ -122,3 +122,14 @@ fn same_seed_same_training_and_different_seed_differs() {
     assert!(run(8) == run(8), "same seed, different training");
     assert!(run(8).1 != run(9).1, "different seeds, same model");
 }
+
+#[test]
+fn training_gives_the_same_model_on_one_or_two_threads() {
+    let table = dependent_table(300);
+    let run = |threads| {
+        let mut trainer = Trainer::new(&table, small_config(), 9, threads, Device::Cpu).unwrap();
+        trainer.train(10).unwrap();
+        trainer.model().unwrap().to_bytes().unwrap()
+    };
+    assert_eq!(run(1), run(2));
+}

@@ -69,8 +69,9 @@ pub type LinearParams = [(Tensor, Option<Tensor>)];
 
 /// The privatised gradient of a sum of per-row losses: each row's gradient scaled down to
 /// norm at most `max_norm`, summed, plus Gaussian noise with standard deviation
-/// `noise_multiplier * max_norm` on every coordinate, all multiplied by `scale`. Returns
-/// (parameter, gradient) pairs. `rows` is `None` when no row was sampled (noise only).
+/// `noise_multiplier * max_norm` on every coordinate (none when it is 0), all multiplied
+/// by `scale`. Returns (parameter, gradient) pairs. `rows` is `None` when no row was
+/// sampled (noise only).
 pub fn noisy_clipped_sum(
     params: &LinearParams,
     rows: Option<(&[Tap], &GradStore)>,
@@ -109,17 +110,20 @@ pub fn noisy_clipped_sum(
     let mut out = Vec::with_capacity(params.len() * 2);
     for (i, (weight, bias)) in params.iter().enumerate() {
         let (rows_out, cols_in) = weight.dims2()?;
-        let noise = (rng.normal_tensor(rows_out, cols_in, device)? * std)?;
-        let sum = match &clipped {
-            Some(c) => (&c[i].0 + noise)?,
-            None => noise,
+        let sum = match (&clipped, std > 0.0) {
+            (Some(c), false) => c[i].0.clone(),
+            (Some(c), true) => (&c[i].0 + (rng.normal_tensor(rows_out, cols_in, device)? * std)?)?,
+            (None, _) => (rng.normal_tensor(rows_out, cols_in, device)? * std)?,
         };
         out.push((weight.clone(), (sum * scale)?));
         if let Some(bias) = bias {
-            let noise = (rng.normal_tensor(1, rows_out, device)?.reshape(rows_out)? * std)?;
-            let sum = match clipped.as_ref().and_then(|c| c[i].1.as_ref()) {
-                Some(b) => (b + noise)?,
-                None => noise,
+            let clipped_bias = clipped.as_ref().and_then(|c| c[i].1.as_ref());
+            let sum = match (clipped_bias, std > 0.0) {
+                (Some(b), false) => b.clone(),
+                (Some(b), true) => {
+                    (b + (rng.normal_tensor(1, rows_out, device)?.reshape(rows_out)? * std)?)?
+                }
+                (None, _) => (rng.normal_tensor(1, rows_out, device)?.reshape(rows_out)? * std)?,
             };
             out.push((bias.clone(), (sum * scale)?));
         }
