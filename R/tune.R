@@ -54,6 +54,11 @@ tune <- function(data, grid = NULL, ..., validation = 0.25, folds = NULL,
     row <- lapply(grid, function(column) column[[i]])
     do.call(gan, utils::modifyList(shared, row))
   })
+  if (any(vapply(specs, function(spec) !is.null(spec$privacy), logical(1)))) {
+    sygnet_abort(c("{.fn tune} cannot tune differentially private fits.",
+                   "i" = "Scoring candidates on held-out real rows uses the data outside the privacy budget; tune on public or already-private data instead."),
+                 class = "sygnet_error_input")
+  }
   splits <- make_splits(nrow(data), validation, folds)
 
   # One piece per candidate and split, candidates varying fastest.

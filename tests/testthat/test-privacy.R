@@ -37,6 +37,9 @@ test_that("dp() checks its arguments", {
   expect_error(dp(1, bounds = list(c(0, 1))), class = "sygnet_error_input")
   expect_error(gan(privacy = dp(1), condition_on = "sex"), class = "sygnet_error_input")
   expect_error(gan(privacy = list(epsilon = 1)), class = "sygnet_error_input")
+  expect_error(tune(private_data(), grid = data.frame(learning_rate = 1e-3),
+                    privacy = dp(1, bounds = private_bounds)),
+               "differentially private", class = "sygnet_error_input")
 })
 
 test_that("a private fit spends at most its budget and reports it", {
