@@ -317,51 +317,63 @@ impl Encoder {
                 self.width()
             )));
         }
+        let mut scalars = Vec::with_capacity(n * self.n_scalars);
+        let mut slots = Vec::with_capacity(n * self.groups.len());
+        for row in encoded.rows() {
+            scalars.extend(row.iter().take(self.n_scalars));
+            for g in &self.groups {
+                let (slot, _) = (0..g.width).fold((0, f32::NEG_INFINITY), |best, j| {
+                    let v = row[g.start + j];
+                    if v > best.1 {
+                        (j, v)
+                    } else {
+                        best
+                    }
+                });
+                slots.push(slot as u32);
+            }
+        }
+        self.decode_slots(n, &scalars, &slots)
+    }
+
+    /// Decodes `n` rows given, row by row, as their numeric scalars (`n_scalars` per
+    /// row, clamped to [-1, 1]) and the chosen slot of each softmax group (one per group).
+    pub fn decode_slots(&self, n: usize, scalars: &[f32], slots: &[u32]) -> Result<Table> {
+        let n_groups = self.groups.len();
+        if scalars.len() != n * self.n_scalars || slots.len() != n * n_groups {
+            return Err(Error::ModelFormat(format!(
+                "{} scalars and {} slots for {n} rows of {} and {n_groups}",
+                scalars.len(),
+                slots.len(),
+                self.n_scalars
+            )));
+        }
+        let scalar =
+            |s: usize, i: usize| f64::from(scalars[i * self.n_scalars + s].clamp(-1.0, 1.0));
+        let slot = |g: usize, i: usize| slots[i * n_groups + g] as usize;
         let mut columns = Vec::with_capacity(self.columns.len());
         for codec in &self.columns {
-            let group = codec.group.map(|g| self.groups[g]);
-            let argmax = |i: usize| -> usize {
-                let g = group.expect("column has a group");
-                let row = encoded.row(i);
-                let slice =
-                    &row.as_slice().expect("rows are contiguous")[g.start..g.start + g.width];
-                slice
-                    .iter()
-                    .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |best, (j, &v)| {
-                        if v > best.1 {
-                            (j, v)
-                        } else {
-                            best
-                        }
-                    })
-                    .0
-            };
+            let (s, g) = (codec.scalar.unwrap_or(0), codec.group.unwrap_or(0));
             let values = match &codec.transform {
                 Transform::AllMissing => missing_values(&codec.kind, n),
                 Transform::Categorical { n_levels } => {
-                    let codes: Vec<Option<usize>> = (0..n)
-                        .map(|i| Some(argmax(i)).filter(|&j| j < *n_levels))
-                        .collect();
-                    categorical_values(&codec.kind, codes)
+                    let code = |i| Some(slot(g, i)).filter(|j| j < n_levels);
+                    match codec.kind {
+                        Kind::Logical => {
+                            Values::Logical((0..n).map(|i| code(i).map(|c| c == 1)).collect())
+                        }
+                        _ => Values::Code((0..n).map(|i| code(i).map(|c| c as u32)).collect()),
+                    }
                 }
                 Transform::MinMax { min, max, decimals } => {
-                    let s = codec.scalar.expect("numeric columns have a scalar");
-                    let x: Vec<f64> = (0..n)
-                        .map(|i| {
-                            if group.is_some() && argmax(i) == 1 {
-                                return f64::NAN;
-                            }
-                            let v = encoded[[i, s]].clamp(-1.0, 1.0) as f64;
-                            finish_number(
-                                min + (v + 1.0) / 2.0 * (max - min),
-                                *min,
-                                *max,
-                                *decimals,
-                            )
-                        })
-                        .collect();
-                    numeric_values(&codec.kind, x)
+                    let finish = Finish::new(*min, *max, *decimals);
+                    let missing = codec.group.is_some();
+                    numeric_values(&codec.kind, n, |i| {
+                        if missing && slot(g, i) == 1 {
+                            return f64::NAN;
+                        }
+                        finish.apply(min + (scalar(s, i) + 1.0) / 2.0 * (max - min))
+                    })
                 }
                 Transform::Modes {
                     mixture,
@@ -369,19 +381,15 @@ impl Encoder {
                     max,
                     decimals,
                 } => {
-                    let s = codec.scalar.expect("numeric columns have a scalar");
-                    let x: Vec<f64> = (0..n)
-                        .map(|i| {
-                            let mode = argmax(i);
-                            if mode >= mixture.n_modes() {
-                                return f64::NAN;
-                            }
-                            let v = encoded[[i, s]].clamp(-1.0, 1.0) as f64;
-                            let x = v * MODE_SCALE * mixture.sds[mode] + mixture.means[mode];
-                            finish_number(x, *min, *max, *decimals)
-                        })
-                        .collect();
-                    numeric_values(&codec.kind, x)
+                    let finish = Finish::new(*min, *max, *decimals);
+                    numeric_values(&codec.kind, n, |i| {
+                        let mode = slot(g, i);
+                        if mode >= mixture.n_modes() {
+                            return f64::NAN;
+                        }
+                        let x = scalar(s, i) * MODE_SCALE * mixture.sds[mode] + mixture.means[mode];
+                        finish.apply(x)
+                    })
                 }
             };
             columns.push(Column::new(codec.name.clone(), codec.kind.clone(), values)?);
@@ -510,14 +518,28 @@ fn detect_decimals(x: &[f64]) -> Option<i32> {
     })
 }
 
-fn finish_number(x: f64, min: f64, max: f64, decimals: Option<i32>) -> f64 {
-    let x = x.clamp(min, max);
-    match decimals {
-        Some(d) => {
-            let scale = 10f64.powi(d);
-            ((x * scale).round() / scale).clamp(min, max)
+/// Clamping to the observed range and rounding to the detected decimal places.
+struct Finish {
+    min: f64,
+    max: f64,
+    scale: Option<f64>,
+}
+
+impl Finish {
+    fn new(min: f64, max: f64, decimals: Option<i32>) -> Self {
+        Finish {
+            min,
+            max,
+            scale: decimals.map(|d| 10f64.powi(d)),
         }
-        None => x,
+    }
+
+    fn apply(&self, x: f64) -> f64 {
+        let x = x.clamp(self.min, self.max);
+        match self.scale {
+            Some(scale) => ((x * scale).round() / scale).clamp(self.min, self.max),
+            None => x,
+        }
     }
 }
 
@@ -542,21 +564,17 @@ fn missing_values(kind: &Kind, n: usize) -> Values {
     }
 }
 
-fn categorical_values(kind: &Kind, codes: Vec<Option<usize>>) -> Values {
-    match kind {
-        Kind::Logical => Values::Logical(codes.into_iter().map(|c| c.map(|c| c == 1)).collect()),
-        _ => Values::Code(codes.into_iter().map(|c| c.map(|c| c as u32)).collect()),
-    }
-}
-
-fn numeric_values(kind: &Kind, x: Vec<f64>) -> Values {
+fn numeric_values(kind: &Kind, n: usize, x: impl Fn(usize) -> f64) -> Values {
     match kind {
         Kind::Integer => Values::Integer(
-            x.into_iter()
-                .map(|v| (!v.is_nan()).then_some(v as i32))
+            (0..n)
+                .map(|i| {
+                    let v = x(i);
+                    (!v.is_nan()).then_some(v as i32)
+                })
                 .collect(),
         ),
-        _ => Values::Real(x),
+        _ => Values::Real((0..n).map(x).collect()),
     }
 }
 

@@ -1,17 +1,28 @@
-//! Drawing synthetic rows from a fitted generator, in fixed-size chunks so memory does
-//! not grow with the number of rows. Rows are generated independently of each other.
+//! Drawing synthetic rows from a fitted generator. Rows are generated independently of
+//! each other, in fixed-size chunks (so the network's working memory does not grow with
+//! the number of rows) that run in parallel on the CPU. Each chunk has its own random
+//! stream derived from the seed, so the rows depend on the seed but not on the number
+//! of threads.
 
-use candle_core::{Device, Tensor};
-use ndarray::Array2;
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Storage, Tensor};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::network::{Generator, Params};
+use crate::network::{Generator, GeneratorSpec, Params};
 use crate::rng::SeededRng;
 use crate::schema::{Column, Kind, Table, Values};
 use crate::train::thread_pool;
 
-const CHUNK_ROWS: usize = 10_000;
+/// Rows are drawn in chunks of this many, each from its own random stream.
+const CHUNK_ROWS: usize = 512;
+/// Chunks per generator pass on a GPU.
+const GPU_CHUNKS: usize = 32;
+/// As in the generator (`network.rs`).
+const LEAKY_SLOPE: f32 = 0.2;
+const NORM_EPS: f32 = 1e-5;
 
 /// Per requested row, the fixed slot of each conditioning column (if fixed).
 pub type Fixed = Vec<Vec<Option<usize>>>;
@@ -93,72 +104,391 @@ pub fn synthesize(
     }
     let pool = thread_pool(threads)?;
     pool.install(|| {
-        let params = Params::from_tensors(&model.weights, "generator.", device)?;
-        let generator = Generator::new(&model.generator, &params, &mut SeededRng::new(0))?;
-        let spec = &model.generator;
-        let mut rng = SeededRng::new(seed);
+        let sampler = Sampler::new(model, device)?;
         if n == 0 {
-            return model
-                .encoder
-                .decode(&Array2::zeros((0, spec.output_width())));
+            return model.encoder.decode_slots(0, &[], &[]);
         }
-        let mut parts = Vec::new();
-        let mut done = 0;
-        while done < n {
-            let rows = (n - done).min(CHUNK_ROWS);
-            let chunk_fixed: Fixed = match fixed {
-                Some(f) => f[done..done + rows].to_vec(),
-                None => {
-                    vec![vec![None; model.condition.as_ref().map_or(0, |c| c.columns.len())]; rows]
-                }
-            };
-            let z = rng.normal_tensor(rows, spec.noise_dim, device)?;
-            let input = match &model.condition {
-                Some(c) => {
-                    let v = c.sampling_vectors(&chunk_fixed, &mut rng);
-                    Tensor::cat(&[&z, &Tensor::from_vec(v, (rows, c.dim()), device)?], 1)?
-                }
-                None => z,
-            };
-            let gumbel = rng.gumbel_tensor(rows, spec.output_width() - spec.n_scalars, device)?;
-            let out = generator.forward(&input, None, &gumbel)?.rows;
-            let values: Vec<f32> = out.flatten_all()?.to_vec1()?;
-            let mut encoded = Array2::from_shape_vec((rows, spec.output_width()), values)
-                .map_err(|e| Error::ModelFormat(e.to_string()))?;
-            if let Some(c) = &model.condition {
-                for (i, row) in chunk_fixed.iter().enumerate() {
-                    for (col, slot) in c.columns.iter().zip(row) {
-                        if let Some(s) = slot {
-                            let g = model.encoder.groups
-                                [model.encoder.columns[col.column].group.expect("group")];
-                            for k in 0..g.width {
-                                encoded[[i, g.start + k]] = f32::from(u8::from(k == *s));
-                            }
-                        }
-                    }
-                }
-            }
-            parts.push(model.encoder.decode(&encoded)?);
-            done += rows;
-        }
-        concat(parts)
+        let mut rng = SeededRng::new(seed);
+        let seeds: Vec<u64> = (0..n.div_ceil(CHUNK_ROWS))
+            .map(|_| rng.split_seed())
+            .collect();
+        // On the CPU, chunks run in parallel; a GPU gets them in batches.
+        let parts: Vec<Vec<Table>> = if device.is_cpu() {
+            seeds
+                .par_iter()
+                .enumerate()
+                .map(|(c, &seed)| sampler.chunks(c, &[seed], n, fixed))
+                .collect::<Result<_>>()?
+        } else {
+            seeds
+                .chunks(GPU_CHUNKS)
+                .enumerate()
+                .map(|(b, seeds)| sampler.chunks(b * GPU_CHUNKS, seeds, n, fixed))
+                .collect::<Result<_>>()?
+        };
+        concat(parts.into_iter().flatten().collect())
     })
 }
 
+/// How generator logits are computed: on the CPU without attention, by [`Mlp`]; else by
+/// the generator itself.
+enum Forward {
+    Mlp(Mlp),
+    Generator(Generator, Device),
+}
+
+struct Sampler<'a> {
+    model: &'a Model,
+    forward: Forward,
+    /// Per softmax group, the conditioning column it belongs to, if any.
+    group_condition: Vec<Option<usize>>,
+}
+
+impl<'a> Sampler<'a> {
+    fn new(model: &'a Model, device: &Device) -> Result<Self> {
+        let spec = &model.generator;
+        let params = Params::from_tensors(&model.weights, "generator.", device)?;
+        // Building the generator checks that every weight is there with its shape.
+        let generator = Generator::new(spec, &params, &mut SeededRng::new(0))?;
+        let forward = if device.is_cpu() && spec.attention_tokens == 0 {
+            Forward::Mlp(Mlp::new(spec, &params.tensors())?)
+        } else {
+            Forward::Generator(generator, device.clone())
+        };
+        let mut group_condition = vec![None; spec.groups.len()];
+        for (j, c) in model
+            .condition
+            .iter()
+            .flat_map(|c| c.columns.iter().enumerate())
+        {
+            group_condition[model.encoder.columns[c.column].group.expect("group")] = Some(j);
+        }
+        Ok(Sampler {
+            model,
+            forward,
+            group_condition,
+        })
+    }
+
+    /// Pre-activation generator outputs, `rows` x output width, from `rows` input rows.
+    fn logits(&self, input: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
+        let spec = &self.model.generator;
+        match &self.forward {
+            Forward::Mlp(mlp) => mlp.logits(input, rows),
+            Forward::Generator(generator, device) => {
+                let x = Tensor::from_vec(input, (rows, spec.noise_dim + spec.cond_dim), device)?;
+                let gumbel = Tensor::zeros(
+                    (rows, spec.output_width() - spec.n_scalars),
+                    DType::F32,
+                    device,
+                )?;
+                let logits = generator.forward(&x, None, &gumbel)?.logits;
+                Ok(logits.flatten_all()?.to_vec1()?)
+            }
+        }
+    }
+
+    /// Chunks `first`, `first + 1`, ... of an `n`-row sample, one per seed, in one
+    /// generator pass.
+    fn chunks(
+        &self,
+        first: usize,
+        seeds: &[u64],
+        n: usize,
+        fixed: Option<&Fixed>,
+    ) -> Result<Vec<Table>> {
+        let mut input = Vec::new();
+        let mut streams = Vec::with_capacity(seeds.len());
+        for (c, &seed) in (first..).zip(seeds) {
+            let rows = c * CHUNK_ROWS..n.min((c + 1) * CHUNK_ROWS);
+            let mut rng = SeededRng::new(seed);
+            self.input(
+                rows.len(),
+                fixed.map(|f| &f[rows.clone()]),
+                &mut rng,
+                &mut input,
+            );
+            streams.push((rows, rng));
+        }
+        let total = streams.iter().map(|(rows, _)| rows.len()).sum();
+        let logits = self.logits(input, total)?;
+        let width = self.model.generator.output_width();
+        let mut done = 0;
+        streams
+            .into_iter()
+            .map(|(rows, mut rng)| {
+                let l = &logits[done * width..(done + rows.len()) * width];
+                done += rows.len();
+                self.draw(l, fixed.map(|f| &f[rows]), &mut rng)
+            })
+            .collect()
+    }
+
+    /// Appends the generator input of `rows` rows (noise, then condition) to `input`.
+    fn input(
+        &self,
+        rows: usize,
+        fixed: Option<&[Vec<Option<usize>>]>,
+        rng: &mut SeededRng,
+        input: &mut Vec<f32>,
+    ) {
+        let noise_dim = self.model.generator.noise_dim;
+        let z = rng.normal_vec(rows * noise_dim);
+        let Some(c) = &self.model.condition else {
+            input.extend_from_slice(&z);
+            return;
+        };
+        let cond = match fixed {
+            Some(f) => c.sampling_vectors(f, rng),
+            None => c.sampling_vectors(&vec![vec![None; c.columns.len()]; rows], rng),
+        };
+        for (z, cond) in z.chunks_exact(noise_dim).zip(cond.chunks_exact(c.dim())) {
+            input.extend_from_slice(z);
+            input.extend_from_slice(cond);
+        }
+    }
+
+    /// Rows from their generator logits: tanh scalars, and a slot drawn for every
+    /// softmax group that `fixed` does not set.
+    fn draw(
+        &self,
+        logits: &[f32],
+        fixed: Option<&[Vec<Option<usize>>]>,
+        rng: &mut SeededRng,
+    ) -> Result<Table> {
+        let spec = &self.model.generator;
+        let width = spec.output_width();
+        let n = logits.len() / width;
+        let mut scalars = Vec::with_capacity(n * spec.n_scalars);
+        let mut slots = Vec::with_capacity(n * spec.groups.len());
+        let mut weights = vec![0.0; width];
+        for (i, l) in logits.chunks_exact(width).enumerate() {
+            scalars.extend(l[..spec.n_scalars].iter().map(|v| v.tanh()));
+            // Softmax weights of each group, up to a factor.
+            for g in &spec.groups {
+                let l = &l[g.start..g.start + g.width];
+                let max = l
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+                for (w, &v) in weights[g.start..g.start + g.width].iter_mut().zip(l) {
+                    *w = v - max;
+                }
+            }
+            for w in &mut weights[spec.n_scalars..] {
+                *w = exp_nonpositive(*w);
+            }
+            for (g, cond) in spec.groups.iter().zip(&self.group_condition) {
+                let slot = match cond.and_then(|j| fixed.and_then(|f| f[i][j])) {
+                    Some(s) => s,
+                    None => draw(&weights[g.start..g.start + g.width], rng.uniform()),
+                };
+                slots.push(slot as u32);
+            }
+        }
+        self.model.encoder.decode_slots(n, &scalars, &slots)
+    }
+}
+
+/// A slot drawn with probabilities proportional to `weights` (softmax weights of the
+/// logits: the argmax of the generator's Gumbel-softmax output, which is what decoding
+/// keeps, has this distribution). Branch-free, as the outcome is random.
+fn draw(weights: &[f32], u: f64) -> usize {
+    let total: f64 = weights.iter().map(|&w| f64::from(w)).sum();
+    let mut left = u * total;
+    let mut slot = 0;
+    for &w in &weights[..weights.len() - 1] {
+        left -= f64::from(w);
+        slot += usize::from(left >= 0.0);
+    }
+    slot
+}
+
+/// e^x for x <= 0 (to about 2 ulp; below -87, e^-87), in plain arithmetic so that loops
+/// over it vectorise: Cephes' `expf`.
+fn exp_nonpositive(x: f32) -> f32 {
+    /// Adding and subtracting 1.5 * 2^23 rounds to an integer.
+    const ROUND: f32 = 12_582_912.0;
+    let x = if x < -87.0 { -87.0 } else { x };
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    (p * r * r + r + 1.0) * scale
+}
+
+/// The generator without attention and dropout, for sampling on the CPU: candle matrix
+/// products, the rest in plain loops, and one buffer per chunk holding the growing
+/// residual concatenation `[h_k, ..., h_1, input]`.
+struct Mlp {
+    input_dim: usize,
+    blocks: Vec<Block>,
+    out: Dense,
+}
+
+/// A linear layer: the transposed weight (inputs x outputs) and the bias.
+struct Dense {
+    weight: Tensor,
+    bias: Vec<f32>,
+}
+
+/// Linear layer, layer normalisation and leaky ReLU.
+struct Block {
+    dense: Dense,
+    gain: Vec<f32>,
+    shift: Vec<f32>,
+}
+
+impl Mlp {
+    fn new(spec: &GeneratorSpec, tensors: &HashMap<String, Tensor>) -> Result<Self> {
+        let get = |name: String| -> Result<Tensor> {
+            tensors
+                .get(&name)
+                .map(Tensor::detach)
+                .ok_or_else(|| Error::ModelFormat(format!("weight {name} is missing")))
+        };
+        let dense = |name: &str| -> Result<Dense> {
+            Ok(Dense {
+                weight: get(format!("{name}.weight"))?.t()?,
+                bias: get(format!("{name}.bias"))?.to_vec1()?,
+            })
+        };
+        let blocks = (0..spec.hidden.len())
+            .map(|i| {
+                let name = format!("generator.block{i}");
+                Ok(Block {
+                    dense: dense(&format!("{name}.linear"))?,
+                    gain: get(format!("{name}.norm.weight"))?.to_vec1()?,
+                    shift: get(format!("{name}.norm.bias"))?.to_vec1()?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Mlp {
+            input_dim: spec.noise_dim + spec.cond_dim,
+            blocks,
+            out: dense("generator.out")?,
+        })
+    }
+
+    fn logits(&self, input: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
+        let cpu = Device::Cpu;
+        let width = self.input_dim + self.blocks.iter().map(|b| b.gain.len()).sum::<usize>();
+        let mut start = width - self.input_dim;
+        let mut buffer = Vec::with_capacity(rows * width);
+        for row in input.chunks_exact(self.input_dim) {
+            buffer.resize(buffer.len() + start, 0.0);
+            buffer.extend_from_slice(row);
+        }
+        let x = Tensor::from_vec(buffer, (rows, width), &cpu)?;
+        for block in &self.blocks {
+            let y = x
+                .narrow(1, start, width - start)?
+                .matmul(&block.dense.weight)?;
+            let h = with_slice(&y, |y| block.activate(y))?;
+            start -= block.gain.len();
+            x.slice_set(
+                &Tensor::from_vec(h, (rows, block.gain.len()), &cpu)?,
+                1,
+                start,
+            )?;
+        }
+        let y = x.matmul(&self.out.weight)?;
+        let bias = &self.out.bias;
+        with_slice(&y, |y| {
+            let mut logits = y.to_vec();
+            for row in logits.chunks_exact_mut(bias.len()) {
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+            logits
+        })
+    }
+}
+
+impl Block {
+    /// leaky_relu(layer_norm(y + bias)) for the rows of linear outputs `y`.
+    fn activate(&self, y: &[f32]) -> Vec<f32> {
+        let width = self.gain.len();
+        let mut out = vec![0.0; y.len()];
+        for (y, h) in y.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+            for ((h, y), b) in h.iter_mut().zip(y).zip(&self.dense.bias) {
+                *h = y + b;
+            }
+            let mean = sum(h) / width as f32;
+            h.iter_mut().for_each(|v| *v -= mean);
+            let var = sum_of_squares(h) / width as f32;
+            let scale = 1.0 / (var + NORM_EPS).sqrt();
+            for ((h, g), s) in h.iter_mut().zip(&self.gain).zip(&self.shift) {
+                let v = *h * scale * g + s;
+                *h = if v >= 0.0 { v } else { v * LEAKY_SLOPE };
+            }
+        }
+        out
+    }
+}
+
+/// Sums in 16 lanes, so that the loop vectorises.
+fn sum(x: &[f32]) -> f32 {
+    lanes(x, |v| v)
+}
+
+fn sum_of_squares(x: &[f32]) -> f32 {
+    lanes(x, |v| v * v)
+}
+
+fn lanes(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let rest: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
+    for c in chunks {
+        acc.iter_mut().zip(c).for_each(|(a, &v)| *a += f(v));
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// Calls `f` on the values of a contiguous CPU tensor of `f32`, without copying them.
+fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    match (&*storage, layout.contiguous_offsets()) {
+        (Storage::Cpu(cpu), Some((from, to))) => Ok(f(&cpu.as_slice::<f32>()?[from..to])),
+        _ => Err(Error::Device("expected a contiguous CPU tensor".into())),
+    }
+}
+
+/// Joins the parts column by column, in parallel.
 fn concat(parts: Vec<Table>) -> Result<Table> {
-    let n: usize = parts.iter().map(Table::n_rows).sum();
+    let n = parts.iter().map(Table::n_rows).sum();
     let mut parts = parts.into_iter();
-    let mut columns = parts.next().expect("at least one part").into_columns();
+    let first = parts.next().expect("at least one part").into_columns();
+    let mut columns: Vec<(Column, Vec<Values>)> =
+        first.into_iter().map(|c| (c, Vec::new())).collect();
     for part in parts {
-        for (acc, col) in columns.iter_mut().zip(part.into_columns()) {
-            append(acc, col.values);
+        for ((_, rest), col) in columns.iter_mut().zip(part.into_columns()) {
+            rest.push(col.values);
         }
     }
     let columns = columns
-        .into_iter()
-        .map(|c| Column::new(c.name, c.kind, c.values))
-        .collect::<Result<Vec<_>>>()?;
+        .into_par_iter()
+        .map(|(mut col, rest)| {
+            let more = n - col.len();
+            reserve(&mut col.values, more);
+            for values in rest {
+                append(&mut col, values);
+            }
+            col
+        })
+        .collect();
     Table::new(columns, n)
+}
+
+fn reserve(values: &mut Values, more: usize) {
+    match values {
+        Values::Real(a) => a.reserve(more),
+        Values::Integer(a) => a.reserve(more),
+        Values::Logical(a) => a.reserve(more),
+        Values::Code(a) => a.reserve(more),
+    }
 }
 
 fn append(acc: &mut Column, values: Values) {
@@ -168,5 +498,189 @@ fn append(acc: &mut Column, values: Values) {
         (Values::Logical(a), Values::Logical(b)) => a.extend(b),
         (Values::Code(a), Values::Code(b)) => a.extend(b),
         _ => unreachable!("parts decoded by one encoder share column storage"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::Group;
+    use crate::train::{TrainConfig, Trainer};
+
+    /// A numeric column with missing values, a factor and a logical.
+    fn table(n: usize) -> Table {
+        let mut rng = SeededRng::new(1);
+        let x = rng
+            .normal_vec(n)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| if i % 7 == 0 { f64::NAN } else { f64::from(v) })
+            .collect();
+        let kind = Kind::Factor {
+            levels: vec!["a".into(), "b".into(), "c".into()],
+            ordered: false,
+        };
+        let f = (0..n).map(|_| Some(rng.below(3) as u32)).collect();
+        let b = (0..n).map(|i| Some(i % 3 == 0)).collect();
+        let columns = vec![
+            Column::new("x", Kind::Double, Values::Real(x)).unwrap(),
+            Column::new("f", kind, Values::Code(f)).unwrap(),
+            Column::new("b", Kind::Logical, Values::Logical(b)).unwrap(),
+        ];
+        Table::new(columns, n).unwrap()
+    }
+
+    fn model(config: TrainConfig) -> Model {
+        let config = TrainConfig {
+            batch_size: 50,
+            noise_dim: 8,
+            generator: vec![16, 12],
+            critic: vec![16],
+            pac: 5,
+            ..config
+        };
+        let mut trainer = Trainer::new(&table(200), config, 3, 1, Device::Cpu).unwrap();
+        trainer.train(2).unwrap();
+        trainer.model().unwrap()
+    }
+
+    fn sample(model: &Model, n: usize, fixed: Option<&Fixed>, seed: u64, threads: usize) -> String {
+        let t = synthesize(model, n, fixed, seed, threads, &Device::Cpu).unwrap();
+        assert_eq!(t.n_rows(), n);
+        format!("{t:?}")
+    }
+
+    /// Several chunks, the last one partial.
+    const ROWS: usize = 2 * CHUNK_ROWS + 37;
+
+    #[test]
+    fn same_seed_same_rows_with_any_number_of_threads() {
+        let m = model(TrainConfig::default());
+        let one = sample(&m, ROWS, None, 5, 1);
+        assert_eq!(one, sample(&m, ROWS, None, 5, 2));
+        assert_eq!(one, sample(&m, ROWS, None, 5, 3));
+        assert_ne!(one, sample(&m, ROWS, None, 6, 2));
+        assert_eq!(sample(&m, 0, None, 5, 2), sample(&m, 0, None, 5, 1));
+    }
+
+    #[test]
+    fn attention_models_are_sampled_the_same_with_any_number_of_threads() {
+        let m = model(TrainConfig {
+            attention_tokens: 2,
+            attention_heads: 2,
+            ..TrainConfig::default()
+        });
+        assert_eq!(sample(&m, ROWS, None, 5, 1), sample(&m, ROWS, None, 5, 2));
+    }
+
+    /// Batched chunks (as on a GPU) give the rows of separate ones.
+    #[test]
+    fn batched_chunks_match_separate_ones() {
+        let m = model(TrainConfig {
+            attention_tokens: 2,
+            attention_heads: 2,
+            condition_on: vec!["b".into()],
+            ..TrainConfig::default()
+        });
+        let sampler = Sampler::new(&m, &Device::Cpu).unwrap();
+        let fixed: Fixed = (0..ROWS).map(|i| vec![(i % 3 == 0).then_some(1)]).collect();
+        let seeds = [4, 5, 6];
+        for f in [None, Some(&fixed)] {
+            let batched = sampler.chunks(0, &seeds, ROWS, f).unwrap();
+            for (c, part) in batched.iter().enumerate() {
+                let alone = sampler.chunks(c, &seeds[c..=c], ROWS, f).unwrap();
+                assert_eq!(format!("{part:?}"), format!("{:?}", alone[0]));
+            }
+            assert_eq!(batched[2].n_rows(), ROWS - 2 * CHUNK_ROWS);
+        }
+    }
+
+    #[test]
+    fn fixed_conditions_are_kept_and_do_not_depend_on_threads() {
+        let m = model(TrainConfig {
+            condition_on: vec!["f".into()],
+            ..TrainConfig::default()
+        });
+        let fixed: Fixed = (0..ROWS).map(|i| vec![(i % 2 == 0).then_some(2)]).collect();
+        let t = synthesize(&m, ROWS, Some(&fixed), 5, 2, &Device::Cpu).unwrap();
+        let Values::Code(f) = &t.columns()[1].values else {
+            panic!("factor expected")
+        };
+        assert!(f.iter().step_by(2).all(|&c| c == Some(2)));
+        assert_eq!(format!("{t:?}"), sample(&m, ROWS, Some(&fixed), 5, 1),);
+        assert_eq!(sample(&m, ROWS, None, 5, 1), sample(&m, ROWS, None, 5, 2));
+    }
+
+    /// The CPU forward pass computes the generator's logits.
+    #[test]
+    fn mlp_matches_the_generator() {
+        let p = Params::new(&Device::Cpu);
+        let spec = GeneratorSpec {
+            noise_dim: 5,
+            cond_dim: 3,
+            hidden: vec![20, 7],
+            dropout: 0.0,
+            attention_tokens: 0,
+            attention_heads: 1,
+            n_scalars: 2,
+            groups: vec![Group { start: 2, width: 3 }, Group { start: 5, width: 2 }],
+            tau: 0.2,
+        };
+        let mut rng = SeededRng::new(4);
+        let generator = Generator::new(&spec, &p, &mut rng).unwrap();
+        let mlp = Mlp::new(&spec, &p.tensors()).unwrap();
+        let rows = 33;
+        let input = rng.normal_vec(rows * 8);
+        let x = Tensor::from_vec(input.clone(), (rows, 8), &Device::Cpu).unwrap();
+        let gumbel = Tensor::zeros((rows, 5), DType::F32, &Device::Cpu).unwrap();
+        let want: Vec<f32> = generator
+            .forward(&x, None, &gumbel)
+            .unwrap()
+            .logits
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let got = mlp.logits(input, rows).unwrap();
+        assert_eq!(got.len(), want.len());
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn draws_follow_the_weights() {
+        let logits = [0.5f32, -1.0, 2.0, 0.0];
+        let max = 2.0;
+        let weights: Vec<f32> = logits.iter().map(|&l| exp_nonpositive(l - max)).collect();
+        let total: f32 = logits.iter().map(|&l| l.exp()).sum();
+        let mut rng = SeededRng::new(2);
+        let mut counts = [0usize; 4];
+        let n = 200_000;
+        for _ in 0..n {
+            counts[draw(&weights, rng.uniform())] += 1;
+        }
+        for (c, l) in counts.iter().zip(logits) {
+            let p = l.exp() / total;
+            assert!((*c as f32 / n as f32 - p).abs() < 0.005, "{c} for {p}");
+        }
+        assert_eq!(draw(&[0.0, 1.0, 0.0], 0.0), 1);
+        assert_eq!(draw(&[0.0, 1.0, 0.0], 1.0 - f64::EPSILON), 1);
+    }
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        for i in 0..=100_000 {
+            let x = -100.0 * i as f32 / 100_000.0;
+            let (got, want) = (exp_nonpositive(x), x.exp());
+            if x >= -87.0 {
+                assert!(
+                    (got - want).abs() <= 2e-7 * want,
+                    "exp({x}): {got} vs {want}"
+                );
+            } else {
+                assert!(got < 2e-38);
+            }
+        }
     }
 }
