@@ -11,8 +11,10 @@ use crate::encoding::Group;
 use crate::error::{Error, Result};
 use crate::rng::SeededRng;
 
-const LEAKY_SLOPE: f64 = 0.2;
-const NORM_EPS: f32 = 1e-5;
+/// Negative slope of every LeakyReLU.
+pub const LEAKY_SLOPE: f64 = 0.2;
+/// Epsilon of every layer norm.
+pub const NORM_EPS: f32 = 1e-5;
 
 /// The trainable parameters of one network, by name.
 pub struct Params {

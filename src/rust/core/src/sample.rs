@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::network::{Generator, GeneratorSpec, Params};
+use crate::network::{Generator, GeneratorSpec, Params, LEAKY_SLOPE as LEAKY_SLOPE_F64, NORM_EPS};
 use crate::rng::SeededRng;
 use crate::schema::{Column, Kind, Table, Values};
 use crate::train::thread_pool;
@@ -20,9 +20,8 @@ use crate::train::thread_pool;
 const CHUNK_ROWS: usize = 512;
 /// Chunks per generator pass on a GPU.
 const GPU_CHUNKS: usize = 32;
-/// As in the generator (`network.rs`).
-const LEAKY_SLOPE: f32 = 0.2;
-const NORM_EPS: f32 = 1e-5;
+/// The generator's LeakyReLU slope, in the precision of the CPU forward pass.
+const LEAKY_SLOPE: f32 = LEAKY_SLOPE_F64 as f32;
 
 /// Per requested row, the fixed slot of each conditioning column (if fixed).
 pub type Fixed = Vec<Vec<Option<usize>>>;
