@@ -11,8 +11,9 @@
 #'   range, categories matched, missing values matched to each other) from each synthetic
 #'   row to its nearest real row. Reference: the same distance for holdout rows (people
 #'   the generator never saw) or, without a holdout, each real row's distance to its
-#'   nearest other real row. Reported: medians, and the share of synthetic rows closer
-#'   than the 5% quantile of the reference (about 0.05 when the generator does not copy).
+#'   nearest other real row. Reported: medians, and the share of synthetic rows at most
+#'   as far as the 5% quantile of the reference (about the reference's own share, 0.05
+#'   or a little more with ties, when the generator does not copy).
 #' * **nearest-neighbour distance ratio (NNDR)**: nearest over second-nearest real
 #'   distance; values near 0 mean a synthetic row sits on one real person.
 #' * **membership inference** (with `holdout`): the area under the ROC curve of an
@@ -99,8 +100,8 @@ disclosure_risk <- function(synthetic, data, holdout = NULL, keys = NULL, target
              if (!is.null(hold)) "holdout rows identical to a real row" else "real rows with an identical twin"),
     risk_row("dcr_median", mean_over(function(r) stats::median(r$nearest)),
              stats::median(reference$nearest), reference_label),
-    risk_row("dcr_below_5pct", mean_over(function(r) mean(r$nearest < cutoff)),
-             mean(reference$nearest < cutoff), reference_label),
+    risk_row("dcr_below_5pct", mean_over(function(r) mean(r$nearest <= cutoff)),
+             mean(reference$nearest <= cutoff), reference_label),
     risk_row("nndr_median", mean_over(function(r) stats::median(nndr(r))),
              stats::median(nndr(reference)), reference_label)
   )

@@ -362,7 +362,7 @@ print.sygnet_utility <- function(x, ...) {
   say("Propensity pMSE ratio (1 is ideal): logistic {fmt(p$ratio[1])}, nearest neighbours {fmt(p$ratio[2])}; logistic AUC {fmt(p$auc[1])}")
   if (!is.null(x$regression)) {
     r <- x$regression
-    say("Regression {.code {format(x$formula)}}: mean CI overlap {fmt(mean(r$ci_overlap, na.rm = TRUE))}, signs agree {sum(r$sign_agrees, na.rm = TRUE)}/{nrow(r)}, significance agrees {sum(r$significance_agrees, na.rm = TRUE)}/{nrow(r)}")
+    say("Regression {.code {paste(deparse(x$formula, width.cutoff = 500L), collapse = ' ')}}: mean CI overlap {fmt(mean(r$ci_overlap, na.rm = TRUE))}, signs agree {sum(r$sign_agrees, na.rm = TRUE)}/{nrow(r)}, significance agrees {sum(r$significance_agrees, na.rm = TRUE)}/{nrow(r)}")
   }
   if (!is.null(x$prediction)) {
     q <- x$prediction
