@@ -408,11 +408,11 @@ impl Trainer {
         Ok(Batch { real, cond, fixed })
     }
 
-    fn generate(&mut self, cond: &Tensor) -> Result<crate::network::Generated> {
+    /// The generator's noise, Gumbel noise and dropout masks for one batch.
+    fn draw_generator_inputs(&mut self) -> Result<(Tensor, Tensor, Option<Vec<Tensor>>)> {
         let b = self.batch;
         let spec = self.generator.spec().clone();
         let z = self.rng.normal_tensor(b, spec.noise_dim, &self.device)?;
-        let input = Tensor::cat(&[&z, cond], 1)?;
         let gumbel =
             self.rng
                 .gumbel_tensor(b, spec.output_width() - spec.n_scalars, &self.device)?;
@@ -426,6 +426,12 @@ impl Trainer {
         } else {
             None
         };
+        Ok((z, gumbel, masks))
+    }
+
+    fn generate(&mut self, cond: &Tensor) -> Result<crate::network::Generated> {
+        let (z, gumbel, masks) = self.draw_generator_inputs()?;
+        let input = Tensor::cat(&[&z, cond], 1)?;
         self.generator.forward(&input, masks.as_deref(), &gumbel)
     }
 
@@ -440,23 +446,8 @@ impl Trainer {
     /// Everything random in one critic update, drawn in a fixed order.
     fn draw_critic_update(&mut self) -> Result<CriticDraws> {
         let batch = self.batch_rows()?;
-        let b = self.batch;
-        let spec = self.generator.spec().clone();
-        let z = self.rng.normal_tensor(b, spec.noise_dim, &self.device)?;
-        let gumbel =
-            self.rng
-                .gumbel_tensor(b, spec.output_width() - spec.n_scalars, &self.device)?;
-        let generator_masks = if spec.dropout > 0.0 {
-            let masks = spec
-                .hidden
-                .iter()
-                .map(|&h| Ok(self.rng.dropout_tensor(b, h, spec.dropout, &self.device)?))
-                .collect::<Result<Vec<_>>>()?;
-            Some(masks)
-        } else {
-            None
-        };
-        let packs = b / self.config.pac;
+        let (z, gumbel, generator_masks) = self.draw_generator_inputs()?;
+        let packs = self.batch / self.config.pac;
         let real_masks = self
             .critic
             .dropout_masks(packs, &mut self.rng, &self.device)?;
