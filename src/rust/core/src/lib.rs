@@ -10,6 +10,7 @@
 //! - [`rng`]: the only source of randomness; [`device`]: CPU or CUDA.
 
 pub mod condition;
+pub mod cpu_step;
 pub mod device;
 pub mod diagnostic;
 pub mod distance;

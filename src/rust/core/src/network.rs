@@ -393,6 +393,19 @@ impl Critic {
             .collect()
     }
 
+    /// The same masks as [`Self::dropout_masks`] (same draws), as plain values.
+    pub fn dropout_mask_values(&self, rows: usize, rng: &mut SeededRng) -> Vec<Vec<f32>> {
+        self.spec
+            .hidden
+            .iter()
+            .map(|&h| rng.dropout_mask(rows * h, self.spec.dropout))
+            .collect()
+    }
+
+    pub fn spec(&self) -> &CriticSpec {
+        &self.spec
+    }
+
     /// Scores of packed rows, shape (rows, 1).
     pub fn forward(&self, packed: &Tensor, masks: &[Tensor]) -> Result<Tensor> {
         let mut a = packed.clone();

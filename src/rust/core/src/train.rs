@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::condition::{CondSpec, Conditioner};
+use crate::cpu_step::{Adam, Buffers, CpuStep, UpdateDraws};
 use crate::encoding::{Encoder, EncoderOptions};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -165,7 +166,7 @@ pub struct StepLosses {
 /// has room; fixed, so that results do not depend on the number of threads.
 const SHARDS: usize = 2;
 
-/// Everything random in one critic update.
+/// Everything random in one critic update, as tensors for the autograd path.
 struct CriticDraws {
     batch: Batch,
     z: Tensor,
@@ -175,6 +176,34 @@ struct CriticDraws {
     fake_masks: Vec<Tensor>,
     /// Interpolation weights and dropout masks of the gradient penalty (WGAN-GP).
     penalty: Option<(Tensor, Vec<Tensor>)>,
+}
+
+/// `masks` (one per layer, `rows` x `widths[l]`) as tensors.
+fn mask_tensors(
+    masks: &[Vec<f32>],
+    rows: usize,
+    widths: &[usize],
+    device: &Device,
+) -> Result<Vec<Tensor>> {
+    masks
+        .iter()
+        .zip(widths)
+        .map(|(m, &w)| Ok(Tensor::from_slice(m, (rows, w), device)?))
+        .collect()
+}
+
+/// How the steps are computed.
+enum Engine {
+    /// candle's autograd: any device, attention, differential privacy.
+    Autograd {
+        generator_opt: AdamW,
+        critic_opt: AdamW,
+    },
+    /// Hand-derived gradients on the CPU.
+    Explicit {
+        step: Box<CpuStep>,
+        buffers: Buffers,
+    },
 }
 
 /// Sums shard gradients per variable into one store.
@@ -213,8 +242,7 @@ pub struct Trainer {
     critic_params: Params,
     generator: Generator,
     critic: Critic,
-    generator_opt: AdamW,
-    critic_opt: AdamW,
+    engine: Engine,
     rng: SeededRng,
     device: Device,
     pool: Arc<rayon::ThreadPool>,
@@ -304,16 +332,48 @@ impl Trainer {
             (n_rows, width),
             &device,
         )?;
-        let adam = |lr| ParamsAdamW {
-            lr,
-            beta1: config.beta1,
-            beta2: config.beta2,
-            eps: 1e-8,
-            weight_decay: config.weight_decay,
-        };
-        let generator_opt = AdamW::new(generator_params.vars(), adam(config.learning_rate))?;
-        let critic_opt = AdamW::new(critic_params.vars(), adam(config.learning_rate))?;
         let batch = config.effective_batch(n_rows);
+        let explicit = device.is_cpu() && config.attention_tokens == 0 && config.privacy.is_none();
+        let engine = if explicit {
+            let condition_groups = conditioner
+                .as_ref()
+                .map(|c| {
+                    c.spec
+                        .columns
+                        .iter()
+                        .map(|col| {
+                            let g = encoder.groups[encoder.columns[col.column]
+                                .group
+                                .expect("categorical column has a group")];
+                            (g.start, g.width)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (step, buffers) = CpuStep::new(
+                generator.spec(),
+                critic.spec(),
+                &generator_params,
+                &critic_params,
+                Adam {
+                    lr: config.learning_rate,
+                    beta1: config.beta1,
+                    beta2: config.beta2,
+                    eps: 1e-8,
+                    weight_decay: config.weight_decay,
+                },
+                config.loss,
+                config.gradient_penalty,
+                batch,
+                condition_groups,
+            )?;
+            Engine::Explicit {
+                step: Box::new(step),
+                buffers,
+            }
+        } else {
+            autograd_engine(&config, &generator_params, &critic_params)?
+        };
         let critic_steps = config.critic_steps as u64;
         if let Some(privacy) = config.privacy.as_mut() {
             let steps = (privacy.epochs * n_rows.div_ceil(batch)) as u64 * critic_steps;
@@ -330,8 +390,7 @@ impl Trainer {
             critic_params,
             generator,
             critic,
-            generator_opt,
-            critic_opt,
+            engine,
             rng,
             device,
             pool,
@@ -339,6 +398,31 @@ impl Trainer {
             steps: 0,
             private_steps: 0,
         })
+    }
+
+    /// Computes every step with candle's autograd, as on a GPU, instead of hand-derived
+    /// gradients (for checks and comparisons); only before the first step.
+    pub fn use_autograd(&mut self) -> Result<()> {
+        if self.steps > 0 {
+            return Err(Error::Config(
+                "the engine can only be changed before training".into(),
+            ));
+        }
+        self.engine = autograd_engine(&self.config, &self.generator_params, &self.critic_params)?;
+        Ok(())
+    }
+
+    /// The two optimisers of the autograd engine.
+    fn optimisers(&mut self) -> Result<(&mut AdamW, &mut AdamW)> {
+        match &mut self.engine {
+            Engine::Autograd {
+                generator_opt,
+                critic_opt,
+            } => Ok((generator_opt, critic_opt)),
+            Engine::Explicit { .. } => {
+                Err(Error::Config("this step needs the autograd engine".into()))
+            }
+        }
     }
 
     pub fn steps_per_epoch(&self) -> usize {
@@ -363,13 +447,18 @@ impl Trainer {
     pub fn train(&mut self, steps: usize) -> Result<Vec<StepLosses>> {
         let g_before = self.generator_params.snapshot()?;
         let c_before = self.critic_params.snapshot()?;
+        let explicit_before = match &self.engine {
+            Engine::Explicit { step, .. } => Some(step.clone()),
+            Engine::Autograd { .. } => None,
+        };
         let pool = Arc::clone(&self.pool);
         let result = pool.install(|| {
             let mut out = Vec::with_capacity(steps);
             for _ in 0..steps {
-                let losses = match self.config.privacy.clone() {
-                    Some(privacy) => self.private_step(&privacy)?,
-                    None => self.step()?,
+                let losses = match (self.config.privacy.clone(), &self.engine) {
+                    (Some(privacy), _) => self.private_step(&privacy)?,
+                    (None, Engine::Explicit { .. }) => self.explicit_step()?,
+                    (None, Engine::Autograd { .. }) => self.autograd_step()?,
                 };
                 let critic_ok = losses.critic.is_finite() || self.config.privacy.is_some();
                 if !(critic_ok && losses.generator.is_finite()) {
@@ -385,53 +474,89 @@ impl Trainer {
             }
             Ok(out)
         });
-        if result.is_err() {
-            self.generator_params.restore(&g_before)?;
-            self.critic_params.restore(&c_before)?;
+        match (&result, &mut self.engine) {
+            (Ok(_), Engine::Explicit { step, .. }) => {
+                step.store(&self.generator_params, &self.critic_params)?
+            }
+            (Ok(_), Engine::Autograd { .. }) => {}
+            (Err(_), engine) => {
+                self.generator_params.restore(&g_before)?;
+                self.critic_params.restore(&c_before)?;
+                if let (Engine::Explicit { step, .. }, Some(before)) = (engine, explicit_before) {
+                    *step = before;
+                }
+            }
         }
         result
     }
 
-    fn batch_rows(&mut self) -> Result<Batch> {
-        let b = self.batch;
-        let (rows, vectors, fixed) = match &self.conditioner {
-            Some(c) => {
-                let s = c.sample(b, &mut self.rng);
-                (s.rows, s.vectors, s.fixed)
-            }
-            None => (self.rng.indices(b, self.n_rows), Vec::new(), Vec::new()),
+    /// One step with hand-derived gradients: the same updates, in the same order and
+    /// with the same draws, as [`Self::autograd_step`].
+    fn explicit_step(&mut self) -> Result<StepLosses> {
+        let (mut critic_loss, mut gap) = (0.0, 0.0);
+        let mut last = None;
+        for _ in 0..self.config.critic_steps {
+            let draws = self.draw_critic_update();
+            let (storage, layout) = self.data.storage_and_layout();
+            let candle_core::Storage::Cpu(cpu) = &*storage else {
+                return Err(Error::Config("hand-derived gradients need the CPU".into()));
+            };
+            let data = &cpu.as_slice::<f32>()?[layout.start_offset()..];
+            let Engine::Explicit { step, buffers } = &mut self.engine else {
+                return Err(Error::Config("this step needs the explicit engine".into()));
+            };
+            (critic_loss, gap) = step.critic_update(buffers, &draws, data);
+            last = Some(draws);
+        }
+        let draws = last.expect("at least one critic step");
+        let masks = self
+            .critic
+            .dropout_mask_values(self.batch / self.config.pac, &mut self.rng);
+        let Engine::Explicit { step, buffers } = &mut self.engine else {
+            return Err(Error::Config("this step needs the explicit engine".into()));
         };
-        let idx = Tensor::from_vec(rows, b, &self.device)?;
-        let real = self.data.index_select(&idx, 0)?;
-        let cond_dim = self.conditioner.as_ref().map_or(0, |c| c.spec.dim());
-        let cond = Tensor::from_vec(vectors, (b, cond_dim), &self.device)?;
-        Ok(Batch { real, cond, fixed })
+        let generator_loss = step.generator_update(buffers, &draws, &masks);
+        self.steps += 1;
+        Ok(StepLosses {
+            critic: critic_loss,
+            generator: generator_loss,
+            score_gap: gap,
+        })
     }
 
-    /// The generator's noise, Gumbel noise and dropout masks for one batch.
-    fn draw_generator_inputs(&mut self) -> Result<(Tensor, Tensor, Option<Vec<Tensor>>)> {
+    /// The generator's noise, Gumbel noise and dropout masks (none without dropout)
+    /// for one batch.
+    fn draw_generator_inputs(&mut self) -> (Vec<f32>, Vec<f32>, Vec<Vec<f32>>) {
         let b = self.batch;
-        let spec = self.generator.spec().clone();
-        let z = self.rng.normal_tensor(b, spec.noise_dim, &self.device)?;
-        let gumbel =
-            self.rng
-                .gumbel_tensor(b, spec.output_width() - spec.n_scalars, &self.device)?;
+        let spec = self.generator.spec();
+        let noise = self.rng.normal_vec(b * spec.noise_dim);
+        let gumbel = self
+            .rng
+            .gumbel_vec(b * (spec.output_width() - spec.n_scalars));
         let masks = if spec.dropout > 0.0 {
-            let masks = spec
-                .hidden
+            spec.hidden
                 .iter()
-                .map(|&h| Ok(self.rng.dropout_tensor(b, h, spec.dropout, &self.device)?))
-                .collect::<Result<Vec<_>>>()?;
-            Some(masks)
+                .map(|&h| self.rng.dropout_mask(b * h, spec.dropout))
+                .collect()
         } else {
-            None
+            Vec::new()
         };
-        Ok((z, gumbel, masks))
+        (noise, gumbel, masks)
     }
 
     fn generate(&mut self, cond: &Tensor) -> Result<crate::network::Generated> {
-        let (z, gumbel, masks) = self.draw_generator_inputs()?;
+        let (noise, gumbel, masks) = self.draw_generator_inputs();
+        let spec = self.generator.spec();
+        let b = self.batch;
+        let z = Tensor::from_vec(noise, (b, spec.noise_dim), &self.device)?;
+        let gumbel = Tensor::from_vec(
+            gumbel,
+            (b, spec.output_width() - spec.n_scalars),
+            &self.device,
+        )?;
+        let masks = mask_tensors(&masks, b, &spec.hidden, &self.device)?;
         let input = Tensor::cat(&[&z, cond], 1)?;
+        let masks = (!masks.is_empty()).then_some(masks);
         self.generator.forward(&input, masks.as_deref(), &gumbel)
     }
 
@@ -444,37 +569,67 @@ impl Trainer {
     }
 
     /// Everything random in one critic update, drawn in a fixed order.
-    fn draw_critic_update(&mut self) -> Result<CriticDraws> {
-        let batch = self.batch_rows()?;
-        let (z, gumbel, generator_masks) = self.draw_generator_inputs()?;
-        let packs = self.batch / self.config.pac;
-        let real_masks = self
-            .critic
-            .dropout_masks(packs, &mut self.rng, &self.device)?;
-        let fake_masks = self
-            .critic
-            .dropout_masks(packs, &mut self.rng, &self.device)?;
+    fn draw_critic_update(&mut self) -> UpdateDraws {
+        let b = self.batch;
+        let (rows, cond, fixed) = match &self.conditioner {
+            Some(c) => {
+                let s = c.sample(b, &mut self.rng);
+                (s.rows, s.vectors, s.fixed)
+            }
+            None => (self.rng.indices(b, self.n_rows), Vec::new(), Vec::new()),
+        };
+        let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
+        let packs = b / self.config.pac;
+        let real_masks = self.critic.dropout_mask_values(packs, &mut self.rng);
+        let fake_masks = self.critic.dropout_mask_values(packs, &mut self.rng);
         let penalty = match self.config.loss {
             Loss::WganGp => {
-                let alpha = Tensor::from_vec(
-                    self.rng.uniform_vec(packs, 0.0, 1.0),
-                    (packs, 1),
-                    &self.device,
-                )?;
-                let masks = self
-                    .critic
-                    .dropout_masks(packs, &mut self.rng, &self.device)?;
-                Some((alpha, masks))
+                let alpha = self.rng.uniform_vec(packs, 0.0, 1.0);
+                Some((alpha, self.critic.dropout_mask_values(packs, &mut self.rng)))
             }
             Loss::Gan => None,
         };
-        Ok(CriticDraws {
-            batch,
-            z,
+        UpdateDraws {
+            rows,
+            cond,
+            fixed,
+            noise,
             gumbel,
             generator_masks,
             real_masks,
             fake_masks,
+            penalty,
+        }
+    }
+
+    /// The draws of a critic update as tensors, with the real rows looked up.
+    fn draw_tensors(&self, d: &UpdateDraws) -> Result<CriticDraws> {
+        let (b, dev) = (self.batch, &self.device);
+        let packs = b / self.config.pac;
+        let spec = self.generator.spec();
+        let critic_widths = &self.critic.spec().hidden;
+        let idx = Tensor::from_slice(&d.rows, b, dev)?;
+        let cond_dim = self.conditioner.as_ref().map_or(0, |c| c.spec.dim());
+        let batch = Batch {
+            real: self.data.index_select(&idx, 0)?,
+            cond: Tensor::from_slice(&d.cond, (b, cond_dim), dev)?,
+            fixed: d.fixed.clone(),
+        };
+        let generator_masks = mask_tensors(&d.generator_masks, b, &spec.hidden, dev)?;
+        let penalty = match &d.penalty {
+            Some((alpha, masks)) => Some((
+                Tensor::from_slice(alpha, (packs, 1), dev)?,
+                mask_tensors(masks, packs, critic_widths, dev)?,
+            )),
+            None => None,
+        };
+        Ok(CriticDraws {
+            batch,
+            z: Tensor::from_slice(&d.noise, (b, spec.noise_dim), dev)?,
+            gumbel: Tensor::from_slice(&d.gumbel, (b, spec.output_width() - spec.n_scalars), dev)?,
+            generator_masks: (!generator_masks.is_empty()).then_some(generator_masks),
+            real_masks: mask_tensors(&d.real_masks, packs, critic_widths, dev)?,
+            fake_masks: mask_tensors(&d.fake_masks, packs, critic_widths, dev)?,
             penalty,
         })
     }
@@ -601,13 +756,14 @@ impl Trainer {
     /// the rows generated for the last critic update (their graph is kept), which saves
     /// a generator pass. Each update runs its batch in shards on the thread pool and
     /// sums their gradients, so the result does not depend on the number of threads.
-    fn step(&mut self) -> Result<StepLosses> {
+    fn autograd_step(&mut self) -> Result<StepLosses> {
         let shards = self.shards();
         let mut critic_loss = 0.0;
         let mut gap = 0.0;
         let mut last = None;
         for _ in 0..self.config.critic_steps {
-            let draws = self.draw_critic_update()?;
+            let draws = self.draw_critic_update();
+            let draws = self.draw_tensors(&draws)?;
             let parts = (0..shards)
                 .into_par_iter()
                 .map(|s| self.critic_shard(&draws, s, shards))
@@ -621,8 +777,8 @@ impl Trainer {
                 critic_loss += loss;
                 gap += shard_gap;
             }
-            self.critic_opt
-                .step(&sum_gradients(stores, self.critic_params.vars())?)?;
+            let grads = sum_gradients(stores, self.critic_params.vars())?;
+            self.optimisers()?.1.step(&grads)?;
             last = Some((draws, generated));
         }
 
@@ -636,8 +792,8 @@ impl Trainer {
             .collect::<Result<Vec<_>>>()?;
         let generator_loss = parts.iter().map(|p| p.1).sum();
         let stores = parts.into_iter().map(|p| p.0).collect();
-        self.generator_opt
-            .step(&sum_gradients(stores, self.generator_params.vars())?)?;
+        let grads = sum_gradients(stores, self.generator_params.vars())?;
+        self.optimisers()?.0.step(&grads)?;
         self.steps += 1;
         Ok(StepLosses {
             critic: critic_loss,
@@ -751,7 +907,7 @@ impl Trainer {
                 };
                 grads.insert(&param, total);
             }
-            self.critic_opt.step(&grads)?;
+            self.optimisers()?.1.step(&grads)?;
             self.private_steps += 1;
             last = Some(generated);
         }
@@ -762,7 +918,7 @@ impl Trainer {
             Loss::WganGp => d_fake.mean_all()?.neg()?,
             Loss::Gan => softplus(&d_fake.neg()?)?.mean_all()?,
         };
-        self.generator_opt.backward_step(&loss)?;
+        self.optimisers()?.0.backward_step(&loss)?;
         self.steps += 1;
         Ok(StepLosses {
             critic: f32::NAN,
@@ -794,6 +950,24 @@ impl Trainer {
             steps: self.steps_before + self.steps,
         })
     }
+}
+
+fn autograd_engine(
+    config: &TrainConfig,
+    generator_params: &Params,
+    critic_params: &Params,
+) -> Result<Engine> {
+    let adam = ParamsAdamW {
+        lr: config.learning_rate,
+        beta1: config.beta1,
+        beta2: config.beta2,
+        eps: 1e-8,
+        weight_decay: config.weight_decay,
+    };
+    Ok(Engine::Autograd {
+        generator_opt: AdamW::new(generator_params.vars(), adam.clone())?,
+        critic_opt: AdamW::new(critic_params.vars(), adam)?,
+    })
 }
 
 /// A private pool, so no global thread pool is ever started (forked R workers would
