@@ -18,7 +18,7 @@ use crate::network::{CriticSpec, GeneratorSpec, Params, LEAKY_SLOPE, NORM_EPS};
 use crate::train::Loss;
 
 /// Shards per step (fewer when a batch has fewer packs).
-pub const SHARDS: usize = 4;
+pub const SHARDS: usize = 2;
 
 const SLOPE: f32 = LEAKY_SLOPE as f32;
 

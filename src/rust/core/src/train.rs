@@ -166,6 +166,10 @@ pub struct StepLosses {
 /// has room; fixed, so that results do not depend on the number of threads.
 const SHARDS: usize = 2;
 
+/// Blocks of rows whose generator noise is drawn in parallel; fixed, so that the draws
+/// do not depend on the number of threads.
+const DRAW_CHUNKS: usize = 8;
+
 /// Everything random in one critic update, as tensors for the autograd path.
 struct CriticDraws {
     batch: Batch,
@@ -525,14 +529,33 @@ impl Trainer {
     }
 
     /// The generator's noise, Gumbel noise and dropout masks (none without dropout)
-    /// for one batch.
+    /// for one batch. Noise is drawn in [`DRAW_CHUNKS`] blocks of rows, each from its
+    /// own stream, in parallel.
     fn draw_generator_inputs(&mut self) -> (Vec<f32>, Vec<f32>, Vec<Vec<f32>>) {
         let b = self.batch;
         let spec = self.generator.spec();
-        let noise = self.rng.normal_vec(b * spec.noise_dim);
-        let gumbel = self
-            .rng
-            .gumbel_vec(b * (spec.output_width() - spec.n_scalars));
+        let (noise_dim, gumbel_dim) = (spec.noise_dim, spec.output_width() - spec.n_scalars);
+        let seeds: Vec<u64> = (0..DRAW_CHUNKS).map(|_| self.rng.split_seed()).collect();
+        let blocks: Vec<(Vec<f32>, Vec<f32>)> = seeds
+            .par_iter()
+            .enumerate()
+            .map(|(k, &seed)| {
+                let rows = b * (k + 1) / DRAW_CHUNKS - b * k / DRAW_CHUNKS;
+                let mut rng = SeededRng::new(seed);
+                (
+                    rng.normal_vec(rows * noise_dim),
+                    rng.gumbel_vec(rows * gumbel_dim),
+                )
+            })
+            .collect();
+        let (mut noise, mut gumbel) = (
+            Vec::with_capacity(b * noise_dim),
+            Vec::with_capacity(b * gumbel_dim),
+        );
+        for (n, g) in blocks {
+            noise.extend(n);
+            gumbel.extend(g);
+        }
         let masks = if spec.dropout > 0.0 {
             spec.hidden
                 .iter()
