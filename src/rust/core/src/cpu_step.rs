@@ -9,8 +9,7 @@
 use std::collections::HashMap;
 
 use candle_core::Tensor;
-use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
+use ndarray::{s, Array2, ArrayBase, ArrayView1, ArrayView2, ArrayViewMut2, Data, DataMut, Ix2};
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -151,6 +150,44 @@ fn matrix_mut<'a>(buf: &'a mut [f32], rows: usize, cols: usize) -> ArrayViewMut2
     ArrayViewMut2::from_shape((rows, cols), buf).expect("gradient shape")
 }
 
+/// `c = a b`, or `c += a b` when `accumulate`, on one thread by the gemm crate (the
+/// kernels behind candle's CPU matmul); any strides.
+fn matmul<A: Data<Elem = f32>, B: Data<Elem = f32>, C: DataMut<Elem = f32>>(
+    a: &ArrayBase<A, Ix2>,
+    b: &ArrayBase<B, Ix2>,
+    c: &mut ArrayBase<C, Ix2>,
+    accumulate: bool,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    assert!(b.nrows() == k && c.dim() == (m, n), "matmul shapes");
+    let (a_s, b_s, c_s) = (a.strides(), b.strides(), c.strides().to_vec());
+    // SAFETY: the three views are valid for their shapes and strides, and `c` is
+    // borrowed mutably, so it overlaps neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            c_s[1],
+            c_s[0],
+            accumulate,
+            a.as_ptr(),
+            a_s[1],
+            a_s[0],
+            b.as_ptr(),
+            b_s[1],
+            b_s[0],
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
 /// Adds column sums of `x` to `out`.
 fn add_column_sums(out: &mut [f32], x: &ArrayView2<f32>) {
     for row in x.rows() {
@@ -162,7 +199,7 @@ fn add_column_sums(out: &mut [f32], x: &ArrayView2<f32>) {
 
 /// `y = x w^T + b` for a weight `w` of shape (out, in).
 fn linear(x: &ArrayView2<f32>, w: &ArrayView2<f32>, b: &ArrayView1<f32>, y: &mut Array2<f32>) {
-    general_mat_mul(1.0, x, &w.t(), 0.0, y);
+    matmul(x, &w.t(), y, false);
     for mut row in y.rows_mut() {
         row += b;
     }
@@ -370,16 +407,15 @@ impl GeneratorPass {
             let (w, b) = grads.split_at_mut(k + 1);
             let dw = &mut w[k];
             let mut dw = matrix_mut(dw, shape.out, shape.wide);
-            general_mat_mul(1.0, &self.grad_logits.t(), &self.wide, 1.0, &mut dw);
+            matmul(&self.grad_logits.t(), &self.wide, &mut dw, true);
             add_column_sums(b[0], &self.grad_logits.view());
         }
         let w_out = net.matrix(k);
-        general_mat_mul(
-            1.0,
+        matmul(
             &self.grad_logits,
             &w_out.slice(s![.., ..shape.hidden_total]),
-            0.0,
             &mut self.grad_wide,
+            false,
         );
         for i in (0..shape.hidden.len()).rev() {
             let (h, start) = (shape.hidden[i], shape.starts[i]);
@@ -422,18 +458,17 @@ impl GeneratorPass {
             let input = self.wide.slice(s![.., start + h..]);
             let width = input.ncols();
             let mut dw = matrix_mut(grads[4 * i], h, width);
-            general_mat_mul(1.0, &grad_pre.t(), &input, 1.0, &mut dw);
+            matmul(&grad_pre.t(), &input, &mut dw, true);
             add_column_sums(grads[4 * i + 1], &grad_pre.view());
             let hidden_inputs = shape.hidden_total - start - h;
             if hidden_inputs > 0 {
                 let w = net.matrix(4 * i);
                 let mut into = self.grad_wide.slice_mut(s![.., start + h..]);
-                general_mat_mul(
-                    1.0,
+                matmul(
                     &grad_pre,
                     &w.slice(s![.., ..hidden_inputs]),
-                    1.0,
                     &mut into,
+                    true,
                 );
             }
         }
@@ -585,10 +620,10 @@ impl CriticPass {
         let d = ArrayView2::from_shape((packs, 1), d_score).expect("score shape");
         if let Some(grads) = grads.as_mut() {
             let mut dw = matrix_mut(grads[2 * layers], 1, w_out.ncols());
-            general_mat_mul(1.0, &d.t(), &self.act[layers - 1], 1.0, &mut dw);
+            matmul(&d.t(), &self.act[layers - 1], &mut dw, true);
             grads[2 * layers + 1][0] += d_score.iter().sum::<f32>();
         }
-        general_mat_mul(1.0, &d, &w_out, 0.0, &mut self.grad[layers - 1]);
+        matmul(&d, &w_out, &mut self.grad[layers - 1], false);
         for l in (0..layers).rev() {
             self.grad[l] *= &self.slope[l];
             if let Some(grads) = grads.as_mut() {
@@ -599,15 +634,15 @@ impl CriticPass {
                 };
                 let (rows, cols) = (self.grad[l].ncols(), input.ncols());
                 let mut dw = matrix_mut(grads[2 * l], rows, cols);
-                general_mat_mul(1.0, &self.grad[l].t(), &input, 1.0, &mut dw);
+                matmul(&self.grad[l].t(), &input, &mut dw, true);
                 add_column_sums(grads[2 * l + 1], &self.grad[l].view());
             }
             let w = net.matrix(2 * l);
             if l > 0 {
                 let (before, after) = self.grad.split_at_mut(l);
-                general_mat_mul(1.0, &after[0], &w, 0.0, &mut before[l - 1]);
+                matmul(&after[0], &w, &mut before[l - 1], false);
             } else if want_input {
-                general_mat_mul(1.0, &self.grad[0], &w, 0.0, &mut self.grad_input);
+                matmul(&self.grad[0], &w, &mut self.grad_input, false);
             }
         }
     }
@@ -638,7 +673,7 @@ impl CriticPass {
             };
             let (rows, cols) = (self.grad[l].ncols(), upstream.ncols());
             let mut dw = matrix_mut(grads[2 * l], rows, cols);
-            general_mat_mul(1.0, &self.grad[l].t(), &upstream, 1.0, &mut dw);
+            matmul(&self.grad[l].t(), &upstream, &mut dw, true);
             let w = net.matrix(2 * l);
             let (before, after) = self.act.split_at_mut(l);
             let scratch = &mut after[0];
@@ -647,7 +682,7 @@ impl CriticPass {
             } else {
                 before[l - 1].view()
             };
-            general_mat_mul(1.0, &upstream, &w.t(), 0.0, scratch);
+            matmul(&upstream, &w.t(), scratch, false);
             *scratch *= &self.slope[l];
         }
         let last = &self.act[layers - 1];
