@@ -91,8 +91,12 @@ impl Net {
     }
 
     fn vector(&self, i: usize) -> ArrayView1<'_, f32> {
+        ArrayView1::from(self.slice(i))
+    }
+
+    fn slice(&self, i: usize) -> &[f32] {
         let s = &self.slots[i];
-        ArrayView1::from(&self.values[s.offset..s.offset + s.len])
+        &self.values[s.offset..s.offset + s.len]
     }
 
     /// candle-nn's AdamW update, fused into one pass.
@@ -350,7 +354,7 @@ impl GeneratorPass {
             let input = self.wide.slice(s![.., start + h..]);
             let pre = &mut self.pre[i];
             linear(&input, &net.matrix(4 * i), &net.vector(4 * i + 1), pre);
-            let (gain, shift) = (net.vector(4 * i + 2), net.vector(4 * i + 3));
+            let (gain, shift) = (net.slice(4 * i + 2), net.slice(4 * i + 3));
             for r in 0..rows {
                 let z = pre.row(r);
                 let z = z.as_slice().expect("standard layout");
@@ -358,15 +362,21 @@ impl GeneratorPass {
                 let var = z.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
                 let inv = 1.0 / (var + NORM_EPS).sqrt();
                 self.inv_std[i][r] = inv;
-                let mut normed = self.normed[i].row_mut(r);
-                let mut out = self.wide.row_mut(r);
-                let out = &mut out.as_slice_mut().expect("standard layout")[start..start + h];
-                let mask = masks.get(i).map(|m| &m[r * h..(r + 1) * h]);
+                let normed = self.normed[i]
+                    .row_mut(r)
+                    .into_slice()
+                    .expect("standard layout");
+                let out = &mut self.wide.row_mut(r).into_slice().expect("standard layout")
+                    [start..start + h];
                 for j in 0..h {
                     let n = (z[j] - mean) * inv;
                     normed[j] = n;
-                    let a = leaky(n * gain[j] + shift[j]);
-                    out[j] = mask.map_or(a, |m| a * m[j]);
+                    out[j] = leaky(n * gain[j] + shift[j]);
+                }
+                if let Some(m) = masks.get(i) {
+                    for (o, m) in out.iter_mut().zip(&m[r * h..(r + 1) * h]) {
+                        *o *= m;
+                    }
                 }
             }
         }
@@ -419,23 +429,26 @@ impl GeneratorPass {
         );
         for i in (0..shape.hidden.len()).rev() {
             let (h, start) = (shape.hidden[i], shape.starts[i]);
-            let (gain, shift) = (net.vector(4 * i + 2), net.vector(4 * i + 3));
+            let (gain, shift) = (net.slice(4 * i + 2), net.slice(4 * i + 3));
             let mut grad_pre = self.grad_pre.slice_mut(s![.., ..h]);
             let (mut dgain, mut dshift) = (vec![0f32; h], vec![0f32; h]);
-            let mask = masks.get(i);
             for r in 0..rows {
-                let normed = self.normed[i].row(r);
+                let normed = self.normed[i].row(r).to_slice().expect("standard layout");
                 let up = self.grad_wide.row(r);
-                let up = &up.as_slice().expect("standard layout")[start..start + h];
-                let mut d = grad_pre.row_mut(r);
-                let mut sum = 0f32;
-                let mut dot = 0f32;
+                let up = &up.to_slice().expect("standard layout")[start..start + h];
+                let d = grad_pre.row_mut(r).into_slice().expect("standard layout");
                 for j in 0..h {
                     let y = normed[j] * gain[j] + shift[j];
-                    let mut g = up[j] * if y >= 0.0 { 1.0 } else { SLOPE };
-                    if let Some(m) = mask {
-                        g *= m[r * h + j];
+                    d[j] = up[j] * if y >= 0.0 { 1.0 } else { SLOPE };
+                }
+                if let Some(m) = masks.get(i) {
+                    for (g, m) in d.iter_mut().zip(&m[r * h..(r + 1) * h]) {
+                        *g *= m;
                     }
+                }
+                let (mut sum, mut dot) = (0f32, 0f32);
+                for j in 0..h {
+                    let g = d[j];
                     dgain[j] += g * normed[j];
                     dshift[j] += g;
                     let dn = g * gain[j];

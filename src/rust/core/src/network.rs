@@ -393,15 +393,6 @@ impl Critic {
             .collect()
     }
 
-    /// The same masks as [`Self::dropout_masks`] (same draws), as plain values.
-    pub fn dropout_mask_values(&self, rows: usize, rng: &mut SeededRng) -> Vec<Vec<f32>> {
-        self.spec
-            .hidden
-            .iter()
-            .map(|&h| rng.dropout_mask(rows * h, self.spec.dropout))
-            .collect()
-    }
-
     pub fn spec(&self) -> &CriticSpec {
         &self.spec
     }

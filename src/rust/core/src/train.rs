@@ -513,9 +513,7 @@ impl Trainer {
             last = Some(draws);
         }
         let draws = last.expect("at least one critic step");
-        let masks = self
-            .critic
-            .dropout_mask_values(self.batch / self.config.pac, &mut self.rng);
+        let masks = self.draw_critic_masks(self.batch / self.config.pac, 1, false);
         let Engine::Explicit { step, buffers } = &mut self.engine else {
             return Err(Error::Config("this step needs the explicit engine".into()));
         };
@@ -528,43 +526,75 @@ impl Trainer {
         })
     }
 
-    /// The generator's noise, Gumbel noise and dropout masks (none without dropout)
-    /// for one batch. Noise is drawn in [`DRAW_CHUNKS`] blocks of rows, each from its
-    /// own stream, in parallel.
-    fn draw_generator_inputs(&mut self) -> (Vec<f32>, Vec<f32>, Vec<Vec<f32>>) {
-        let b = self.batch;
-        let spec = self.generator.spec();
-        let (noise_dim, gumbel_dim) = (spec.noise_dim, spec.output_width() - spec.n_scalars);
+    /// Random values for `rows` rows: the rows are cut into [`DRAW_CHUNKS`] blocks, each
+    /// drawn from its own stream, in parallel; `draw(rng, n)` gives every part for `n`
+    /// rows, and each part is concatenated over the blocks.
+    fn draw_blocks(
+        &mut self,
+        rows: usize,
+        draw: impl Fn(&mut SeededRng, usize) -> Vec<Vec<f32>> + Sync,
+    ) -> Vec<Vec<f32>> {
         let seeds: Vec<u64> = (0..DRAW_CHUNKS).map(|_| self.rng.split_seed()).collect();
-        let blocks: Vec<(Vec<f32>, Vec<f32>)> = seeds
+        let blocks: Vec<Vec<Vec<f32>>> = seeds
             .par_iter()
             .enumerate()
             .map(|(k, &seed)| {
-                let rows = b * (k + 1) / DRAW_CHUNKS - b * k / DRAW_CHUNKS;
-                let mut rng = SeededRng::new(seed);
-                (
-                    rng.normal_vec(rows * noise_dim),
-                    rng.gumbel_vec(rows * gumbel_dim),
-                )
+                let n = rows * (k + 1) / DRAW_CHUNKS - rows * k / DRAW_CHUNKS;
+                draw(&mut SeededRng::new(seed), n)
             })
             .collect();
-        let (mut noise, mut gumbel) = (
-            Vec::with_capacity(b * noise_dim),
-            Vec::with_capacity(b * gumbel_dim),
-        );
-        for (n, g) in blocks {
-            noise.extend(n);
-            gumbel.extend(g);
+        let mut parts = blocks[0].iter().map(|_| Vec::new()).collect::<Vec<_>>();
+        for block in blocks {
+            for (part, values) in parts.iter_mut().zip(block) {
+                part.extend(values);
+            }
         }
-        let masks = if spec.dropout > 0.0 {
-            spec.hidden
-                .iter()
-                .map(|&h| self.rng.dropout_mask(b * h, spec.dropout))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        parts
+    }
+
+    /// The generator's noise, Gumbel noise and dropout masks (none without dropout)
+    /// for one batch.
+    fn draw_generator_inputs(&mut self) -> (Vec<f32>, Vec<f32>, Vec<Vec<f32>>) {
+        let spec = self.generator.spec().clone();
+        let gumbel_dim = spec.output_width() - spec.n_scalars;
+        let mut parts = self.draw_blocks(self.batch, |rng, n| {
+            let mut parts = vec![
+                rng.normal_vec(n * spec.noise_dim),
+                rng.gumbel_vec(n * gumbel_dim),
+            ];
+            if spec.dropout > 0.0 {
+                parts.extend(
+                    spec.hidden
+                        .iter()
+                        .map(|&h| rng.dropout_mask(n * h, spec.dropout)),
+                );
+            }
+            parts
+        });
+        let masks = parts.split_off(2);
+        let gumbel = parts.pop().expect("gumbel part");
+        let noise = parts.pop().expect("noise part");
         (noise, gumbel, masks)
+    }
+
+    /// Critic dropout masks for `sets` passes over `packs` packs, one per hidden layer
+    /// and pass, and (if `alpha`) interpolation weights last.
+    fn draw_critic_masks(&mut self, packs: usize, sets: usize, alpha: bool) -> Vec<Vec<f32>> {
+        let spec = self.critic.spec().clone();
+        self.draw_blocks(packs, |rng, n| {
+            let mut parts: Vec<Vec<f32>> = (0..sets)
+                .flat_map(|_| {
+                    spec.hidden
+                        .iter()
+                        .map(|&h| rng.dropout_mask(n * h, spec.dropout))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            if alpha {
+                parts.push(rng.uniform_vec(n, 0.0, 1.0));
+            }
+            parts
+        })
     }
 
     fn generate(&mut self, cond: &Tensor) -> Result<crate::network::Generated> {
@@ -602,16 +632,15 @@ impl Trainer {
             None => (self.rng.indices(b, self.n_rows), Vec::new(), Vec::new()),
         };
         let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
-        let packs = b / self.config.pac;
-        let real_masks = self.critic.dropout_mask_values(packs, &mut self.rng);
-        let fake_masks = self.critic.dropout_mask_values(packs, &mut self.rng);
-        let penalty = match self.config.loss {
-            Loss::WganGp => {
-                let alpha = self.rng.uniform_vec(packs, 0.0, 1.0);
-                Some((alpha, self.critic.dropout_mask_values(packs, &mut self.rng)))
-            }
-            Loss::Gan => None,
-        };
+        let wgan = self.config.loss == Loss::WganGp;
+        let layers = self.critic.spec().hidden.len();
+        let mut masks = self.draw_critic_masks(b / self.config.pac, 2 + usize::from(wgan), wgan);
+        let penalty = wgan.then(|| {
+            let alpha = masks.pop().expect("interpolation weights");
+            (alpha, masks.split_off(2 * layers))
+        });
+        let fake_masks = masks.split_off(layers);
+        let real_masks = masks;
         UpdateDraws {
             rows,
             cond,
@@ -806,9 +835,9 @@ impl Trainer {
         }
 
         let (draws, generated) = last.expect("at least one critic step");
-        let masks =
-            self.critic
-                .dropout_masks(self.batch / self.config.pac, &mut self.rng, &self.device)?;
+        let packs = self.batch / self.config.pac;
+        let masks = self.draw_critic_masks(packs, 1, false);
+        let masks = mask_tensors(&masks, packs, &self.critic.spec().hidden, &self.device)?;
         let parts = (0..shards)
             .into_par_iter()
             .map(|s| self.generator_shard(&draws, &generated[s], &masks, s, shards))
