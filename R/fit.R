@@ -14,7 +14,7 @@
 #' @section Reproducibility: all randomness (initial weights, noise, minibatches,
 #'   dropout) comes from the engine's own generator, seeded from R's random number
 #'   generator. After `set.seed()`, a fit is reproduced exactly on the same machine with
-#'   the same package version and number of `threads`.
+#'   the same package version, whatever the number of `threads`.
 #'
 #' @section Data: columns may be numeric, integer, logical, factor, ordered factor,
 #'   character, `Date` or `POSIXct`, with missing values anywhere; a column that is
@@ -29,7 +29,8 @@
 #' @param ... For `fit.data.frame()`, arguments to [gan()]. Otherwise unused.
 #' @param epochs For continued training: how many more epochs.
 #' @param threads Number of CPU threads for this fit (`getOption("sygnet.threads")`, by
-#'   default 1).
+#'   default 1). On the CPU each training step runs as two shards of the batch, so
+#'   training uses at most two threads; generation and the closing check use them all.
 #' @param device `"auto"` (a CUDA GPU when the package was built with CUDA support and
 #'   one is present, otherwise the CPU), `"cpu"` or `"cuda"`.
 #' @param verbose Show progress? Defaults to `getOption("sygnet.verbose")`, else `TRUE`

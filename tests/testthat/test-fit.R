@@ -73,10 +73,18 @@ test_that("the standard GAN loss, attention, dropout and min-max encoding all tr
   }
 })
 
-test_that("two threads give a working fit", {
-  model <- fit(tiny_gan(), mixed_data(80), threads = 2)
+test_that("two threads give a working fit, identical to the one-thread fit", {
+  df <- mixed_data(80)
+  set.seed(3)
+  model <- fit(tiny_gan(), df, threads = 2)
   expect_identical(model$threads, 2L)
   expect_identical(nrow(synthesize(model, 10, threads = 2)), 10L)
+  set.seed(3)
+  expect_identical(fit(tiny_gan(), df, threads = 1)$model, model$model)
+  set.seed(3)
+  other <- fit(tiny_gan(), df, threads = 1, verbose = FALSE)
+  set.seed(4)
+  expect_false(identical(fit(tiny_gan(), df, threads = 1)$model, other$model))
 })
 
 test_that("plot() draws the loss curves", {

@@ -125,3 +125,13 @@ test_that("differential privacy stops a generator from memorising its training r
   expect_gt(membership(NULL), 0.6)
   expect_lt(abs(membership(dp(epsilon = 1, bounds = bounds)) - 0.5), 0.08)
 })
+
+test_that("a private fit is identical on one and two threads", {
+  spec <- gan(epochs = 2, batch_size = 50, privacy = dp(epsilon = 1, bounds = private_bounds))
+  data <- private_data()
+  set.seed(8)
+  one <- fit(spec, data, threads = 1, verbose = FALSE)
+  set.seed(8)
+  two <- fit(spec, data, threads = 2, verbose = FALSE)
+  expect_identical(one$model, two$model)
+})

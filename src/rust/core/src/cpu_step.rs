@@ -21,6 +21,9 @@ pub const SHARDS: usize = 2;
 
 const SLOPE: f32 = LEAKY_SLOPE as f32;
 
+/// Parameters per parallel task in element-wise updates.
+const CHUNK: usize = 1 << 15;
+
 /// Adam settings, as candle-nn's `ParamsAdamW`.
 #[derive(Debug, Clone, Copy)]
 pub struct Adam {
@@ -107,18 +110,19 @@ impl Net {
         let scale_v = (1.0 / (1.0 - adam.beta2.powi(self.step))) as f32;
         let decay = (1.0 - adam.lr * adam.weight_decay) as f32;
         let (lr, eps) = (adam.lr as f32, adam.eps as f32);
-        for (((theta, m), v), &g) in self
-            .values
-            .iter_mut()
-            .zip(&mut self.first_moment)
-            .zip(&mut self.second_moment)
-            .zip(grad)
-        {
-            *m = *m * b1 + g * (1.0 - b1);
-            *v = *v * b2 + g * g * (1.0 - b2);
-            let step = (*m * scale_m) / ((*v * scale_v).sqrt() + eps);
-            *theta = *theta * decay - step * lr;
-        }
+        self.values
+            .par_chunks_mut(CHUNK)
+            .zip(self.first_moment.par_chunks_mut(CHUNK))
+            .zip(self.second_moment.par_chunks_mut(CHUNK))
+            .zip(grad.par_chunks(CHUNK))
+            .for_each(|(((theta, m), v), g)| {
+                for (((theta, m), v), &g) in theta.iter_mut().zip(m).zip(v).zip(g) {
+                    *m = *m * b1 + g * (1.0 - b1);
+                    *v = *v * b2 + g * g * (1.0 - b2);
+                    let step = (*m * scale_m) / ((*v * scale_v).sqrt() + eps);
+                    *theta = *theta * decay - step * lr;
+                }
+            });
     }
 
     /// Writes the values into candle parameters of the same names.
@@ -1058,9 +1062,14 @@ fn sum_shards(shards: &mut [Shard], grad: impl Fn(&mut Shard) -> &mut Vec<f32>) 
     let (first, rest) = shards.split_at_mut(1);
     let total = grad(&mut first[0]);
     for shard in rest {
-        for (t, g) in total.iter_mut().zip(grad(shard).iter()) {
-            *t += g;
-        }
+        total
+            .par_chunks_mut(CHUNK)
+            .zip(grad(shard).par_chunks(CHUNK))
+            .for_each(|(t, g)| {
+                for (t, g) in t.iter_mut().zip(g) {
+                    *t += g;
+                }
+            });
     }
     total
 }

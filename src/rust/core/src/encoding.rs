@@ -7,6 +7,7 @@
 //! missingness is learned jointly with everything else.
 
 use ndarray::Array2;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -97,7 +98,8 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Learns the encoding of every column of `table`.
+    /// Learns the encoding of every column of `table`, columns in parallel on the
+    /// current thread pool, each from its own random stream.
     pub fn fit(table: &Table, options: &EncoderOptions, rng: &mut SeededRng) -> Result<Encoder> {
         if table.n_cols() == 0 {
             return Err(Error::Data("the data has no columns".into()));
@@ -105,10 +107,14 @@ impl Encoder {
         if table.n_rows() == 0 {
             return Err(Error::Data("the data has no rows".into()));
         }
-        let mut columns = Vec::with_capacity(table.n_cols());
-        for col in table.columns() {
-            columns.push(fit_column(col, options, rng)?);
-        }
+        let seeds: Vec<u64> = table.columns().iter().map(|_| rng.split_seed()).collect();
+        let fitted: Vec<Result<ColumnCodec>> = table
+            .columns()
+            .par_iter()
+            .zip(seeds)
+            .map(|(col, seed)| fit_column(col, options, &mut SeededRng::new(seed)))
+            .collect();
+        let columns = fitted.into_iter().collect::<Result<Vec<_>>>()?;
         Ok(Self::layout(columns, table.n_rows()))
     }
 

@@ -267,11 +267,12 @@ impl Trainer {
     ) -> Result<Self> {
         config.check()?;
         let mut rng = SeededRng::new(seed);
+        let pool = Arc::new(thread_pool(threads)?);
         let encoder = match &config.privacy {
             Some(privacy) => Encoder::public(table, privacy, &config.encoder)?,
-            None => Encoder::fit(table, &config.encoder, &mut rng.split())?,
+            None => pool.install(|| Encoder::fit(table, &config.encoder, &mut rng.split()))?,
         };
-        Self::build(table, config, encoder, None, 0, rng, threads, device)
+        Self::build(table, config, encoder, None, 0, rng, pool, device)
     }
 
     /// Continues training `model` on `table` (same columns and classes).
@@ -296,7 +297,7 @@ impl Trainer {
             Some(&model.weights),
             model.steps,
             rng,
-            threads,
+            Arc::new(thread_pool(threads)?),
             device,
         )
     }
@@ -309,10 +310,9 @@ impl Trainer {
         weights: Option<&HashMap<String, Tensor>>,
         steps_before: usize,
         mut rng: SeededRng,
-        threads: usize,
+        pool: Arc<rayon::ThreadPool>,
         device: Device,
     ) -> Result<Self> {
-        let pool = Arc::new(thread_pool(threads)?);
         let conditioner = if config.condition_on.is_empty() {
             None
         } else {
