@@ -683,23 +683,17 @@ impl CriticPass {
         }
         // Backward through the chain, layer 0 upwards; `act` is reused as scratch.
         for l in 0..layers {
-            let upstream = if l == 0 {
-                self.grad_input.view()
-            } else {
-                self.act[l - 1].view()
-            };
-            let (rows, cols) = (self.grad[l].ncols(), upstream.ncols());
-            let mut dw = matrix_mut(grads[2 * l], rows, cols);
-            matmul(&self.grad[l].t(), &upstream, &mut dw, true);
-            let w = net.matrix(2 * l);
             let (before, after) = self.act.split_at_mut(l);
-            let scratch = &mut after[0];
             let upstream = if l == 0 {
                 self.grad_input.view()
             } else {
                 before[l - 1].view()
             };
-            matmul(&upstream, &w.t(), scratch, false);
+            let (rows, cols) = (self.grad[l].ncols(), upstream.ncols());
+            let mut dw = matrix_mut(grads[2 * l], rows, cols);
+            matmul(&self.grad[l].t(), &upstream, &mut dw, true);
+            let scratch = &mut after[0];
+            matmul(&upstream, &net.matrix(2 * l).t(), scratch, false);
             *scratch *= &self.slope[l];
         }
         let last = &self.act[layers - 1];
