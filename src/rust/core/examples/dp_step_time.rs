@@ -1,6 +1,7 @@
 //! Cost of differential privacy per training step: `cargo run --release --example
-//! dp_step_time -- [rows] [steps] [batch] [threads]`. Times the same model with and
-//! without DP-SGD (both judging single rows, `pac` = 1) and prints the ratio.
+//! dp_step_time -- [rows] [steps] [batch] [threads] [autograd]`. Times the same model
+//! with and without DP-SGD (both judging single rows, `pac` = 1) and prints the ratio;
+//! a fifth argument 1 uses candle's autograd instead of hand-derived gradients.
 
 use std::time::Instant;
 
@@ -32,8 +33,17 @@ fn table(rows: usize) -> Table {
     Table::new(columns, rows).unwrap()
 }
 
-fn ms_per_step(table: &Table, config: TrainConfig, steps: usize, threads: usize) -> f64 {
+fn ms_per_step(
+    table: &Table,
+    config: TrainConfig,
+    steps: usize,
+    threads: usize,
+    autograd: bool,
+) -> f64 {
     let mut trainer = Trainer::new(table, config, 1, threads, Device::Cpu).unwrap();
+    if autograd {
+        trainer.use_autograd().unwrap();
+    }
     trainer.train(3).unwrap();
     let start = Instant::now();
     trainer.train(steps).unwrap();
@@ -49,6 +59,7 @@ fn main() {
     let steps = args.get(1).copied().unwrap_or(100);
     let batch = args.get(2).copied().unwrap_or(256);
     let threads = args.get(3).copied().unwrap_or(1);
+    let autograd = args.get(4).copied().unwrap_or(0) == 1;
     let table = table(rows);
     let plain = TrainConfig {
         batch_size: batch,
@@ -76,10 +87,10 @@ fn main() {
         }),
         ..plain.clone()
     };
-    let a = ms_per_step(&table, plain, steps, threads);
-    let b = ms_per_step(&table, private, steps, threads);
+    let a = ms_per_step(&table, plain, steps, threads, autograd);
+    let b = ms_per_step(&table, private, steps, threads, autograd);
     println!(
-        "rows {rows} batch {batch} threads {threads}: {a:.2} ms/step without DP, {b:.2} ms/step with DP-SGD, ratio {:.2}",
+        "rows {rows} batch {batch} threads {threads} autograd {autograd}: {a:.2} ms/step without DP, {b:.2} ms/step with DP-SGD, ratio {:.2}",
         b / a
     );
 }

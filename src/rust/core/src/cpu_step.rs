@@ -1,7 +1,7 @@
 //! Training steps on the CPU with hand-derived gradients: explicit forward and backward
 //! passes of the generator and the critic over buffers allocated once, and a fused AdamW
-//! update. It computes what the autograd path in `train` computes, for every fit
-//! without attention or differential privacy, without candle's fresh tensor per
+//! update, including DP-SGD's per-row clipping. It computes what the autograd path in
+//! `train` computes, for every CPU fit without attention, without candle's fresh tensor per
 //! element-wise operation. Each step's packs are cut into [`SHARDS`] shards that run
 //! on the thread pool and whose gradients are summed in a fixed order, so results do
 //! not depend on the number of threads.
@@ -568,13 +568,12 @@ struct CriticPass {
 
 impl CriticPass {
     fn new(spec: &CriticSpec, packs: usize) -> Self {
-        let zeros = || -> Vec<Array2<f32>> {
-            spec.hidden
-                .iter()
-                .map(|&h| Array2::zeros((packs, h)))
-                .collect()
-        };
-        let width = spec.input_dim * spec.pac;
+        Self::with_widths(&spec.hidden, packs, spec.input_dim * spec.pac)
+    }
+
+    fn with_widths(hidden: &[usize], packs: usize, width: usize) -> Self {
+        let zeros =
+            || -> Vec<Array2<f32>> { hidden.iter().map(|&h| Array2::zeros((packs, h))).collect() };
         CriticPass {
             input: Array2::zeros((packs, width)),
             act: zeros(),
@@ -1066,4 +1065,246 @@ fn sum_shards(shards: &mut [Shard], grad: impl Fn(&mut Shard) -> &mut Vec<f32>) 
             });
     }
     total
+}
+
+/// The random inputs of one differentially private critic update, in the order the
+/// autograd path draws them.
+pub struct PrivateDraws {
+    pub noise: Vec<f32>,
+    pub gumbel: Vec<f32>,
+    pub generator_masks: Vec<Vec<f32>>,
+    pub fake_masks: Vec<Vec<f32>>,
+    /// The gradient penalty's draws (WGAN-GP).
+    pub penalty: Option<PairPenalty>,
+    /// The Poisson sample of real rows.
+    pub rows: Vec<u32>,
+    pub real_masks: Vec<Vec<f32>>,
+    /// Standard normal noise for every critic parameter (empty without noise).
+    pub gaussian: Vec<f32>,
+}
+
+/// The gradient penalty of a private update is taken between pairs of generated rows.
+pub struct PairPenalty {
+    /// The row each generated row is paired with.
+    pub partner: Vec<u32>,
+    pub alpha: Vec<f32>,
+    pub masks: Vec<Vec<f32>>,
+}
+
+fn as_slices(masks: &[Vec<f32>]) -> Vec<&[f32]> {
+    masks.iter().map(Vec::as_slice).collect()
+}
+
+/// DP-SGD settings of a private critic update.
+#[derive(Debug, Clone, Copy)]
+pub struct Clipping {
+    pub max_norm: f32,
+    pub noise_multiplier: f32,
+}
+
+impl CriticPass {
+    /// After `forward`, backpropagates per-row losses with gradients `d_score` and adds
+    /// the sum of the rows' parameter gradients, each first scaled to norm at most
+    /// `max_norm`, times `scale`, to `grad`. Needs one row per pack.
+    fn clipped_backward(
+        &mut self,
+        net: &Net,
+        d_score: &mut [f32],
+        max_norm: f32,
+        scale: f32,
+        grad: &mut [f32],
+    ) {
+        self.backward(net, d_score, None, false);
+        let layers = self.act.len();
+        let squares = |m: &Array2<f32>, r: usize| m.row(r).iter().map(|v| v * v).sum::<f32>();
+        for (r, d) in d_score.iter_mut().enumerate() {
+            let mut norm_sq = *d * *d * (squares(&self.act[layers - 1], r) + 1.0);
+            for l in 0..layers {
+                let input = if l == 0 {
+                    &self.input
+                } else {
+                    &self.act[l - 1]
+                };
+                norm_sq += squares(&self.grad[l], r) * (squares(input, r) + 1.0);
+            }
+            let factor = (max_norm / (norm_sq.sqrt() + 1e-6)).min(1.0) * scale;
+            *d *= factor;
+            for l in 0..layers {
+                self.grad[l].row_mut(r).map_inplace(|v| *v *= factor);
+            }
+        }
+        let mut grads = split_mut(net, grad);
+        let packs = d_score.len();
+        let d = ArrayView2::from_shape((packs, 1), &*d_score).expect("score shape");
+        let mut dw = matrix_mut(grads[2 * layers], 1, self.act[layers - 1].ncols());
+        matmul(&d.t(), &self.act[layers - 1], &mut dw, true);
+        grads[2 * layers + 1][0] += d_score.iter().sum::<f32>();
+        for l in 0..layers {
+            let input = if l == 0 {
+                self.input.view()
+            } else {
+                self.act[l - 1].view()
+            };
+            let (rows, cols) = (self.grad[l].ncols(), input.ncols());
+            let mut dw = matrix_mut(grads[2 * l], rows, cols);
+            matmul(&self.grad[l].t(), &input, &mut dw, true);
+            add_column_sums(grads[2 * l + 1], &self.grad[l].view());
+        }
+    }
+}
+
+impl CpuStep {
+    /// Runs the generator on every shard's rows of the batch; returns the activated rows.
+    fn generate_all(
+        &self,
+        buffers: &mut Buffers,
+        noise: &[f32],
+        gumbel: &[f32],
+        masks: &[Vec<f32>],
+    ) -> Array2<f32> {
+        let shape = &self.shape;
+        let net = &self.generator;
+        buffers.0.par_iter_mut().for_each(|shard| {
+            let rows = shard.rows(1);
+            let masks = mask_rows(masks, &rows, &shape.hidden);
+            shard.generator.forward(
+                shape,
+                net,
+                rows_of(noise, &rows, shape.noise_dim),
+                &[],
+                rows_of(gumbel, &rows, shape.out - shape.n_scalars),
+                &masks,
+            );
+        });
+        let mut out = Array2::zeros((self.batch, shape.out));
+        for shard in &buffers.0 {
+            out.slice_mut(s![shard.rows(1), ..])
+                .assign(&shard.generator.out);
+        }
+        out
+    }
+
+    /// One differentially private critic update (pac 1, no conditioning): generated
+    /// rows' gradients clipped, the penalty between pairs of generated rows, the Poisson
+    /// sample of real rows clipped and noised; all divided by the batch size.
+    pub fn private_critic_update(
+        &mut self,
+        buffers: &mut Buffers,
+        draws: &PrivateDraws,
+        data: &[f32],
+        clipping: Clipping,
+    ) {
+        let b = self.batch;
+        let scale = 1.0 / b as f32;
+        let hidden = self.critic_hidden();
+        let width = self.shape.out;
+        let fake = self.generate_all(buffers, &draws.noise, &draws.gumbel, &draws.generator_masks);
+        let mut grad = vec![0f32; self.critic.len()];
+
+        let mut fake_pass = CriticPass::with_widths(&hidden, b, width);
+        let fake_rows = fake.as_slice().expect("standard layout");
+        fake_pass.pack(b, |r| &fake_rows[r * width..(r + 1) * width], &[]);
+        fake_pass.forward(&self.critic, &as_slices(&draws.fake_masks));
+        let mut d: Vec<f32> = match self.loss {
+            Loss::WganGp => vec![1.0; b],
+            Loss::Gan => fake_pass.score.iter().map(|&s| sigmoid(s)).collect(),
+        };
+        fake_pass.clipped_backward(&self.critic, &mut d, clipping.max_norm, scale, &mut grad);
+
+        if let Some(penalty) = &draws.penalty {
+            let mut mixed = CriticPass::with_widths(&hidden, b, width);
+            for (r, (&p, &a)) in penalty.partner.iter().zip(&penalty.alpha).enumerate() {
+                let (x, y) = (fake.row(r), fake.row(p as usize));
+                let mut m = mixed.input.row_mut(r);
+                for j in 0..width {
+                    m[j] = x[j] * a + y[j] * (1.0 - a);
+                }
+            }
+            mixed.forward(&self.critic, &as_slices(&penalty.masks));
+            mixed.penalty_backward(&self.critic, self.penalty_weight * scale, &mut grad);
+        }
+
+        let n = draws.rows.len();
+        if n > 0 {
+            let mut real = CriticPass::with_widths(&hidden, n, width);
+            let row = |r: usize| {
+                let i = draws.rows[r] as usize;
+                &data[i * width..(i + 1) * width]
+            };
+            real.pack(n, row, &[]);
+            real.forward(&self.critic, &as_slices(&draws.real_masks));
+            let mut d: Vec<f32> = match self.loss {
+                Loss::WganGp => vec![-1.0; n],
+                Loss::Gan => real.score.iter().map(|&s| -sigmoid(-s)).collect(),
+            };
+            real.clipped_backward(&self.critic, &mut d, clipping.max_norm, scale, &mut grad);
+        }
+        let std = clipping.noise_multiplier * clipping.max_norm * scale;
+        for (g, z) in grad.iter_mut().zip(&draws.gaussian) {
+            *g += std * z;
+        }
+        self.critic.adam_step(&grad, &self.adam);
+    }
+
+    /// The generator update of a private step, on the rows of the last critic update
+    /// (generated with dropout `generator_masks`) with critic dropout `masks`; returns
+    /// the generator loss.
+    pub fn private_generator_update(
+        &mut self,
+        buffers: &mut Buffers,
+        masks: &[Vec<f32>],
+        generator_masks: &[Vec<f32>],
+    ) -> f32 {
+        let b = self.batch;
+        let scale = 1.0 / b as f32;
+        let width = self.shape.out;
+        let mut pass = CriticPass::with_widths(&self.critic_hidden(), b, width);
+        for shard in &buffers.0 {
+            pass.input
+                .slice_mut(s![shard.rows(1), ..])
+                .assign(&shard.generator.out);
+        }
+        pass.forward(&self.critic, &as_slices(masks));
+        let (d, loss): (Vec<f32>, f64) = match self.loss {
+            Loss::WganGp => (
+                vec![-scale; b],
+                -pass.score.iter().map(|&s| f64::from(s)).sum::<f64>(),
+            ),
+            Loss::Gan => (
+                pass.score.iter().map(|&s| -sigmoid(-s) * scale).collect(),
+                pass.score.iter().map(|&s| f64::from(softplus(-s))).sum(),
+            ),
+        };
+        pass.backward(&self.critic, &d, None, true);
+        let grad_rows = pass.grad_input.as_slice().expect("standard layout");
+        let shape = &self.shape;
+        let net = &self.generator;
+        buffers.0.par_iter_mut().for_each(|shard| {
+            let rows = shard.rows(1);
+            shard
+                .generator
+                .set_output_gradient(shape, &grad_rows[rows.start * width..], width);
+            shard.generator_grad.fill(0.0);
+            let masks = mask_rows(generator_masks, &rows, &shape.hidden);
+            shard
+                .generator
+                .backward(shape, net, &mut shard.generator_grad, &masks);
+        });
+        let grad = sum_shards(&mut buffers.0, |s| &mut s.generator_grad);
+        self.generator.adam_step(grad, &self.adam);
+        (loss / b as f64) as f32
+    }
+
+    pub fn critic_parameter_count(&self) -> usize {
+        self.critic.len()
+    }
+
+    /// Hidden widths of the critic, read from its weight shapes.
+    fn critic_hidden(&self) -> Vec<usize> {
+        self.critic.slots[..self.critic.slots.len() - 2]
+            .iter()
+            .step_by(2)
+            .map(|s| s.dims[0])
+            .collect()
+    }
 }

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::condition::{CondSpec, Conditioner};
-use crate::cpu_step::{Adam, Buffers, CpuStep, UpdateDraws};
+use crate::cpu_step::{Adam, Buffers, Clipping, CpuStep, PairPenalty, PrivateDraws, UpdateDraws};
 use crate::encoding::{Encoder, EncoderOptions};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -198,7 +198,7 @@ fn mask_tensors(
 
 /// How the steps are computed.
 enum Engine {
-    /// candle's autograd: any device, attention, differential privacy.
+    /// candle's autograd: any device, and attention.
     Autograd {
         generator_opt: AdamW,
         critic_opt: AdamW,
@@ -337,7 +337,7 @@ impl Trainer {
             &device,
         )?;
         let batch = config.effective_batch(n_rows);
-        let explicit = device.is_cpu() && config.attention_tokens == 0 && config.privacy.is_none();
+        let explicit = device.is_cpu() && config.attention_tokens == 0;
         let engine = if explicit {
             let condition_groups = conditioner
                 .as_ref()
@@ -460,7 +460,10 @@ impl Trainer {
             let mut out = Vec::with_capacity(steps);
             for _ in 0..steps {
                 let losses = match (self.config.privacy.clone(), &self.engine) {
-                    (Some(privacy), _) => self.private_step(&privacy)?,
+                    (Some(privacy), Engine::Explicit { .. }) => {
+                        self.explicit_private_step(&privacy)?
+                    }
+                    (Some(privacy), Engine::Autograd { .. }) => self.private_step(&privacy)?,
                     (None, Engine::Explicit { .. }) => self.explicit_step()?,
                     (None, Engine::Autograd { .. }) => self.autograd_step()?,
                 };
@@ -854,6 +857,97 @@ impl Trainer {
         })
     }
 
+    /// The calibrated noise multiplier, if the budget allows one more step.
+    fn private_budget(&self, privacy: &PrivacyConfig) -> Result<f64> {
+        let sigma = privacy
+            .noise_multiplier
+            .ok_or_else(|| Error::Config("the noise has not been calibrated".into()))?;
+        if self.private_steps + self.config.critic_steps as u64 > privacy.max_steps {
+            return Err(Error::Config(
+                "the privacy budget is spent: no further training steps are allowed".into(),
+            ));
+        }
+        Ok(sigma)
+    }
+
+    /// [`Self::private_step`] with hand-derived gradients: the same draws in the same
+    /// order, the same updates.
+    fn explicit_private_step(&mut self, privacy: &PrivacyConfig) -> Result<StepLosses> {
+        let sigma = self.private_budget(privacy)?;
+        let b = self.batch;
+        let critic = self.critic.spec().clone();
+        let masks = |rng: &mut SeededRng, rows: usize| -> Vec<Vec<f32>> {
+            critic
+                .hidden
+                .iter()
+                .map(|&h| rng.dropout_mask(rows * h, critic.dropout))
+                .collect()
+        };
+        let mut last_generator_masks = Vec::new();
+        for _ in 0..self.config.critic_steps {
+            let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
+            let fake_masks = masks(&mut self.rng, b);
+            let penalty = (self.config.loss == Loss::WganGp).then(|| {
+                let mut partner: Vec<u32> = (0..b as u32).collect();
+                self.rng.shuffle(&mut partner);
+                let alpha = self.rng.uniform_vec(b, 0.0, 1.0);
+                PairPenalty {
+                    partner,
+                    alpha,
+                    masks: masks(&mut self.rng, b),
+                }
+            });
+            let rows = poisson_sample(self.n_rows, privacy.sample_rate, &mut self.rng);
+            let real_masks = if rows.is_empty() {
+                Vec::new()
+            } else {
+                masks(&mut self.rng, rows.len())
+            };
+            let Engine::Explicit { step, buffers } = &mut self.engine else {
+                return Err(Error::Config("this step needs the explicit engine".into()));
+            };
+            let gaussian = if sigma * privacy.max_grad_norm > 0.0 {
+                self.rng.normal_vec(step.critic_parameter_count())
+            } else {
+                Vec::new()
+            };
+            let draws = PrivateDraws {
+                noise,
+                gumbel,
+                generator_masks,
+                fake_masks,
+                penalty,
+                rows,
+                real_masks,
+                gaussian,
+            };
+            let (storage, layout) = self.data.storage_and_layout();
+            let candle_core::Storage::Cpu(cpu) = &*storage else {
+                return Err(Error::Config("hand-derived gradients need the CPU".into()));
+            };
+            let data = &cpu.as_slice::<f32>()?[layout.start_offset()..];
+            let clipping = Clipping {
+                max_norm: privacy.max_grad_norm as f32,
+                noise_multiplier: sigma as f32,
+            };
+            step.private_critic_update(buffers, &draws, data, clipping);
+            self.private_steps += 1;
+            last_generator_masks = draws.generator_masks;
+        }
+        let generator_masks = masks(&mut self.rng, b);
+        let Engine::Explicit { step, buffers } = &mut self.engine else {
+            return Err(Error::Config("this step needs the explicit engine".into()));
+        };
+        let generator =
+            step.private_generator_update(buffers, &generator_masks, &last_generator_masks);
+        self.steps += 1;
+        Ok(StepLosses {
+            critic: f32::NAN,
+            generator,
+            score_gap: f32::NAN,
+        })
+    }
+
     /// One differentially private step: `critic_steps` critic updates, each on a Poisson
     /// sample of real rows whose per-row gradients are clipped and noised (DP-SGD), then
     /// a generator update, which never sees real rows. Generated rows' gradients are
@@ -862,15 +956,8 @@ impl Trainer {
     /// generator loss is reported: the critic loss on real rows would be an unaccounted
     /// look at the data.
     fn private_step(&mut self, privacy: &PrivacyConfig) -> Result<StepLosses> {
-        let sigma = privacy
-            .noise_multiplier
-            .ok_or_else(|| Error::Config("the noise has not been calibrated".into()))?;
+        let sigma = self.private_budget(privacy)?;
         let critic_steps = self.config.critic_steps as u64;
-        if self.private_steps + critic_steps > privacy.max_steps {
-            return Err(Error::Config(
-                "the privacy budget is spent: no further training steps are allowed".into(),
-            ));
-        }
         let b = self.batch;
         let no_condition = Tensor::zeros((b, 0), candle_core::DType::F32, &self.device)?;
         let mut last = None;

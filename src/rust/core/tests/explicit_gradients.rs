@@ -2,6 +2,7 @@
 //! updates, for every loss and option they cover.
 
 use sygnet_core::device::Device;
+use sygnet_core::privacy::{Bound, PrivacyConfig};
 use sygnet_core::rng::SeededRng;
 use sygnet_core::schema::{Column, Kind, Table, Values};
 use sygnet_core::train::{Loss, TrainConfig, Trainer};
@@ -152,6 +153,45 @@ fn conditional_training() {
         generator: vec![12],
         critic: vec![8, 8, 8],
         ..base()
+    });
+}
+
+/// DP-SGD: each row's critic gradient clipped (generated rows too), the real rows'
+/// sum noised; `max_grad_norm` small enough that clipping binds.
+fn private() -> TrainConfig {
+    let bound = |column: &str, lower, upper| Bound {
+        column: column.into(),
+        lower,
+        upper,
+    };
+    TrainConfig {
+        pac: 1,
+        privacy: Some(PrivacyConfig {
+            epsilon: 2.0,
+            delta: 1e-5,
+            max_grad_norm: 0.1,
+            noise_multiplier: None,
+            epochs: 20,
+            bounds: vec![bound("x", 0.0, 20.0), bound("y", -10.0, 70.0)],
+            sample_rate: 0.0,
+            max_steps: 0,
+            steps_taken: 0,
+        }),
+        ..base()
+    }
+}
+
+#[test]
+fn private_wgan_gp() {
+    assert_same(private());
+}
+
+#[test]
+fn private_standard_loss_with_generator_dropout() {
+    assert_same(TrainConfig {
+        loss: Loss::Gan,
+        generator_dropout: 0.3,
+        ..private()
     });
 }
 
