@@ -1199,51 +1199,67 @@ impl CpuStep {
         let hidden = self.critic_hidden();
         let width = self.shape.out;
         let fake = self.generate_all(buffers, &draws.noise, &draws.gumbel, &draws.generator_masks);
-        let mut grad = vec![0f32; self.critic.len()];
-
-        let mut fake_pass = CriticPass::with_widths(&hidden, b, width);
         let fake_rows = fake.as_slice().expect("standard layout");
-        fake_pass.pack(b, |r| &fake_rows[r * width..(r + 1) * width], &[]);
-        fake_pass.forward(&self.critic, &as_slices(&draws.fake_masks));
-        let mut d: Vec<f32> = match self.loss {
-            Loss::WganGp => vec![1.0; b],
-            Loss::Gan => fake_pass.score.iter().map(|&s| sigmoid(s)).collect(),
-        };
-        fake_pass.clipped_backward(&self.critic, &mut d, clipping.max_norm, scale, &mut grad);
-
-        if let Some(penalty) = &draws.penalty {
-            let mut mixed = CriticPass::with_widths(&hidden, b, width);
-            for (r, (&p, &a)) in penalty.partner.iter().zip(&penalty.alpha).enumerate() {
-                let (x, y) = (fake.row(r), fake.row(p as usize));
-                let mut m = mixed.input.row_mut(r);
-                for j in 0..width {
-                    m[j] = x[j] * a + y[j] * (1.0 - a);
+        let (critic, loss, penalty_weight) = (&self.critic, self.loss, self.penalty_weight);
+        let (n, shards) = (draws.rows.len(), buffers.0.len());
+        buffers.0.par_iter_mut().enumerate().for_each(|(k, shard)| {
+            shard.critic_grad.fill(0.0);
+            let grad = &mut shard.critic_grad;
+            // This shard's generated rows: clipped, no noise.
+            let rows = shard.packs.clone();
+            let mut fake_pass = CriticPass::with_widths(&hidden, rows.len(), width);
+            let mine = rows_of(fake_rows, &rows, width);
+            fake_pass.pack(rows.len(), |r| &mine[r * width..(r + 1) * width], &[]);
+            fake_pass.forward(critic, &mask_rows(&draws.fake_masks, &rows, &hidden));
+            let mut d: Vec<f32> = match loss {
+                Loss::WganGp => vec![1.0; rows.len()],
+                Loss::Gan => fake_pass.score.iter().map(|&s| sigmoid(s)).collect(),
+            };
+            fake_pass.clipped_backward(critic, &mut d, clipping.max_norm, scale, grad);
+            if let Some(penalty) = &draws.penalty {
+                let mut mixed = CriticPass::with_widths(&hidden, rows.len(), width);
+                for (r, i) in rows.clone().enumerate() {
+                    let (a, p) = (penalty.alpha[i], penalty.partner[i] as usize);
+                    let (x, y) = (fake.row(i), fake.row(p));
+                    let mut m = mixed.input.row_mut(r);
+                    for j in 0..width {
+                        m[j] = x[j] * a + y[j] * (1.0 - a);
+                    }
                 }
+                mixed.forward(critic, &mask_rows(&penalty.masks, &rows, &hidden));
+                mixed.penalty_backward(critic, penalty_weight * scale, grad);
             }
-            mixed.forward(&self.critic, &as_slices(&penalty.masks));
-            mixed.penalty_backward(&self.critic, self.penalty_weight * scale, &mut grad);
-        }
-
-        let n = draws.rows.len();
-        if n > 0 {
-            let mut real = CriticPass::with_widths(&hidden, n, width);
-            let row = |r: usize| {
-                let i = draws.rows[r] as usize;
-                &data[i * width..(i + 1) * width]
-            };
-            real.pack(n, row, &[]);
-            real.forward(&self.critic, &as_slices(&draws.real_masks));
-            let mut d: Vec<f32> = match self.loss {
-                Loss::WganGp => vec![-1.0; n],
-                Loss::Gan => real.score.iter().map(|&s| -sigmoid(-s)).collect(),
-            };
-            real.clipped_backward(&self.critic, &mut d, clipping.max_norm, scale, &mut grad);
-        }
+            // This shard's part of the Poisson sample of real rows: clipped.
+            let real_rows = n * k / shards..n * (k + 1) / shards;
+            if !real_rows.is_empty() {
+                let count = real_rows.len();
+                let mut real = CriticPass::with_widths(&hidden, count, width);
+                let row = |r: usize| {
+                    let i = draws.rows[real_rows.start + r] as usize;
+                    &data[i * width..(i + 1) * width]
+                };
+                real.pack(count, row, &[]);
+                real.forward(critic, &mask_rows(&draws.real_masks, &real_rows, &hidden));
+                let mut d: Vec<f32> = match loss {
+                    Loss::WganGp => vec![-1.0; count],
+                    Loss::Gan => real.score.iter().map(|&s| -sigmoid(-s)).collect(),
+                };
+                real.clipped_backward(critic, &mut d, clipping.max_norm, scale, grad);
+            }
+        });
+        let grad = sum_shards(&mut buffers.0, |s| &mut s.critic_grad);
         let std = clipping.noise_multiplier * clipping.max_norm * scale;
-        for (g, z) in grad.iter_mut().zip(&draws.gaussian) {
-            *g += std * z;
-        }
-        self.critic.adam_step(&grad, &self.adam);
+        let noised: Vec<f32> = grad
+            .iter()
+            .zip(&draws.gaussian)
+            .map(|(g, z)| g + std * z)
+            .collect();
+        let grad = if draws.gaussian.is_empty() {
+            grad
+        } else {
+            &noised
+        };
+        self.critic.adam_step(grad, &self.adam);
     }
 
     /// The generator update of a private step, on the rows of the last critic update
@@ -1293,10 +1309,6 @@ impl CpuStep {
         let grad = sum_shards(&mut buffers.0, |s| &mut s.generator_grad);
         self.generator.adam_step(grad, &self.adam);
         (loss / b as f64) as f32
-    }
-
-    pub fn critic_parameter_count(&self) -> usize {
-        self.critic.len()
     }
 
     /// Hidden widths of the critic, read from its weight shapes.

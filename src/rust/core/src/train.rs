@@ -600,30 +600,6 @@ impl Trainer {
         })
     }
 
-    fn generate(&mut self, cond: &Tensor) -> Result<crate::network::Generated> {
-        let (noise, gumbel, masks) = self.draw_generator_inputs();
-        let spec = self.generator.spec();
-        let b = self.batch;
-        let z = Tensor::from_vec(noise, (b, spec.noise_dim), &self.device)?;
-        let gumbel = Tensor::from_vec(
-            gumbel,
-            (b, spec.output_width() - spec.n_scalars),
-            &self.device,
-        )?;
-        let masks = mask_tensors(&masks, b, &spec.hidden, &self.device)?;
-        let input = Tensor::cat(&[&z, cond], 1)?;
-        let masks = (!masks.is_empty()).then_some(masks);
-        self.generator.forward(&input, masks.as_deref(), &gumbel)
-    }
-
-    fn critic_scores(&mut self, rows: &Tensor, cond: &Tensor) -> Result<Tensor> {
-        let packed = self.critic.pack(&Tensor::cat(&[rows, cond], 1)?)?;
-        let masks = self
-            .critic
-            .dropout_masks(packed.dim(0)?, &mut self.rng, &self.device)?;
-        self.critic.forward(&packed, &masks)
-    }
-
     /// Everything random in one critic update, drawn in a fixed order.
     fn draw_critic_update(&mut self) -> UpdateDraws {
         let b = self.batch;
@@ -870,62 +846,69 @@ impl Trainer {
         Ok(sigma)
     }
 
-    /// [`Self::private_step`] with hand-derived gradients: the same draws in the same
-    /// order, the same updates.
+    /// Everything random in one private critic update, drawn in a fixed order.
+    fn draw_private_update(&mut self, privacy: &PrivacyConfig, sigma: f64) -> PrivateDraws {
+        let b = self.batch;
+        let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
+        let fake_masks = self.draw_critic_masks(b, 1, false);
+        let penalty = if self.config.loss == Loss::WganGp {
+            let mut partner: Vec<u32> = (0..b as u32).collect();
+            self.rng.shuffle(&mut partner);
+            let alpha = self.rng.uniform_vec(b, 0.0, 1.0);
+            let masks = self.draw_critic_masks(b, 1, false);
+            Some(PairPenalty {
+                partner,
+                alpha,
+                masks,
+            })
+        } else {
+            None
+        };
+        let rows = poisson_sample(self.n_rows, privacy.sample_rate, &mut self.rng);
+        let real_masks = if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.draw_critic_masks(rows.len(), 1, false)
+        };
+        let gaussian = if sigma * privacy.max_grad_norm > 0.0 {
+            let coordinates = self
+                .critic_params
+                .vars()
+                .iter()
+                .map(|v| v.elem_count())
+                .sum();
+            self.draw_blocks(coordinates, |rng, n| vec![rng.normal_vec(n)])
+                .remove(0)
+        } else {
+            Vec::new()
+        };
+        PrivateDraws {
+            noise,
+            gumbel,
+            generator_masks,
+            fake_masks,
+            penalty,
+            rows,
+            real_masks,
+            gaussian,
+        }
+    }
+
+    /// [`Self::private_step`] with hand-derived gradients: the same draws, the same
+    /// updates.
     fn explicit_private_step(&mut self, privacy: &PrivacyConfig) -> Result<StepLosses> {
         let sigma = self.private_budget(privacy)?;
-        let b = self.batch;
-        let critic = self.critic.spec().clone();
-        let masks = |rng: &mut SeededRng, rows: usize| -> Vec<Vec<f32>> {
-            critic
-                .hidden
-                .iter()
-                .map(|&h| rng.dropout_mask(rows * h, critic.dropout))
-                .collect()
-        };
         let mut last_generator_masks = Vec::new();
         for _ in 0..self.config.critic_steps {
-            let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
-            let fake_masks = masks(&mut self.rng, b);
-            let penalty = (self.config.loss == Loss::WganGp).then(|| {
-                let mut partner: Vec<u32> = (0..b as u32).collect();
-                self.rng.shuffle(&mut partner);
-                let alpha = self.rng.uniform_vec(b, 0.0, 1.0);
-                PairPenalty {
-                    partner,
-                    alpha,
-                    masks: masks(&mut self.rng, b),
-                }
-            });
-            let rows = poisson_sample(self.n_rows, privacy.sample_rate, &mut self.rng);
-            let real_masks = if rows.is_empty() {
-                Vec::new()
-            } else {
-                masks(&mut self.rng, rows.len())
-            };
-            let Engine::Explicit { step, buffers } = &mut self.engine else {
-                return Err(Error::Config("this step needs the explicit engine".into()));
-            };
-            let gaussian = if sigma * privacy.max_grad_norm > 0.0 {
-                self.rng.normal_vec(step.critic_parameter_count())
-            } else {
-                Vec::new()
-            };
-            let draws = PrivateDraws {
-                noise,
-                gumbel,
-                generator_masks,
-                fake_masks,
-                penalty,
-                rows,
-                real_masks,
-                gaussian,
-            };
+            let draws = self.draw_private_update(privacy, sigma);
             let (storage, layout) = self.data.storage_and_layout();
             let candle_core::Storage::Cpu(cpu) = &*storage else {
                 return Err(Error::Config("hand-derived gradients need the CPU".into()));
             };
             let data = &cpu.as_slice::<f32>()?[layout.start_offset()..];
+            let Engine::Explicit { step, buffers } = &mut self.engine else {
+                return Err(Error::Config("this step needs the explicit engine".into()));
+            };
             let clipping = Clipping {
                 max_norm: privacy.max_grad_norm as f32,
                 noise_multiplier: sigma as f32,
@@ -934,12 +917,11 @@ impl Trainer {
             self.private_steps += 1;
             last_generator_masks = draws.generator_masks;
         }
-        let generator_masks = masks(&mut self.rng, b);
+        let masks = self.draw_critic_masks(self.batch, 1, false);
         let Engine::Explicit { step, buffers } = &mut self.engine else {
             return Err(Error::Config("this step needs the explicit engine".into()));
         };
-        let generator =
-            step.private_generator_update(buffers, &generator_masks, &last_generator_masks);
+        let generator = step.private_generator_update(buffers, &masks, &last_generator_masks);
         self.steps += 1;
         Ok(StepLosses {
             critic: f32::NAN,
@@ -959,16 +941,30 @@ impl Trainer {
         let sigma = self.private_budget(privacy)?;
         let critic_steps = self.config.critic_steps as u64;
         let b = self.batch;
-        let no_condition = Tensor::zeros((b, 0), candle_core::DType::F32, &self.device)?;
+        let dev = self.device.clone();
+        let hidden = self.critic.spec().hidden.clone();
         let mut last = None;
         for _ in 0..critic_steps {
-            let generated = self.generate(&no_condition)?;
+            let draws = self.draw_private_update(privacy, sigma);
+            let spec = self.generator.spec();
+            let z = Tensor::from_slice(&draws.noise, (b, spec.noise_dim), &dev)?;
+            let gumbel = Tensor::from_slice(
+                &draws.gumbel,
+                (b, spec.output_width() - spec.n_scalars),
+                &dev,
+            )?;
+            let generator_masks = mask_tensors(&draws.generator_masks, b, &spec.hidden, &dev)?;
+            let generated = self.generator.forward(
+                &z,
+                (!generator_masks.is_empty()).then_some(&generator_masks[..]),
+                &gumbel,
+            )?;
             let fake = generated.rows.detach();
             let params = self.critic.linear_parameters();
             let scale = 1.0 / b as f64;
             // Generated rows are clipped like real ones (without noise: they cost no
             // privacy), so that neither side's gradient dwarfs the other's.
-            let fake_masks = self.critic.dropout_masks(b, &mut self.rng, &self.device)?;
+            let fake_masks = mask_tensors(&draws.fake_masks, b, &hidden, &dev)?;
             let (d_fake, fake_taps) = self.critic.forward_with_taps(&fake, &fake_masks)?;
             let per_fake_row = match self.config.loss {
                 Loss::WganGp => d_fake,
@@ -980,49 +976,49 @@ impl Trainer {
                 Some((&fake_taps, &fake_grads)),
                 privacy.max_grad_norm,
                 0.0,
+                &[],
                 scale,
-                &mut self.rng,
-                &self.device,
+                &dev,
             )?;
-            let mut grads = if self.config.loss == Loss::WganGp {
-                let mut order: Vec<u32> = (0..b as u32).collect();
-                self.rng.shuffle(&mut order);
-                let partner = fake.index_select(&Tensor::from_vec(order, b, &self.device)?, 0)?;
-                let alpha =
-                    Tensor::from_vec(self.rng.uniform_vec(b, 0.0, 1.0), (b, 1), &self.device)?;
-                let mixed = (fake.broadcast_mul(&alpha)?
-                    + partner.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
-                let masks = self.critic.dropout_masks(b, &mut self.rng, &self.device)?;
-                let (_, grad) = self.critic.forward_with_input_grad(&mixed, &masks)?;
-                (gradient_penalty(&grad)? * self.config.gradient_penalty)?.backward()?
-            } else {
-                let mut store = fake_grads;
-                for (weight, bias) in &params {
-                    store.remove(weight);
-                    if let Some(bias) = bias {
-                        store.remove(bias);
-                    }
+            let mut grads = match &draws.penalty {
+                Some(penalty) => {
+                    let partner =
+                        fake.index_select(&Tensor::from_slice(&penalty.partner, b, &dev)?, 0)?;
+                    let alpha = Tensor::from_slice(&penalty.alpha, (b, 1), &dev)?;
+                    let mixed = (fake.broadcast_mul(&alpha)?
+                        + partner.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
+                    let masks = mask_tensors(&penalty.masks, b, &hidden, &dev)?;
+                    let (_, grad) = self.critic.forward_with_input_grad(&mixed, &masks)?;
+                    (gradient_penalty(&grad)? * self.config.gradient_penalty)?.backward()?
                 }
-                store
+                None => {
+                    let mut store = fake_grads;
+                    for (weight, bias) in &params {
+                        store.remove(weight);
+                        if let Some(bias) = bias {
+                            store.remove(bias);
+                        }
+                    }
+                    store
+                }
             };
 
-            let rows = poisson_sample(self.n_rows, privacy.sample_rate, &mut self.rng);
-            let real_part = if rows.is_empty() {
+            let n = draws.rows.len();
+            let real_part = if n == 0 {
                 noisy_clipped_sum(
                     &params,
                     None,
                     privacy.max_grad_norm,
                     sigma,
+                    &draws.gaussian,
                     scale,
-                    &mut self.rng,
-                    &self.device,
+                    &dev,
                 )?
             } else {
-                let n = rows.len();
                 let real = self
                     .data
-                    .index_select(&Tensor::from_vec(rows, n, &self.device)?, 0)?;
-                let masks = self.critic.dropout_masks(n, &mut self.rng, &self.device)?;
+                    .index_select(&Tensor::from_slice(&draws.rows, n, &dev)?, 0)?;
+                let masks = mask_tensors(&draws.real_masks, n, &hidden, &dev)?;
                 let (scores, taps) = self.critic.forward_with_taps(&real, &masks)?;
                 let per_row = match self.config.loss {
                     Loss::WganGp => scores.neg()?,
@@ -1034,9 +1030,9 @@ impl Trainer {
                     Some((&taps, &real_grads)),
                     privacy.max_grad_norm,
                     sigma,
+                    &draws.gaussian,
                     scale,
-                    &mut self.rng,
-                    &self.device,
+                    &dev,
                 )?
             };
             for (param, g) in fake_part.into_iter().chain(real_part) {
@@ -1052,7 +1048,10 @@ impl Trainer {
         }
 
         let generated = last.expect("at least one critic step");
-        let d_fake = self.critic_scores(&generated.rows, &no_condition)?;
+        let masks = self.draw_critic_masks(b, 1, false);
+        let d_fake = self
+            .critic
+            .forward(&generated.rows, &mask_tensors(&masks, b, &hidden, &dev)?)?;
         let loss = match self.config.loss {
             Loss::WganGp => d_fake.mean_all()?.neg()?,
             Loss::Gan => softplus(&d_fake.neg()?)?.mean_all()?,

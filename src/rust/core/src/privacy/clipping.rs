@@ -70,15 +70,16 @@ pub type LinearParams = [(Tensor, Option<Tensor>)];
 /// The privatised gradient of a sum of per-row losses: each row's gradient scaled down to
 /// norm at most `max_norm`, summed, plus Gaussian noise with standard deviation
 /// `noise_multiplier * max_norm` on every coordinate (none when it is 0), all multiplied
-/// by `scale`. Returns (parameter, gradient) pairs. `rows` is `None` when no row was
-/// sampled (noise only).
+/// by `scale`. `gaussian` holds one standard normal draw per coordinate, parameters in
+/// order (weight, then bias, layer by layer); it may be empty without noise. Returns
+/// (parameter, gradient) pairs. `rows` is `None` when no row was sampled (noise only).
 pub fn noisy_clipped_sum(
     params: &LinearParams,
     rows: Option<(&[Tap], &GradStore)>,
     max_norm: f64,
     noise_multiplier: f64,
+    gaussian: &[f32],
     scale: f64,
-    rng: &mut SeededRng,
     device: &Device,
 ) -> Result<Vec<(Tensor, Tensor)>> {
     let clipped: Option<Vec<(Tensor, Option<Tensor>)>> = match rows {
@@ -107,23 +108,37 @@ pub fn noisy_clipped_sum(
         }
     };
     let std = noise_multiplier * max_norm;
+    let coordinates: usize = params
+        .iter()
+        .map(|(w, b)| w.elem_count() + b.as_ref().map_or(0, Tensor::elem_count))
+        .sum();
+    if std > 0.0 && gaussian.len() != coordinates {
+        return Err(Error::Config(format!(
+            "{} noise draws for {coordinates} coordinates",
+            gaussian.len()
+        )));
+    }
+    let mut offset = 0;
+    let mut noise = |shape: &[usize]| -> Result<Tensor> {
+        let len: usize = shape.iter().product();
+        let t = Tensor::from_slice(&gaussian[offset..offset + len], shape, device)?;
+        offset += len;
+        Ok((t * std)?)
+    };
     let mut out = Vec::with_capacity(params.len() * 2);
     for (i, (weight, bias)) in params.iter().enumerate() {
-        let (rows_out, cols_in) = weight.dims2()?;
         let sum = match (&clipped, std > 0.0) {
             (Some(c), false) => c[i].0.clone(),
-            (Some(c), true) => (&c[i].0 + (rng.normal_tensor(rows_out, cols_in, device)? * std)?)?,
-            (None, _) => (rng.normal_tensor(rows_out, cols_in, device)? * std)?,
+            (Some(c), true) => (&c[i].0 + noise(weight.dims())?)?,
+            (None, _) => noise(weight.dims())?,
         };
         out.push((weight.clone(), (sum * scale)?));
         if let Some(bias) = bias {
             let clipped_bias = clipped.as_ref().and_then(|c| c[i].1.as_ref());
             let sum = match (clipped_bias, std > 0.0) {
                 (Some(b), false) => b.clone(),
-                (Some(b), true) => {
-                    (b + (rng.normal_tensor(1, rows_out, device)?.reshape(rows_out)? * std)?)?
-                }
-                (None, _) => (rng.normal_tensor(1, rows_out, device)?.reshape(rows_out)? * std)?,
+                (Some(b), true) => (b + noise(bias.dims())?)?,
+                (None, _) => noise(bias.dims())?,
             };
             out.push((bias.clone(), (sum * scale)?));
         }
@@ -215,8 +230,8 @@ mod tests {
             Some((&taps, &grads)),
             max_norm,
             0.0,
+            &[],
             1.0,
-            &mut rng,
             &device,
         )
         .unwrap();
@@ -252,8 +267,8 @@ mod tests {
             Some((&taps, &grads)),
             0.1,
             0.0,
+            &[],
             1.0,
-            &mut rng,
             &device,
         )
         .unwrap();
@@ -265,14 +280,15 @@ mod tests {
     fn noise_has_the_requested_scale() {
         let device = Device::Cpu;
         let (critic, _params) = critic(&device);
-        let mut rng = SeededRng::new(4);
+        // 5*8 + 8 + 8*6 + 6 + 6 + 1 = 109 coordinates
+        let gaussian = SeededRng::new(4).normal_vec(109);
         let sums = noisy_clipped_sum(
             &critic.linear_parameters(),
             None,
             2.0,
             1.5,
+            &gaussian,
             0.1,
-            &mut rng,
             &device,
         )
         .unwrap();
@@ -282,7 +298,7 @@ mod tests {
             .map(f64::from)
             .collect();
         let sd = (values.iter().map(|v| v * v).sum::<f64>() / values.len() as f64).sqrt();
-        // 1.5 * 2.0 * 0.1 = 0.3 over 5*8 + 8 + 8*6 + 6 + 6 + 1 = 109 draws
+        // 1.5 * 2.0 * 0.1 = 0.3
         assert!((sd - 0.3).abs() < 0.05, "sd {sd}");
     }
 
