@@ -1,0 +1,225 @@
+//! The critic's explicit passes: LeakyReLU layers with dropout over packed rows, the
+//! gradient penalty's parameter gradient and DP-SGD's per-row clipping.
+
+use ndarray::{Array2, ArrayView2};
+
+use super::{add_column_sums, linear, matmul, matrix_mut, split_mut, Net, SLOPE};
+use crate::network::CriticSpec;
+
+pub(super) fn critic_parameter_names(spec: &CriticSpec) -> Vec<(String, Vec<usize>)> {
+    let mut names = Vec::new();
+    let mut width = spec.input_dim * spec.pac;
+    for (i, &h) in spec.hidden.iter().enumerate() {
+        names.push((format!("critic.layer{i}.weight"), vec![h, width]));
+        names.push((format!("critic.layer{i}.bias"), vec![h]));
+        width = h;
+    }
+    names.push(("critic.out.weight".into(), vec![1, width]));
+    names.push(("critic.out.bias".into(), vec![1]));
+    names
+}
+
+/// Buffers of one critic pass over a shard's packs.
+pub(super) struct CriticPass {
+    pub(super) input: Array2<f32>,
+    /// Activations after each hidden layer (dropout applied).
+    pub(super) act: Vec<Array2<f32>>,
+    /// LeakyReLU slope times dropout mask per hidden unit: the layer's local derivative.
+    slope: Vec<Array2<f32>>,
+    pub(super) score: Array2<f32>,
+    grad: Vec<Array2<f32>>,
+    pub(super) grad_input: Array2<f32>,
+}
+
+impl CriticPass {
+    pub(super) fn new(spec: &CriticSpec, packs: usize) -> Self {
+        Self::with_widths(&spec.hidden, packs, spec.input_dim * spec.pac)
+    }
+
+    pub(super) fn with_widths(hidden: &[usize], packs: usize, width: usize) -> Self {
+        let zeros =
+            || -> Vec<Array2<f32>> { hidden.iter().map(|&h| Array2::zeros((packs, h))).collect() };
+        CriticPass {
+            input: Array2::zeros((packs, width)),
+            act: zeros(),
+            slope: zeros(),
+            score: Array2::zeros((packs, 1)),
+            grad: zeros(),
+            grad_input: Array2::zeros((packs, width)),
+        }
+    }
+
+    /// Fills the input with `rows` rows (`pac` per pack), each `row(r)` followed by
+    /// its condition.
+    pub(super) fn pack<'r>(&mut self, rows: usize, row: impl Fn(usize) -> &'r [f32], cond: &[f32]) {
+        let flat = self.input.as_slice_mut().expect("standard layout");
+        let stride = flat.len() / rows;
+        for (r, dst) in flat.chunks_exact_mut(stride).enumerate() {
+            let values = row(r);
+            dst[..values.len()].copy_from_slice(values);
+            let cond_dim = stride - values.len();
+            dst[values.len()..].copy_from_slice(&cond[r * cond_dim..(r + 1) * cond_dim]);
+        }
+    }
+
+    pub(super) fn forward(&mut self, net: &Net, masks: &[&[f32]]) {
+        let layers = self.act.len();
+        for l in 0..layers {
+            let (before, after) = self.act.split_at_mut(l);
+            let input = if l == 0 {
+                self.input.view()
+            } else {
+                before[l - 1].view()
+            };
+            let a = &mut after[0];
+            linear(&input, &net.matrix(2 * l), &net.vector(2 * l + 1), a);
+            let mask = masks[l];
+            let a = a.as_slice_mut().expect("standard layout");
+            let slope = self.slope[l].as_slice_mut().expect("standard layout");
+            for ((v, s), &m) in a.iter_mut().zip(slope).zip(mask) {
+                let d = if *v >= 0.0 { 1.0 } else { SLOPE };
+                *s = d * m;
+                *v *= d * m;
+            }
+        }
+        linear(
+            &self.act[layers - 1].view(),
+            &net.matrix(2 * layers),
+            &net.vector(2 * layers + 1),
+            &mut self.score,
+        );
+    }
+
+    /// Backpropagates `sum(d_score * score)`: adds the parameter gradient to `grad` if
+    /// given and, if asked, writes the gradient with respect to the input into
+    /// `grad_input`.
+    pub(super) fn backward(
+        &mut self,
+        net: &Net,
+        d_score: &[f32],
+        grad: Option<&mut [f32]>,
+        want_input: bool,
+    ) {
+        let layers = self.act.len();
+        let mut grads = grad.map(|g| split_mut(net, g));
+        let w_out = net.matrix(2 * layers);
+        let packs = d_score.len();
+        let d = ArrayView2::from_shape((packs, 1), d_score).expect("score shape");
+        if let Some(grads) = grads.as_mut() {
+            let mut dw = matrix_mut(grads[2 * layers], 1, w_out.ncols());
+            matmul(&d.t(), &self.act[layers - 1], &mut dw, true);
+            grads[2 * layers + 1][0] += d_score.iter().sum::<f32>();
+        }
+        matmul(&d, &w_out, &mut self.grad[layers - 1], false);
+        for l in (0..layers).rev() {
+            self.grad[l] *= &self.slope[l];
+            if let Some(grads) = grads.as_mut() {
+                let input = if l == 0 {
+                    self.input.view()
+                } else {
+                    self.act[l - 1].view()
+                };
+                let (rows, cols) = (self.grad[l].ncols(), input.ncols());
+                let mut dw = matrix_mut(grads[2 * l], rows, cols);
+                matmul(&self.grad[l].t(), &input, &mut dw, true);
+                add_column_sums(grads[2 * l + 1], &self.grad[l].view());
+            }
+            let w = net.matrix(2 * l);
+            if l > 0 {
+                let (before, after) = self.grad.split_at_mut(l);
+                matmul(&after[0], &w, &mut before[l - 1], false);
+            } else if want_input {
+                matmul(&self.grad[0], &w, &mut self.grad_input, false);
+            }
+        }
+    }
+
+    /// After `forward`, adds the parameter gradient of `weight * sum over packs of
+    /// (||g|| - 1)^2`, where g is the gradient of the score with respect to the input
+    /// (the activation slopes held fixed, as they are almost everywhere), and returns
+    /// that sum.
+    pub(super) fn penalty_backward(&mut self, net: &Net, weight: f32, grad: &mut [f32]) -> f64 {
+        let layers = self.act.len();
+        // The score's input gradient, by backpropagating 1 from every pack; `grad[l]`
+        // keeps layer l's slope times the gradient reaching it.
+        self.backward(net, &vec![1.0; self.score.nrows()], None, true);
+        let mut grads = split_mut(net, grad);
+        // Penalty and its gradient with respect to the input gradient, in place.
+        let mut total = 0f64;
+        for mut g in self.grad_input.rows_mut() {
+            let norm = (g.iter().map(|v| v * v).sum::<f32>() + 1e-12).sqrt();
+            total += f64::from((norm - 1.0) * (norm - 1.0));
+            g *= weight * 2.0 * (norm - 1.0) / norm;
+        }
+        // Backward through the chain, layer 0 upwards; `act` is reused as scratch.
+        for l in 0..layers {
+            let (before, after) = self.act.split_at_mut(l);
+            let upstream = if l == 0 {
+                self.grad_input.view()
+            } else {
+                before[l - 1].view()
+            };
+            let (rows, cols) = (self.grad[l].ncols(), upstream.ncols());
+            let mut dw = matrix_mut(grads[2 * l], rows, cols);
+            matmul(&self.grad[l].t(), &upstream, &mut dw, true);
+            let scratch = &mut after[0];
+            matmul(&upstream, &net.matrix(2 * l).t(), scratch, false);
+            *scratch *= &self.slope[l];
+        }
+        let last = &self.act[layers - 1];
+        let dw = &mut grads[2 * layers];
+        add_column_sums(dw, &last.view());
+        total
+    }
+}
+
+impl CriticPass {
+    /// After `forward`, backpropagates per-row losses with gradients `d_score` and adds
+    /// the sum of the rows' parameter gradients, each first scaled to norm at most
+    /// `max_norm`, times `scale`, to `grad`. Needs one row per pack.
+    pub(super) fn clipped_backward(
+        &mut self,
+        net: &Net,
+        d_score: &mut [f32],
+        max_norm: f32,
+        scale: f32,
+        grad: &mut [f32],
+    ) {
+        self.backward(net, d_score, None, false);
+        let layers = self.act.len();
+        let squares = |m: &Array2<f32>, r: usize| m.row(r).iter().map(|v| v * v).sum::<f32>();
+        for (r, d) in d_score.iter_mut().enumerate() {
+            let mut norm_sq = *d * *d * (squares(&self.act[layers - 1], r) + 1.0);
+            for l in 0..layers {
+                let input = if l == 0 {
+                    &self.input
+                } else {
+                    &self.act[l - 1]
+                };
+                norm_sq += squares(&self.grad[l], r) * (squares(input, r) + 1.0);
+            }
+            let factor = (max_norm / (norm_sq.sqrt() + 1e-6)).min(1.0) * scale;
+            *d *= factor;
+            for l in 0..layers {
+                self.grad[l].row_mut(r).map_inplace(|v| *v *= factor);
+            }
+        }
+        let mut grads = split_mut(net, grad);
+        let packs = d_score.len();
+        let d = ArrayView2::from_shape((packs, 1), &*d_score).expect("score shape");
+        let mut dw = matrix_mut(grads[2 * layers], 1, self.act[layers - 1].ncols());
+        matmul(&d.t(), &self.act[layers - 1], &mut dw, true);
+        grads[2 * layers + 1][0] += d_score.iter().sum::<f32>();
+        for l in 0..layers {
+            let input = if l == 0 {
+                self.input.view()
+            } else {
+                self.act[l - 1].view()
+            };
+            let (rows, cols) = (self.grad[l].ncols(), input.ncols());
+            let mut dw = matrix_mut(grads[2 * l], rows, cols);
+            matmul(&self.grad[l].t(), &input, &mut dw, true);
+            add_column_sums(grads[2 * l + 1], &self.grad[l].view());
+        }
+    }
+}

@@ -1,0 +1,603 @@
+//! Training steps on the CPU with hand-derived gradients: explicit forward and backward
+//! passes of the generator and the critic over buffers allocated once, and a fused AdamW
+//! update, including DP-SGD's per-row clipping. It computes what the autograd path in
+//! `train` computes, for every CPU fit without attention, without candle's fresh tensor per
+//! element-wise operation. Each step's packs are cut into [`SHARDS`] shards that run
+//! on the thread pool and whose gradients are summed in a fixed order, so results do
+//! not depend on the number of threads.
+
+use std::collections::HashMap;
+
+use candle_core::Tensor;
+use ndarray::{Array2, ArrayBase, ArrayView1, ArrayView2, ArrayViewMut2, Data, DataMut, Ix2};
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::network::{CriticSpec, GeneratorSpec, Params, LEAKY_SLOPE};
+use crate::train::Loss;
+
+mod critic;
+mod generator;
+mod private;
+
+use critic::{critic_parameter_names, CriticPass};
+use generator::{GeneratorPass, GeneratorShape};
+pub use private::{Clipping, PairPenalty, PrivateDraws};
+
+/// Shards per step (fewer when a batch has fewer packs).
+pub const SHARDS: usize = 2;
+
+const SLOPE: f32 = LEAKY_SLOPE as f32;
+
+/// Parameters per parallel task in element-wise updates.
+const CHUNK: usize = 1 << 15;
+
+/// Adam settings, as candle-nn's `ParamsAdamW`.
+#[derive(Debug, Clone, Copy)]
+pub struct Adam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+/// One parameter's place in a network's flat buffer.
+#[derive(Debug, Clone)]
+struct Slot {
+    name: String,
+    dims: Vec<usize>,
+    offset: usize,
+    len: usize,
+}
+
+/// All parameters of one network in one buffer, with AdamW's moments.
+#[derive(Clone)]
+struct Net {
+    slots: Vec<Slot>,
+    values: Vec<f32>,
+    first_moment: Vec<f32>,
+    second_moment: Vec<f32>,
+    step: i32,
+}
+
+impl Net {
+    fn new(names: Vec<(String, Vec<usize>)>, params: &Params) -> Result<Self> {
+        let tensors = params.tensors();
+        let mut slots = Vec::with_capacity(names.len());
+        let mut values = Vec::new();
+        for (name, dims) in names {
+            let len = dims.iter().product();
+            let t = &tensors[&name];
+            debug_assert_eq!(t.dims(), &dims[..]);
+            values.extend(t.flatten_all()?.to_vec1::<f32>()?);
+            slots.push(Slot {
+                name,
+                dims,
+                offset: values.len() - len,
+                len,
+            });
+        }
+        let n = values.len();
+        Ok(Net {
+            slots,
+            values,
+            first_moment: vec![0.0; n],
+            second_moment: vec![0.0; n],
+            step: 0,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    fn matrix(&self, i: usize) -> ArrayView2<'_, f32> {
+        let s = &self.slots[i];
+        ArrayView2::from_shape(
+            (s.dims[0], s.dims[1]),
+            &self.values[s.offset..s.offset + s.len],
+        )
+        .expect("weight shape")
+    }
+
+    fn vector(&self, i: usize) -> ArrayView1<'_, f32> {
+        ArrayView1::from(self.slice(i))
+    }
+
+    fn slice(&self, i: usize) -> &[f32] {
+        let s = &self.slots[i];
+        &self.values[s.offset..s.offset + s.len]
+    }
+
+    /// candle-nn's AdamW update, fused into one pass.
+    fn adam_step(&mut self, grad: &[f32], adam: &Adam) {
+        self.step += 1;
+        let (b1, b2) = (adam.beta1 as f32, adam.beta2 as f32);
+        let scale_m = (1.0 / (1.0 - adam.beta1.powi(self.step))) as f32;
+        let scale_v = (1.0 / (1.0 - adam.beta2.powi(self.step))) as f32;
+        let decay = (1.0 - adam.lr * adam.weight_decay) as f32;
+        let (lr, eps) = (adam.lr as f32, adam.eps as f32);
+        self.values
+            .par_chunks_mut(CHUNK)
+            .zip(self.first_moment.par_chunks_mut(CHUNK))
+            .zip(self.second_moment.par_chunks_mut(CHUNK))
+            .zip(grad.par_chunks(CHUNK))
+            .for_each(|(((theta, m), v), g)| {
+                for (((theta, m), v), &g) in theta.iter_mut().zip(m).zip(v).zip(g) {
+                    *m = *m * b1 + g * (1.0 - b1);
+                    *v = *v * b2 + g * g * (1.0 - b2);
+                    let step = (*m * scale_m) / ((*v * scale_v).sqrt() + eps);
+                    *theta = *theta * decay - step * lr;
+                }
+            });
+    }
+
+    /// Writes the values into candle parameters of the same names.
+    fn store(&self, params: &Params) -> Result<()> {
+        let tensors = self
+            .slots
+            .iter()
+            .map(|s| {
+                let t = Tensor::from_slice(
+                    &self.values[s.offset..s.offset + s.len],
+                    s.dims.as_slice(),
+                    &candle_core::Device::Cpu,
+                )?;
+                Ok((s.name.clone(), t))
+            })
+            .collect::<Result<HashMap<_, _>>>()?;
+        params.restore(&tensors)
+    }
+}
+
+/// Mutable views of a flat gradient buffer laid out like `net`.
+fn split_mut<'a>(net: &Net, mut buf: &'a mut [f32]) -> Vec<&'a mut [f32]> {
+    let mut out = Vec::with_capacity(net.slots.len());
+    for s in &net.slots {
+        let (head, tail) = buf.split_at_mut(s.len);
+        out.push(head);
+        buf = tail;
+    }
+    out
+}
+
+fn matrix_mut<'a>(buf: &'a mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'a, f32> {
+    ArrayViewMut2::from_shape((rows, cols), buf).expect("gradient shape")
+}
+
+/// `c = a b`, or `c += a b` when `accumulate`, on one thread by the gemm crate (the
+/// kernels behind candle's CPU matmul); any strides.
+fn matmul<A: Data<Elem = f32>, B: Data<Elem = f32>, C: DataMut<Elem = f32>>(
+    a: &ArrayBase<A, Ix2>,
+    b: &ArrayBase<B, Ix2>,
+    c: &mut ArrayBase<C, Ix2>,
+    accumulate: bool,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    assert!(b.nrows() == k && c.dim() == (m, n), "matmul shapes");
+    let (a_s, b_s, c_s) = (a.strides(), b.strides(), c.strides().to_vec());
+    // SAFETY: the three views are valid for their shapes and strides, and `c` is
+    // borrowed mutably, so it overlaps neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            c_s[1],
+            c_s[0],
+            accumulate,
+            a.as_ptr(),
+            a_s[1],
+            a_s[0],
+            b.as_ptr(),
+            b_s[1],
+            b_s[0],
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// Adds column sums of `x` to `out`.
+fn add_column_sums(out: &mut [f32], x: &ArrayView2<f32>) {
+    for row in x.rows() {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
+/// `y = x w^T + b` for a weight `w` of shape (out, in).
+fn linear(x: &ArrayView2<f32>, w: &ArrayView2<f32>, b: &ArrayView1<f32>, y: &mut Array2<f32>) {
+    matmul(x, &w.t(), y, false);
+    for mut row in y.rows_mut() {
+        row += b;
+    }
+}
+
+fn leaky(x: f32) -> f32 {
+    if x >= 0.0 {
+        x
+    } else {
+        SLOPE * x
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn softplus(x: f32) -> f32 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// The random inputs of one critic update, drawn by the trainer in a fixed order (the
+/// autograd path turns the same draws into tensors).
+pub struct UpdateDraws {
+    /// Indices of the real rows.
+    pub rows: Vec<u32>,
+    pub cond: Vec<f32>,
+    /// Per conditioning column, the slot each row fixes.
+    pub fixed: Vec<Vec<Option<usize>>>,
+    pub noise: Vec<f32>,
+    pub gumbel: Vec<f32>,
+    /// Generator dropout masks per block; empty without generator dropout.
+    pub generator_masks: Vec<Vec<f32>>,
+    pub real_masks: Vec<Vec<f32>>,
+    pub fake_masks: Vec<Vec<f32>>,
+    /// Interpolation weights per pack and dropout masks of the gradient penalty.
+    pub penalty: Option<(Vec<f32>, Vec<Vec<f32>>)>,
+}
+
+/// What every shard reads.
+struct Shared<'a> {
+    shape: &'a GeneratorShape,
+    generator: &'a Net,
+    critic: &'a Net,
+    loss: Loss,
+    penalty_weight: f32,
+    pac: usize,
+    /// Packs in the whole batch.
+    packs: usize,
+    condition_groups: &'a [(usize, usize)],
+}
+
+/// One shard's packs, its passes and its gradients.
+struct Shard {
+    packs: std::ops::Range<usize>,
+    generator: GeneratorPass,
+    real: CriticPass,
+    fake: CriticPass,
+    mixed: Option<CriticPass>,
+    scores: Vec<f32>,
+    generator_grad: Vec<f32>,
+    critic_grad: Vec<f32>,
+}
+
+/// Rows `range` (in units of `width` values) of `v`.
+fn rows_of<'a>(v: &'a [f32], range: &std::ops::Range<usize>, width: usize) -> &'a [f32] {
+    &v[range.start * width..range.end * width]
+}
+
+fn mask_rows<'a>(
+    masks: &'a [Vec<f32>],
+    range: &std::ops::Range<usize>,
+    widths: &[usize],
+) -> Vec<&'a [f32]> {
+    masks
+        .iter()
+        .zip(widths)
+        .map(|(m, &w)| rows_of(m, range, w))
+        .collect()
+}
+
+impl Shard {
+    fn rows(&self, pac: usize) -> std::ops::Range<usize> {
+        self.packs.start * pac..self.packs.end * pac
+    }
+
+    /// Generator pass, critic passes on real and generated rows (and the penalty);
+    /// returns this shard's sums of real and generated scores and of the penalty.
+    fn critic_update(
+        &mut self,
+        ctx: &Shared,
+        draws: &UpdateDraws,
+        data: &[f32],
+    ) -> (f64, f64, f64) {
+        let shape = ctx.shape;
+        let rows = self.rows(ctx.pac);
+        let hidden = &shape.hidden;
+        let generator_masks = mask_rows(&draws.generator_masks, &rows, hidden);
+        self.generator.forward(
+            shape,
+            ctx.generator,
+            rows_of(&draws.noise, &rows, shape.noise_dim),
+            rows_of(&draws.cond, &rows, shape.cond_dim),
+            rows_of(&draws.gumbel, &rows, shape.out - shape.n_scalars),
+            &generator_masks,
+        );
+        self.critic_grad.fill(0.0);
+        let cond = rows_of(&draws.cond, &rows, shape.cond_dim);
+        let width = shape.out;
+        let indices = &draws.rows[rows.clone()];
+        self.real.pack(
+            rows.len(),
+            |r| {
+                let i = indices[r] as usize;
+                &data[i * width..(i + 1) * width]
+            },
+            cond,
+        );
+        let out = self.generator.out.as_slice().expect("standard layout");
+        self.fake
+            .pack(rows.len(), |r| &out[r * width..(r + 1) * width], cond);
+        let critic_widths = &self.real.act.iter().map(|a| a.ncols()).collect::<Vec<_>>();
+        let real_masks = mask_rows(&draws.real_masks, &self.packs, critic_widths);
+        let fake_masks = mask_rows(&draws.fake_masks, &self.packs, critic_widths);
+        self.real.forward(ctx.critic, &real_masks);
+        self.fake.forward(ctx.critic, &fake_masks);
+        let scale = 1.0 / ctx.packs as f32;
+        let real_sum: f64 = self.real.score.iter().map(|&v| f64::from(v)).sum();
+        let fake_sum: f64 = self.fake.score.iter().map(|&v| f64::from(v)).sum();
+        let (mut real_loss, mut fake_loss) = (-real_sum, fake_sum);
+        match ctx.loss {
+            Loss::WganGp => {
+                self.scores.fill(-scale);
+                self.real
+                    .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
+                self.scores.fill(scale);
+                self.fake
+                    .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
+            }
+            Loss::Gan => {
+                real_loss = self
+                    .real
+                    .score
+                    .iter()
+                    .map(|&d| f64::from(softplus(-d)))
+                    .sum();
+                fake_loss = self
+                    .fake
+                    .score
+                    .iter()
+                    .map(|&d| f64::from(softplus(d)))
+                    .sum();
+                for (g, &d) in self.scores.iter_mut().zip(self.real.score.iter()) {
+                    *g = -sigmoid(-d) * scale;
+                }
+                self.real
+                    .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
+                for (g, &d) in self.scores.iter_mut().zip(self.fake.score.iter()) {
+                    *g = sigmoid(d) * scale;
+                }
+                self.fake
+                    .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
+            }
+        }
+        let mut penalty = 0.0;
+        if let (Some(mixed), Some((alpha, masks))) = (self.mixed.as_mut(), &draws.penalty) {
+            let alpha = &alpha[self.packs.clone()];
+            for (p, &a) in alpha.iter().enumerate() {
+                let (r, f) = (self.real.input.row(p), self.fake.input.row(p));
+                let mut m = mixed.input.row_mut(p);
+                for j in 0..m.len() {
+                    m[j] = a * r[j] + (1.0 - a) * f[j];
+                }
+            }
+            mixed.forward(ctx.critic, &mask_rows(masks, &self.packs, critic_widths));
+            penalty = mixed.penalty_backward(
+                ctx.critic,
+                ctx.penalty_weight * scale,
+                &mut self.critic_grad,
+            );
+        }
+        (real_loss + fake_loss, real_sum - fake_sum, penalty)
+    }
+
+    /// The generator update on the rows of the last critic update; returns this shard's
+    /// loss (sums divided by the whole batch).
+    fn generator_update(
+        &mut self,
+        ctx: &Shared,
+        draws: &UpdateDraws,
+        masks: &[Vec<f32>],
+        batch: usize,
+    ) -> f64 {
+        let shape = ctx.shape;
+        let scale = 1.0 / ctx.packs as f32;
+        let critic_widths = self.fake.act.iter().map(|a| a.ncols()).collect::<Vec<_>>();
+        self.fake
+            .forward(ctx.critic, &mask_rows(masks, &self.packs, &critic_widths));
+        let loss: f64 = match ctx.loss {
+            Loss::WganGp => {
+                self.scores.fill(-scale);
+                -self.fake.score.iter().map(|&d| f64::from(d)).sum::<f64>()
+            }
+            Loss::Gan => {
+                for (g, &d) in self.scores.iter_mut().zip(self.fake.score.iter()) {
+                    *g = -sigmoid(-d) * scale;
+                }
+                self.fake
+                    .score
+                    .iter()
+                    .map(|&d| f64::from(softplus(-d)))
+                    .sum()
+            }
+        };
+        self.fake.backward(ctx.critic, &self.scores, None, true);
+        let stride = shape.out + shape.cond_dim;
+        let grad_rows = self.fake.grad_input.as_slice().expect("standard layout");
+        self.generator.set_output_gradient(shape, grad_rows, stride);
+        let rows = self.rows(ctx.pac);
+        let fixed: Vec<&[Option<usize>]> = draws.fixed.iter().map(|f| &f[rows.clone()]).collect();
+        let condition = self
+            .generator
+            .add_condition_gradient(ctx.condition_groups, &fixed, batch);
+        self.generator_grad.fill(0.0);
+        let generator_masks = mask_rows(&draws.generator_masks, &rows, &shape.hidden);
+        self.generator.backward(
+            shape,
+            ctx.generator,
+            &mut self.generator_grad,
+            &generator_masks,
+        );
+        loss * f64::from(scale) + condition
+    }
+}
+
+/// The hand-derived training engine: both networks' parameters and optimiser states,
+/// and per-shard buffers for a fixed batch.
+#[derive(Clone)]
+pub struct CpuStep {
+    shape: GeneratorShape,
+    generator: Net,
+    critic: Net,
+    adam: Adam,
+    loss: Loss,
+    penalty_weight: f32,
+    pac: usize,
+    batch: usize,
+    condition_groups: Vec<(usize, usize)>,
+}
+
+/// Buffers of a [`CpuStep`]; rebuilt, never cloned.
+pub struct Buffers(Vec<Shard>);
+
+impl CpuStep {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        generator_spec: &GeneratorSpec,
+        critic_spec: &CriticSpec,
+        generator_params: &Params,
+        critic_params: &Params,
+        adam: Adam,
+        loss: Loss,
+        penalty_weight: f64,
+        batch: usize,
+        condition_groups: Vec<(usize, usize)>,
+    ) -> Result<(Self, Buffers)> {
+        let shape = GeneratorShape::new(generator_spec);
+        let generator = Net::new(shape.parameter_names(), generator_params)?;
+        let critic = Net::new(critic_parameter_names(critic_spec), critic_params)?;
+        let pac = critic_spec.pac;
+        let packs = batch / pac;
+        let n = SHARDS.min(packs);
+        let shards = (0..n)
+            .map(|k| {
+                let range = packs * k / n..packs * (k + 1) / n;
+                let size = range.len();
+                Shard {
+                    packs: range,
+                    generator: GeneratorPass::new(&shape, size * pac),
+                    real: CriticPass::new(critic_spec, size),
+                    fake: CriticPass::new(critic_spec, size),
+                    mixed: (loss == Loss::WganGp).then(|| CriticPass::new(critic_spec, size)),
+                    scores: vec![0.0; size],
+                    generator_grad: vec![0.0; generator.len()],
+                    critic_grad: vec![0.0; critic.len()],
+                }
+            })
+            .collect();
+        let step = CpuStep {
+            shape,
+            generator,
+            critic,
+            adam,
+            loss,
+            penalty_weight: penalty_weight as f32,
+            pac,
+            batch,
+            condition_groups,
+        };
+        Ok((step, Buffers(shards)))
+    }
+
+    fn shared(&self) -> Shared<'_> {
+        Shared {
+            shape: &self.shape,
+            generator: &self.generator,
+            critic: &self.critic,
+            loss: self.loss,
+            penalty_weight: self.penalty_weight,
+            pac: self.pac,
+            packs: self.batch / self.pac,
+            condition_groups: &self.condition_groups,
+        }
+    }
+
+    /// One critic update on `data` (encoded rows, row-major); returns the critic loss
+    /// and the score gap.
+    pub fn critic_update(
+        &mut self,
+        buffers: &mut Buffers,
+        draws: &UpdateDraws,
+        data: &[f32],
+    ) -> (f32, f32) {
+        let ctx = self.shared();
+        let parts: Vec<(f64, f64, f64)> = buffers
+            .0
+            .par_iter_mut()
+            .map(|shard| shard.critic_update(&ctx, draws, data))
+            .collect();
+        let packs = ctx.packs as f64;
+        let (mut loss, mut gap) = (0.0, 0.0);
+        for (scores, shard_gap, penalty) in parts {
+            loss += scores + f64::from(self.penalty_weight) * penalty;
+            gap += shard_gap;
+        }
+        let grad = sum_shards(&mut buffers.0, |s| &mut s.critic_grad);
+        self.critic.adam_step(grad, &self.adam);
+        ((loss / packs) as f32, (gap / packs) as f32)
+    }
+
+    /// The generator update after the last critic update, with critic dropout `masks`;
+    /// returns the generator loss.
+    pub fn generator_update(
+        &mut self,
+        buffers: &mut Buffers,
+        draws: &UpdateDraws,
+        masks: &[Vec<f32>],
+    ) -> f32 {
+        let ctx = self.shared();
+        let batch = self.batch;
+        let loss: f64 = buffers
+            .0
+            .par_iter_mut()
+            .map(|shard| shard.generator_update(&ctx, draws, masks, batch))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .sum();
+        let grad = sum_shards(&mut buffers.0, |s| &mut s.generator_grad);
+        self.generator.adam_step(grad, &self.adam);
+        loss as f32
+    }
+
+    /// Writes the current weights into the candle parameters.
+    pub fn store(&self, generator: &Params, critic: &Params) -> Result<()> {
+        self.generator.store(generator)?;
+        self.critic.store(critic)
+    }
+}
+
+/// Adds every shard's gradient into the first shard's, in shard order; returns it.
+fn sum_shards(shards: &mut [Shard], grad: impl Fn(&mut Shard) -> &mut Vec<f32>) -> &[f32] {
+    let (first, rest) = shards.split_at_mut(1);
+    let total = grad(&mut first[0]);
+    for shard in rest {
+        total
+            .par_chunks_mut(CHUNK)
+            .zip(grad(shard).par_chunks(CHUNK))
+            .for_each(|(t, g)| {
+                for (t, g) in t.iter_mut().zip(g) {
+                    *t += g;
+                }
+            });
+    }
+    total
+}

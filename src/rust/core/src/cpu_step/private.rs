@@ -1,0 +1,212 @@
+//! DP-SGD on the explicit engine: a private critic update (generated rows clipped, the
+//! penalty between pairs of generated rows, the Poisson sample of real rows clipped and
+//! noised) and the generator update that follows.
+
+use ndarray::{s, Array2};
+use rayon::prelude::*;
+
+use super::{mask_rows, rows_of, sigmoid, softplus, sum_shards, Buffers, CpuStep, CriticPass};
+use crate::train::Loss;
+
+/// The random inputs of one differentially private critic update, in the order the
+/// autograd path draws them.
+pub struct PrivateDraws {
+    pub noise: Vec<f32>,
+    pub gumbel: Vec<f32>,
+    pub generator_masks: Vec<Vec<f32>>,
+    pub fake_masks: Vec<Vec<f32>>,
+    /// The gradient penalty's draws (WGAN-GP).
+    pub penalty: Option<PairPenalty>,
+    /// The Poisson sample of real rows.
+    pub rows: Vec<u32>,
+    pub real_masks: Vec<Vec<f32>>,
+    /// Standard normal noise for every critic parameter (empty without noise).
+    pub gaussian: Vec<f32>,
+}
+
+/// The gradient penalty of a private update is taken between pairs of generated rows.
+pub struct PairPenalty {
+    /// The row each generated row is paired with.
+    pub partner: Vec<u32>,
+    pub alpha: Vec<f32>,
+    pub masks: Vec<Vec<f32>>,
+}
+
+fn as_slices(masks: &[Vec<f32>]) -> Vec<&[f32]> {
+    masks.iter().map(Vec::as_slice).collect()
+}
+
+/// DP-SGD settings of a private critic update.
+#[derive(Debug, Clone, Copy)]
+pub struct Clipping {
+    pub max_norm: f32,
+    pub noise_multiplier: f32,
+}
+
+impl CpuStep {
+    /// Runs the generator on every shard's rows of the batch; returns the activated rows.
+    fn generate_all(
+        &self,
+        buffers: &mut Buffers,
+        noise: &[f32],
+        gumbel: &[f32],
+        masks: &[Vec<f32>],
+    ) -> Array2<f32> {
+        let shape = &self.shape;
+        let net = &self.generator;
+        buffers.0.par_iter_mut().for_each(|shard| {
+            let rows = shard.rows(1);
+            let masks = mask_rows(masks, &rows, &shape.hidden);
+            shard.generator.forward(
+                shape,
+                net,
+                rows_of(noise, &rows, shape.noise_dim),
+                &[],
+                rows_of(gumbel, &rows, shape.out - shape.n_scalars),
+                &masks,
+            );
+        });
+        let mut out = Array2::zeros((self.batch, shape.out));
+        for shard in &buffers.0 {
+            out.slice_mut(s![shard.rows(1), ..])
+                .assign(&shard.generator.out);
+        }
+        out
+    }
+
+    /// One differentially private critic update (pac 1, no conditioning): generated
+    /// rows' gradients clipped, the penalty between pairs of generated rows, the Poisson
+    /// sample of real rows clipped and noised; all divided by the batch size.
+    pub fn private_critic_update(
+        &mut self,
+        buffers: &mut Buffers,
+        draws: &PrivateDraws,
+        data: &[f32],
+        clipping: Clipping,
+    ) {
+        let b = self.batch;
+        let scale = 1.0 / b as f32;
+        let hidden = self.critic_hidden();
+        let width = self.shape.out;
+        let fake = self.generate_all(buffers, &draws.noise, &draws.gumbel, &draws.generator_masks);
+        let fake_rows = fake.as_slice().expect("standard layout");
+        let (critic, loss, penalty_weight) = (&self.critic, self.loss, self.penalty_weight);
+        let (n, shards) = (draws.rows.len(), buffers.0.len());
+        buffers.0.par_iter_mut().enumerate().for_each(|(k, shard)| {
+            shard.critic_grad.fill(0.0);
+            let grad = &mut shard.critic_grad;
+            // This shard's generated rows: clipped, no noise.
+            let rows = shard.packs.clone();
+            let mut fake_pass = CriticPass::with_widths(&hidden, rows.len(), width);
+            let mine = rows_of(fake_rows, &rows, width);
+            fake_pass.pack(rows.len(), |r| &mine[r * width..(r + 1) * width], &[]);
+            fake_pass.forward(critic, &mask_rows(&draws.fake_masks, &rows, &hidden));
+            let mut d: Vec<f32> = match loss {
+                Loss::WganGp => vec![1.0; rows.len()],
+                Loss::Gan => fake_pass.score.iter().map(|&s| sigmoid(s)).collect(),
+            };
+            fake_pass.clipped_backward(critic, &mut d, clipping.max_norm, scale, grad);
+            if let Some(penalty) = &draws.penalty {
+                let mut mixed = CriticPass::with_widths(&hidden, rows.len(), width);
+                for (r, i) in rows.clone().enumerate() {
+                    let (a, p) = (penalty.alpha[i], penalty.partner[i] as usize);
+                    let (x, y) = (fake.row(i), fake.row(p));
+                    let mut m = mixed.input.row_mut(r);
+                    for j in 0..width {
+                        m[j] = x[j] * a + y[j] * (1.0 - a);
+                    }
+                }
+                mixed.forward(critic, &mask_rows(&penalty.masks, &rows, &hidden));
+                mixed.penalty_backward(critic, penalty_weight * scale, grad);
+            }
+            // This shard's part of the Poisson sample of real rows: clipped.
+            let real_rows = n * k / shards..n * (k + 1) / shards;
+            if !real_rows.is_empty() {
+                let count = real_rows.len();
+                let mut real = CriticPass::with_widths(&hidden, count, width);
+                let row = |r: usize| {
+                    let i = draws.rows[real_rows.start + r] as usize;
+                    &data[i * width..(i + 1) * width]
+                };
+                real.pack(count, row, &[]);
+                real.forward(critic, &mask_rows(&draws.real_masks, &real_rows, &hidden));
+                let mut d: Vec<f32> = match loss {
+                    Loss::WganGp => vec![-1.0; count],
+                    Loss::Gan => real.score.iter().map(|&s| -sigmoid(-s)).collect(),
+                };
+                real.clipped_backward(critic, &mut d, clipping.max_norm, scale, grad);
+            }
+        });
+        let grad = sum_shards(&mut buffers.0, |s| &mut s.critic_grad);
+        let std = clipping.noise_multiplier * clipping.max_norm * scale;
+        let noised: Vec<f32> = grad
+            .iter()
+            .zip(&draws.gaussian)
+            .map(|(g, z)| g + std * z)
+            .collect();
+        let grad = if draws.gaussian.is_empty() {
+            grad
+        } else {
+            &noised
+        };
+        self.critic.adam_step(grad, &self.adam);
+    }
+
+    /// The generator update of a private step, on the rows of the last critic update
+    /// (generated with dropout `generator_masks`) with critic dropout `masks`; returns
+    /// the generator loss.
+    pub fn private_generator_update(
+        &mut self,
+        buffers: &mut Buffers,
+        masks: &[Vec<f32>],
+        generator_masks: &[Vec<f32>],
+    ) -> f32 {
+        let b = self.batch;
+        let scale = 1.0 / b as f32;
+        let width = self.shape.out;
+        let mut pass = CriticPass::with_widths(&self.critic_hidden(), b, width);
+        for shard in &buffers.0 {
+            pass.input
+                .slice_mut(s![shard.rows(1), ..])
+                .assign(&shard.generator.out);
+        }
+        pass.forward(&self.critic, &as_slices(masks));
+        let (d, loss): (Vec<f32>, f64) = match self.loss {
+            Loss::WganGp => (
+                vec![-scale; b],
+                -pass.score.iter().map(|&s| f64::from(s)).sum::<f64>(),
+            ),
+            Loss::Gan => (
+                pass.score.iter().map(|&s| -sigmoid(-s) * scale).collect(),
+                pass.score.iter().map(|&s| f64::from(softplus(-s))).sum(),
+            ),
+        };
+        pass.backward(&self.critic, &d, None, true);
+        let grad_rows = pass.grad_input.as_slice().expect("standard layout");
+        let shape = &self.shape;
+        let net = &self.generator;
+        buffers.0.par_iter_mut().for_each(|shard| {
+            let rows = shard.rows(1);
+            shard
+                .generator
+                .set_output_gradient(shape, &grad_rows[rows.start * width..], width);
+            shard.generator_grad.fill(0.0);
+            let masks = mask_rows(generator_masks, &rows, &shape.hidden);
+            shard
+                .generator
+                .backward(shape, net, &mut shard.generator_grad, &masks);
+        });
+        let grad = sum_shards(&mut buffers.0, |s| &mut s.generator_grad);
+        self.generator.adam_step(grad, &self.adam);
+        (loss / b as f64) as f32
+    }
+
+    /// Hidden widths of the critic, read from its weight shapes.
+    fn critic_hidden(&self) -> Vec<usize> {
+        self.critic.slots[..self.critic.slots.len() - 2]
+            .iter()
+            .step_by(2)
+            .map(|s| s.dims[0])
+            .collect()
+    }
+}
