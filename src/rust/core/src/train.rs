@@ -504,22 +504,14 @@ impl Trainer {
         let mut last = None;
         for _ in 0..self.config.critic_steps {
             let draws = self.draw_critic_update();
-            let (storage, layout) = self.data.storage_and_layout();
-            let candle_core::Storage::Cpu(cpu) = &*storage else {
-                return Err(Error::Config("hand-derived gradients need the CPU".into()));
-            };
-            let data = &cpu.as_slice::<f32>()?[layout.start_offset()..];
-            let Engine::Explicit { step, buffers } = &mut self.engine else {
-                return Err(Error::Config("this step needs the explicit engine".into()));
-            };
-            (critic_loss, gap) = step.critic_update(buffers, &draws, data);
+            let (step, buffers) = explicit(&mut self.engine)?;
+            (critic_loss, gap) =
+                with_cpu_values(&self.data, |data| step.critic_update(buffers, &draws, data))?;
             last = Some(draws);
         }
         let draws = last.expect("at least one critic step");
         let masks = self.draw_critic_masks(self.batch / self.config.pac, 1, false);
-        let Engine::Explicit { step, buffers } = &mut self.engine else {
-            return Err(Error::Config("this step needs the explicit engine".into()));
-        };
+        let (step, buffers) = explicit(&mut self.engine)?;
         let generator_loss = step.generator_update(buffers, &draws, &masks);
         self.steps += 1;
         Ok(StepLosses {
@@ -901,26 +893,19 @@ impl Trainer {
         let mut last_generator_masks = Vec::new();
         for _ in 0..self.config.critic_steps {
             let draws = self.draw_private_update(privacy, sigma);
-            let (storage, layout) = self.data.storage_and_layout();
-            let candle_core::Storage::Cpu(cpu) = &*storage else {
-                return Err(Error::Config("hand-derived gradients need the CPU".into()));
-            };
-            let data = &cpu.as_slice::<f32>()?[layout.start_offset()..];
-            let Engine::Explicit { step, buffers } = &mut self.engine else {
-                return Err(Error::Config("this step needs the explicit engine".into()));
-            };
             let clipping = Clipping {
                 max_norm: privacy.max_grad_norm as f32,
                 noise_multiplier: sigma as f32,
             };
-            step.private_critic_update(buffers, &draws, data, clipping);
+            let (step, buffers) = explicit(&mut self.engine)?;
+            with_cpu_values(&self.data, |data| {
+                step.private_critic_update(buffers, &draws, data, clipping)
+            })?;
             self.private_steps += 1;
             last_generator_masks = draws.generator_masks;
         }
         let masks = self.draw_critic_masks(self.batch, 1, false);
-        let Engine::Explicit { step, buffers } = &mut self.engine else {
-            return Err(Error::Config("this step needs the explicit engine".into()));
-        };
+        let (step, buffers) = explicit(&mut self.engine)?;
         let generator = step.private_generator_update(buffers, &masks, &last_generator_masks);
         self.steps += 1;
         Ok(StepLosses {
@@ -1088,6 +1073,23 @@ impl Trainer {
             steps: self.steps_before + self.steps,
         })
     }
+}
+
+/// The explicit engine's state, or an error for the autograd engine.
+fn explicit(engine: &mut Engine) -> Result<(&mut CpuStep, &mut Buffers)> {
+    match engine {
+        Engine::Explicit { step, buffers } => Ok((step, buffers)),
+        Engine::Autograd { .. } => Err(Error::Config("this step needs the explicit engine".into())),
+    }
+}
+
+/// Calls `f` with the values of a CPU tensor, row-major.
+fn with_cpu_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        return Err(Error::Config("hand-derived gradients need the CPU".into()));
+    };
+    Ok(f(&cpu.as_slice::<f32>()?[layout.start_offset()..]))
 }
 
 fn autograd_engine(

@@ -106,23 +106,13 @@ impl CriticPass {
         let packs = d_score.len();
         let d = ArrayView2::from_shape((packs, 1), d_score).expect("score shape");
         if let Some(grads) = grads.as_mut() {
-            let mut dw = matrix_mut(grads[2 * layers], 1, w_out.ncols());
-            matmul(&d.t(), &self.act[layers - 1], &mut dw, true);
-            grads[2 * layers + 1][0] += d_score.iter().sum::<f32>();
+            self.add_output_gradient(d_score, grads);
         }
         matmul(&d, &w_out, &mut self.grad[layers - 1], false);
         for l in (0..layers).rev() {
             self.grad[l] *= &self.slope[l];
             if let Some(grads) = grads.as_mut() {
-                let input = if l == 0 {
-                    self.input.view()
-                } else {
-                    self.act[l - 1].view()
-                };
-                let (rows, cols) = (self.grad[l].ncols(), input.ncols());
-                let mut dw = matrix_mut(grads[2 * l], rows, cols);
-                matmul(&self.grad[l].t(), &input, &mut dw, true);
-                add_column_sums(grads[2 * l + 1], &self.grad[l].view());
+                self.add_layer_gradient(l, grads);
             }
             let w = net.matrix(2 * l);
             if l > 0 {
@@ -187,16 +177,12 @@ impl CriticPass {
     ) {
         self.backward(net, d_score, None, false);
         let layers = self.act.len();
-        let squares = |m: &Array2<f32>, r: usize| m.row(r).iter().map(|v| v * v).sum::<f32>();
+        let squares = |m: &ArrayView2<f32>, r: usize| m.row(r).iter().map(|v| v * v).sum::<f32>();
         for (r, d) in d_score.iter_mut().enumerate() {
-            let mut norm_sq = *d * *d * (squares(&self.act[layers - 1], r) + 1.0);
+            let mut norm_sq = *d * *d * (squares(&self.act[layers - 1].view(), r) + 1.0);
             for l in 0..layers {
-                let input = if l == 0 {
-                    &self.input
-                } else {
-                    &self.act[l - 1]
-                };
-                norm_sq += squares(&self.grad[l], r) * (squares(input, r) + 1.0);
+                norm_sq +=
+                    squares(&self.grad[l].view(), r) * (squares(&self.layer_input(l), r) + 1.0);
             }
             let factor = (max_norm / (norm_sq.sqrt() + 1e-6)).min(1.0) * scale;
             *d *= factor;
@@ -205,21 +191,37 @@ impl CriticPass {
             }
         }
         let mut grads = split_mut(net, grad);
-        let packs = d_score.len();
-        let d = ArrayView2::from_shape((packs, 1), &*d_score).expect("score shape");
-        let mut dw = matrix_mut(grads[2 * layers], 1, self.act[layers - 1].ncols());
-        matmul(&d.t(), &self.act[layers - 1], &mut dw, true);
-        grads[2 * layers + 1][0] += d_score.iter().sum::<f32>();
+        self.add_output_gradient(d_score, &mut grads);
         for l in 0..layers {
-            let input = if l == 0 {
-                self.input.view()
-            } else {
-                self.act[l - 1].view()
-            };
-            let (rows, cols) = (self.grad[l].ncols(), input.ncols());
-            let mut dw = matrix_mut(grads[2 * l], rows, cols);
-            matmul(&self.grad[l].t(), &input, &mut dw, true);
-            add_column_sums(grads[2 * l + 1], &self.grad[l].view());
+            self.add_layer_gradient(l, &mut grads);
         }
+    }
+
+    /// The input of hidden layer `l`.
+    fn layer_input(&self, l: usize) -> ArrayView2<'_, f32> {
+        if l == 0 {
+            self.input.view()
+        } else {
+            self.act[l - 1].view()
+        }
+    }
+
+    /// Adds the output layer's parameter gradient for score gradients `d_score`.
+    fn add_output_gradient(&self, d_score: &[f32], grads: &mut [&mut [f32]]) {
+        let last = &self.act[self.act.len() - 1];
+        let k = 2 * self.act.len();
+        let d = ArrayView2::from_shape((d_score.len(), 1), d_score).expect("score shape");
+        let mut dw = matrix_mut(grads[k], 1, last.ncols());
+        matmul(&d.t(), last, &mut dw, true);
+        grads[k + 1][0] += d_score.iter().sum::<f32>();
+    }
+
+    /// Adds hidden layer `l`'s parameter gradient from the gradient at its output.
+    fn add_layer_gradient(&self, l: usize, grads: &mut [&mut [f32]]) {
+        let input = self.layer_input(l);
+        let (rows, cols) = (self.grad[l].ncols(), input.ncols());
+        let mut dw = matrix_mut(grads[2 * l], rows, cols);
+        matmul(&self.grad[l].t(), &input, &mut dw, true);
+        add_column_sums(grads[2 * l + 1], &self.grad[l].view());
     }
 }
