@@ -6,6 +6,8 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Instant;
 
+mod common;
+
 use sygnet_core::device::Device;
 use sygnet_core::rng::SeededRng;
 use sygnet_core::sample::synthesize;
@@ -100,10 +102,7 @@ fn checksum(t: &Table) -> u64 {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("a number"))
-        .collect();
+    let args = common::numeric_args();
     let rows = args.first().copied().unwrap_or(1_000_000);
     let n_cols = args.get(1).copied().unwrap_or(20);
     let reps = args.get(2).copied().unwrap_or(3);

@@ -379,7 +379,9 @@ impl Critic {
         Ok(x.reshape((b / self.spec.pac, d * self.spec.pac))?)
     }
 
-    /// Dropout masks for one pass over `rows` packed rows.
+    /// Dropout masks for one pass over `rows` packed rows (tests; training draws them
+    /// in parallel blocks).
+    #[cfg(test)]
     pub fn dropout_masks(
         &self,
         rows: usize,

@@ -1,7 +1,8 @@
 //! The only source of randomness. candle's CPU generator cannot be seeded, so every
 //! random number (weights, noise, minibatches, dropout, Gumbel noise) is drawn here.
 
-use candle_core::{Device, Result as CandleResult, Tensor};
+#[cfg(test)]
+use candle_core::Tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -81,13 +82,17 @@ impl SeededRng {
         use rand::seq::SliceRandom;
         xs.shuffle(&mut self.0);
     }
+}
 
+/// Random tensors for tests of the candle networks.
+#[cfg(test)]
+impl SeededRng {
     pub fn normal_tensor(
         &mut self,
         rows: usize,
         cols: usize,
-        dev: &Device,
-    ) -> CandleResult<Tensor> {
+        dev: &candle_core::Device,
+    ) -> candle_core::Result<Tensor> {
         Tensor::from_vec(self.normal_vec(rows * cols), (rows, cols), dev)
     }
 
@@ -95,8 +100,8 @@ impl SeededRng {
         &mut self,
         rows: usize,
         cols: usize,
-        dev: &Device,
-    ) -> CandleResult<Tensor> {
+        dev: &candle_core::Device,
+    ) -> candle_core::Result<Tensor> {
         Tensor::from_vec(self.gumbel_vec(rows * cols), (rows, cols), dev)
     }
 
@@ -105,8 +110,8 @@ impl SeededRng {
         rows: usize,
         cols: usize,
         p: f32,
-        dev: &Device,
-    ) -> CandleResult<Tensor> {
+        dev: &candle_core::Device,
+    ) -> candle_core::Result<Tensor> {
         Tensor::from_vec(self.dropout_mask(rows * cols, p), (rows, cols), dev)
     }
 }

@@ -11,7 +11,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::condition::{CondSpec, Conditioner};
-use crate::cpu_step::{Adam, Buffers, Clipping, CpuStep, PairPenalty, PrivateDraws, UpdateDraws};
+use crate::cpu_step::{
+    Adam, Buffers, Clipping, CpuStep, PairPenalty, PrivateDraws, UpdateDraws, SHARDS,
+};
 use crate::encoding::{Encoder, EncoderOptions};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -162,10 +164,6 @@ pub struct StepLosses {
     pub score_gap: f32,
 }
 
-/// Rows of a step are processed in this many shards, in parallel when the thread pool
-/// has room; fixed, so that results do not depend on the number of threads.
-const SHARDS: usize = 2;
-
 /// Blocks of rows whose generator noise is drawn in parallel; fixed, so that the draws
 /// do not depend on the number of threads.
 const DRAW_CHUNKS: usize = 8;
@@ -194,6 +192,12 @@ fn mask_tensors(
         .zip(widths)
         .map(|(m, &w)| Ok(Tensor::from_slice(m, (rows, w), device)?))
         .collect()
+}
+
+/// What [`Trainer::train`] restores when training diverges.
+enum Before {
+    Weights(HashMap<String, Tensor>, HashMap<String, Tensor>),
+    Explicit(Box<CpuStep>),
 }
 
 /// How the steps are computed.
@@ -449,25 +453,28 @@ impl Trainer {
     /// Runs `steps` steps. If a loss becomes non-finite, the weights are rolled back
     /// to where they were when this call started and an error is returned.
     pub fn train(&mut self, steps: usize) -> Result<Vec<StepLosses>> {
-        let g_before = self.generator_params.snapshot()?;
-        let c_before = self.critic_params.snapshot()?;
-        let explicit_before = match &self.engine {
-            Engine::Explicit { step, .. } => Some(step.clone()),
-            Engine::Autograd { .. } => None,
+        // The explicit engine writes the candle weights only when a call succeeds.
+        let before = match &self.engine {
+            Engine::Explicit { step, .. } => Before::Explicit(step.clone()),
+            Engine::Autograd { .. } => Before::Weights(
+                self.generator_params.snapshot()?,
+                self.critic_params.snapshot()?,
+            ),
         };
+        let privacy = self.config.privacy.clone();
         let pool = Arc::clone(&self.pool);
         let result = pool.install(|| {
             let mut out = Vec::with_capacity(steps);
             for _ in 0..steps {
-                let losses = match (self.config.privacy.clone(), &self.engine) {
+                let losses = match (&privacy, &self.engine) {
                     (Some(privacy), Engine::Explicit { .. }) => {
-                        self.explicit_private_step(&privacy)?
+                        self.explicit_private_step(privacy)?
                     }
-                    (Some(privacy), Engine::Autograd { .. }) => self.private_step(&privacy)?,
+                    (Some(privacy), Engine::Autograd { .. }) => self.private_step(privacy)?,
                     (None, Engine::Explicit { .. }) => self.explicit_step()?,
                     (None, Engine::Autograd { .. }) => self.autograd_step()?,
                 };
-                let critic_ok = losses.critic.is_finite() || self.config.privacy.is_some();
+                let critic_ok = losses.critic.is_finite() || privacy.is_some();
                 if !(critic_ok && losses.generator.is_finite()) {
                     return Err(Error::Diverged(format!(
                         "training diverged at step {} (losses critic {}, generator {}); \
@@ -481,18 +488,16 @@ impl Trainer {
             }
             Ok(out)
         });
-        match (&result, &mut self.engine) {
-            (Ok(_), Engine::Explicit { step, .. }) => {
+        match (&result, &mut self.engine, before) {
+            (Ok(_), Engine::Explicit { step, .. }, _) => {
                 step.store(&self.generator_params, &self.critic_params)?
             }
-            (Ok(_), Engine::Autograd { .. }) => {}
-            (Err(_), engine) => {
-                self.generator_params.restore(&g_before)?;
-                self.critic_params.restore(&c_before)?;
-                if let (Engine::Explicit { step, .. }, Some(before)) = (engine, explicit_before) {
-                    *step = before;
-                }
+            (Err(_), Engine::Explicit { step, .. }, Before::Explicit(saved)) => *step = saved,
+            (Err(_), _, Before::Weights(generator, critic)) => {
+                self.generator_params.restore(&generator)?;
+                self.critic_params.restore(&critic)?;
             }
+            _ => {}
         }
         result
     }

@@ -64,19 +64,12 @@ impl CriticPass {
 
     pub(super) fn forward(&mut self, net: &Net, masks: &[&[f32]]) {
         let layers = self.act.len();
-        for l in 0..layers {
-            let (before, after) = self.act.split_at_mut(l);
-            let input = if l == 0 {
-                self.input.view()
-            } else {
-                before[l - 1].view()
-            };
-            let a = &mut after[0];
+        for (l, mask) in masks.iter().enumerate().take(layers) {
+            let (input, a) = chain_step(&self.input, &mut self.act, l);
             linear(&input, &net.matrix(2 * l), &net.vector(2 * l + 1), a);
-            let mask = masks[l];
             let a = a.as_slice_mut().expect("standard layout");
             let slope = self.slope[l].as_slice_mut().expect("standard layout");
-            for ((v, s), &m) in a.iter_mut().zip(slope).zip(mask) {
+            for ((v, s), &m) in a.iter_mut().zip(slope).zip(mask.iter()) {
                 let d = if *v >= 0.0 { 1.0 } else { SLOPE };
                 *s = d * m;
                 *v *= d * m;
@@ -143,16 +136,10 @@ impl CriticPass {
         }
         // Backward through the chain, layer 0 upwards; `act` is reused as scratch.
         for l in 0..layers {
-            let (before, after) = self.act.split_at_mut(l);
-            let upstream = if l == 0 {
-                self.grad_input.view()
-            } else {
-                before[l - 1].view()
-            };
+            let (upstream, scratch) = chain_step(&self.grad_input, &mut self.act, l);
             let (rows, cols) = (self.grad[l].ncols(), upstream.ncols());
             let mut dw = matrix_mut(grads[2 * l], rows, cols);
             matmul(&self.grad[l].t(), &upstream, &mut dw, true);
-            let scratch = &mut after[0];
             matmul(&upstream, &net.matrix(2 * l).t(), scratch, false);
             *scratch *= &self.slope[l];
         }
@@ -224,4 +211,20 @@ impl CriticPass {
         matmul(&self.grad[l].t(), &input, &mut dw, true);
         add_column_sums(grads[2 * l + 1], &self.grad[l].view());
     }
+}
+
+/// Layer `l` of a chain whose first input is `first` and whose layer outputs are
+/// `outputs`: its input (read) and its output (written).
+fn chain_step<'a>(
+    first: &'a Array2<f32>,
+    outputs: &'a mut [Array2<f32>],
+    l: usize,
+) -> (ArrayView2<'a, f32>, &'a mut Array2<f32>) {
+    let (before, after) = outputs.split_at_mut(l);
+    let input = if l == 0 {
+        first.view()
+    } else {
+        before[l - 1].view()
+    };
+    (input, &mut after[0])
 }

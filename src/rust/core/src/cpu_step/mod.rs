@@ -24,7 +24,9 @@ use critic::{critic_parameter_names, CriticPass};
 use generator::{GeneratorPass, GeneratorShape};
 pub use private::{Clipping, PairPenalty, PrivateDraws};
 
-/// Shards per step (fewer when a batch has fewer packs).
+/// Rows of a step are processed in this many shards (fewer when a batch has fewer
+/// packs), in parallel when the thread pool has room; fixed, so that results do not
+/// depend on the number of threads. Both engines use it.
 pub const SHARDS: usize = 2;
 
 const SLOPE: f32 = LEAKY_SLOPE as f32;
@@ -265,6 +267,7 @@ struct Shared<'a> {
     pac: usize,
     /// Packs in the whole batch.
     packs: usize,
+    critic_hidden: &'a [usize],
     condition_groups: &'a [(usize, usize)],
 }
 
@@ -337,7 +340,7 @@ impl Shard {
         let out = self.generator.out.as_slice().expect("standard layout");
         self.fake
             .pack(rows.len(), |r| &out[r * width..(r + 1) * width], cond);
-        let critic_widths = &self.real.act.iter().map(|a| a.ncols()).collect::<Vec<_>>();
+        let critic_widths = ctx.critic_hidden;
         let real_masks = mask_rows(&draws.real_masks, &self.packs, critic_widths);
         let fake_masks = mask_rows(&draws.fake_masks, &self.packs, critic_widths);
         self.real.forward(ctx.critic, &real_masks);
@@ -411,9 +414,10 @@ impl Shard {
     ) -> f64 {
         let shape = ctx.shape;
         let scale = 1.0 / ctx.packs as f32;
-        let critic_widths = self.fake.act.iter().map(|a| a.ncols()).collect::<Vec<_>>();
-        self.fake
-            .forward(ctx.critic, &mask_rows(masks, &self.packs, &critic_widths));
+        self.fake.forward(
+            ctx.critic,
+            &mask_rows(masks, &self.packs, ctx.critic_hidden),
+        );
         let loss: f64 = match ctx.loss {
             Loss::WganGp => {
                 self.scores.fill(-scale);
@@ -463,6 +467,7 @@ pub struct CpuStep {
     penalty_weight: f32,
     pac: usize,
     batch: usize,
+    critic_hidden: Vec<usize>,
     condition_groups: Vec<(usize, usize)>,
 }
 
@@ -513,6 +518,7 @@ impl CpuStep {
             penalty_weight: penalty_weight as f32,
             pac,
             batch,
+            critic_hidden: critic_spec.hidden.clone(),
             condition_groups,
         };
         Ok((step, Buffers(shards)))
@@ -527,6 +533,7 @@ impl CpuStep {
             penalty_weight: self.penalty_weight,
             pac: self.pac,
             packs: self.batch / self.pac,
+            critic_hidden: &self.critic_hidden,
             condition_groups: &self.condition_groups,
         }
     }

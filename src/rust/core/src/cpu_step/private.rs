@@ -86,7 +86,7 @@ impl CpuStep {
     ) {
         let b = self.batch;
         let scale = 1.0 / b as f32;
-        let hidden = self.critic_hidden();
+        let hidden = &self.critic_hidden;
         let width = self.shape.out;
         let fake = self.generate_all(buffers, &draws.noise, &draws.gumbel, &draws.generator_masks);
         let fake_rows = fake.as_slice().expect("standard layout");
@@ -97,17 +97,17 @@ impl CpuStep {
             let grad = &mut shard.critic_grad;
             // This shard's generated rows: clipped, no noise.
             let rows = shard.packs.clone();
-            let mut fake_pass = CriticPass::with_widths(&hidden, rows.len(), width);
+            let mut fake_pass = CriticPass::with_widths(hidden, rows.len(), width);
             let mine = rows_of(fake_rows, &rows, width);
             fake_pass.pack(rows.len(), |r| &mine[r * width..(r + 1) * width], &[]);
-            fake_pass.forward(critic, &mask_rows(&draws.fake_masks, &rows, &hidden));
+            fake_pass.forward(critic, &mask_rows(&draws.fake_masks, &rows, hidden));
             let mut d: Vec<f32> = match loss {
                 Loss::WganGp => vec![1.0; rows.len()],
                 Loss::Gan => fake_pass.score.iter().map(|&s| sigmoid(s)).collect(),
             };
             fake_pass.clipped_backward(critic, &mut d, clipping.max_norm, scale, grad);
             if let Some(penalty) = &draws.penalty {
-                let mut mixed = CriticPass::with_widths(&hidden, rows.len(), width);
+                let mut mixed = CriticPass::with_widths(hidden, rows.len(), width);
                 for (r, i) in rows.clone().enumerate() {
                     let (a, p) = (penalty.alpha[i], penalty.partner[i] as usize);
                     let (x, y) = (fake.row(i), fake.row(p));
@@ -116,20 +116,20 @@ impl CpuStep {
                         m[j] = x[j] * a + y[j] * (1.0 - a);
                     }
                 }
-                mixed.forward(critic, &mask_rows(&penalty.masks, &rows, &hidden));
+                mixed.forward(critic, &mask_rows(&penalty.masks, &rows, hidden));
                 mixed.penalty_backward(critic, penalty_weight * scale, grad);
             }
             // This shard's part of the Poisson sample of real rows: clipped.
             let real_rows = n * k / shards..n * (k + 1) / shards;
             if !real_rows.is_empty() {
                 let count = real_rows.len();
-                let mut real = CriticPass::with_widths(&hidden, count, width);
+                let mut real = CriticPass::with_widths(hidden, count, width);
                 let row = |r: usize| {
                     let i = draws.rows[real_rows.start + r] as usize;
                     &data[i * width..(i + 1) * width]
                 };
                 real.pack(count, row, &[]);
-                real.forward(critic, &mask_rows(&draws.real_masks, &real_rows, &hidden));
+                real.forward(critic, &mask_rows(&draws.real_masks, &real_rows, hidden));
                 let mut d: Vec<f32> = match loss {
                     Loss::WganGp => vec![-1.0; count],
                     Loss::Gan => real.score.iter().map(|&s| -sigmoid(-s)).collect(),
@@ -164,7 +164,7 @@ impl CpuStep {
         let b = self.batch;
         let scale = 1.0 / b as f32;
         let width = self.shape.out;
-        let mut pass = CriticPass::with_widths(&self.critic_hidden(), b, width);
+        let mut pass = CriticPass::with_widths(&self.critic_hidden, b, width);
         for shard in &buffers.0 {
             pass.input
                 .slice_mut(s![shard.rows(1), ..])
@@ -199,14 +199,5 @@ impl CpuStep {
         let grad = sum_shards(&mut buffers.0, |s| &mut s.generator_grad);
         self.generator.adam_step(grad, &self.adam);
         (loss / b as f64) as f32
-    }
-
-    /// Hidden widths of the critic, read from its weight shapes.
-    fn critic_hidden(&self) -> Vec<usize> {
-        self.critic.slots[..self.critic.slots.len() - 2]
-            .iter()
-            .step_by(2)
-            .map(|s| s.dims[0])
-            .collect()
     }
 }
