@@ -4,8 +4,22 @@ use extendr_api::prelude::*;
 use sygnet_core::schema::{Column, Kind, Table, Values};
 use sygnet_core::Error as CoreError;
 
-/// A data frame (as a list of columns) to a core table.
+/// A data frame (as a list of columns) to a core table; R's NaN is refused.
 pub fn table_from_r(data: &List, n_rows: usize) -> std::result::Result<Table, CoreError> {
+    table_with(data, n_rows, false)
+}
+
+/// As [`table_from_r`], but R's NaN passes as a missing value: a private fit must not
+/// fail on what one row holds (see `PrivacyConfig::public_table`).
+pub fn table_from_r_private(data: &List, n_rows: usize) -> std::result::Result<Table, CoreError> {
+    table_with(data, n_rows, true)
+}
+
+fn table_with(
+    data: &List,
+    n_rows: usize,
+    nan_is_missing: bool,
+) -> std::result::Result<Table, CoreError> {
     let names: Vec<String> = match data.names() {
         Some(n) => n.map(str::to_string).collect(),
         None => vec![String::new(); data.len()],
@@ -13,7 +27,7 @@ pub fn table_from_r(data: &List, n_rows: usize) -> std::result::Result<Table, Co
     let columns = names
         .iter()
         .zip(data.values())
-        .map(|(name, robj)| column_from_r(name, &robj))
+        .map(|(name, robj)| column_from_r(name, &robj, nan_is_missing))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Table::new(columns, n_rows)
 }
@@ -34,7 +48,11 @@ fn unsupported(name: &str, what: &str) -> CoreError {
     )
 }
 
-fn column_from_r(name: &str, robj: &Robj) -> std::result::Result<Column, CoreError> {
+fn column_from_r(
+    name: &str,
+    robj: &Robj,
+    nan_is_missing: bool,
+) -> std::result::Result<Column, CoreError> {
     let class = class_of(robj);
     if robj.inherits("data.frame") {
         return Err(unsupported(name, "a data frame column"));
@@ -59,12 +77,15 @@ fn column_from_r(name: &str, robj: &Robj) -> std::result::Result<Column, CoreErr
         let ordered = robj.inherits("ordered");
         (Kind::Factor { levels, ordered }, Values::Code(values))
     } else if robj.inherits("Date") {
-        (Kind::Date, Values::Real(reals(name, robj)?))
+        (Kind::Date, Values::Real(reals(name, robj, nan_is_missing)?))
     } else if robj.inherits("POSIXct") {
         let tz = robj
             .get_attrib("tzone")
             .and_then(|t| t.as_str().map(str::to_string));
-        (Kind::DateTime { tz }, Values::Real(reals(name, robj)?))
+        (
+            Kind::DateTime { tz },
+            Values::Real(reals(name, robj, nan_is_missing)?),
+        )
     } else if !class.is_empty() {
         return Err(unsupported(
             name,
@@ -72,7 +93,10 @@ fn column_from_r(name: &str, robj: &Robj) -> std::result::Result<Column, CoreErr
         ));
     } else {
         match robj.rtype() {
-            Rtype::Doubles => (Kind::Double, Values::Real(reals(name, robj)?)),
+            Rtype::Doubles => (
+                Kind::Double,
+                Values::Real(reals(name, robj, nan_is_missing)?),
+            ),
             Rtype::Integers => {
                 let v = robj.as_integer_slice().unwrap_or(&[]);
                 (
@@ -117,10 +141,14 @@ fn column_from_r(name: &str, robj: &Robj) -> std::result::Result<Column, CoreErr
     Column::new(name, kind, values)
 }
 
-/// Real values with NA as NaN; R's NaN (not NA) is refused.
-fn reals(name: &str, robj: &Robj) -> std::result::Result<Vec<f64>, CoreError> {
+/// Real values with NA as NaN; R's NaN (not NA) is refused unless `nan_is_missing`.
+fn reals(
+    name: &str,
+    robj: &Robj,
+    nan_is_missing: bool,
+) -> std::result::Result<Vec<f64>, CoreError> {
     if let Some(v) = robj.as_real_slice() {
-        if v.iter().any(|x| x.is_nan() && !x.is_na()) {
+        if !nan_is_missing && v.iter().any(|x| x.is_nan() && !x.is_na()) {
             return Err(CoreError::column(
                 name,
                 "contains NaN; use NA for missing values",

@@ -9,7 +9,8 @@ use sygnet_core::diagnostic;
 use sygnet_core::distance::{self, Feature};
 use sygnet_core::encoding::{EncoderOptions, NumericEncoding, Transform};
 use sygnet_core::model::Model;
-use sygnet_core::privacy::{accountant, Bound, PrivacyConfig};
+use sygnet_core::privacy::{accountant, Bound, Levels, PrivacyConfig};
+use sygnet_core::rng::RandomSource;
 use sygnet_core::sample;
 use sygnet_core::train::{Loss, TrainConfig, Trainer};
 
@@ -161,6 +162,21 @@ fn privacy_config(robj: &Robj) -> Result<PrivacyConfig> {
             }
         }
     }
+    let levels_list = field(&p, "levels")?
+        .as_list()
+        .ok_or_else(|| config_error("`levels` must be a named list".into()))?;
+    let mut levels = Vec::with_capacity(levels_list.len());
+    for (column, value) in levels_list.iter() {
+        let declared = value
+            .as_str_iter()
+            .ok_or_else(|| config_error(format!("levels of `{column}` must be strings")))?
+            .map(str::to_string)
+            .collect();
+        levels.push(Levels {
+            column: column.to_string(),
+            levels: declared,
+        });
+    }
     Ok(PrivacyConfig {
         epsilon: number(&p, "epsilon")?,
         delta: number(&p, "delta")?,
@@ -168,9 +184,14 @@ fn privacy_config(robj: &Robj) -> Result<PrivacyConfig> {
         noise_multiplier,
         epochs: count(&p, "epochs")?,
         bounds,
+        levels,
         sample_rate: 0.0,
         max_steps: 0,
         steps_taken: 0,
+        rows: match p.dollar("rows") {
+            Ok(r) if !r.is_null() => Some(count(&p, "rows")?),
+            _ => None,
+        },
     })
 }
 
@@ -225,6 +246,8 @@ struct Session {
 }
 
 /// Starts training: a new model, or continuing `model` (raw bytes) when not NULL.
+/// `seed_value` NULL draws every random number from the operating system's generator
+/// (private fits); a private fit refuses a seed.
 /// @noRd
 #[extendr]
 fn rs_session_new(
@@ -232,26 +255,39 @@ fn rs_session_new(
     n_rows: i32,
     config: List,
     model: Robj,
-    seed_value: f64,
+    seed_value: Robj,
     threads: i32,
     device_name: &str,
 ) -> Result<ExternalPtr<Session>> {
     tune_allocator();
-    let table = convert::table_from_r(&data, n_rows as usize).map_err(fail)?;
+    let config = train_config(&config)?;
+    let source = if seed_value.is_null() {
+        RandomSource::System
+    } else if config.privacy.is_some() {
+        return Err(config_error(
+            "a differentially private fit takes no seed: its noise must not be replayable".into(),
+        ));
+    } else {
+        RandomSource::Seed(
+            seed_value
+                .as_real()
+                .ok_or_else(|| config_error("`seed` must be a number".into()))? as u64,
+        )
+    };
+    let table = if config.privacy.is_some() {
+        convert::table_from_r_private(&data, n_rows as usize)
+    } else {
+        convert::table_from_r(&data, n_rows as usize)
+    }
+    .map_err(fail)?;
     let dev = device_of(device_name)?;
     let threads = threads.max(1) as usize;
     let trainer = if model.is_null() {
-        Trainer::new(
-            &table,
-            train_config(&config)?,
-            seed_value as u64,
-            threads,
-            dev.clone(),
-        )
+        Trainer::new(&table, config, source, threads, dev.clone())
     } else {
         let bytes = Raw::try_from(model)?;
         let model = Model::from_bytes(bytes.as_slice(), &dev).map_err(fail)?;
-        Trainer::resume(&model, &table, seed_value as u64, threads, dev.clone())
+        Trainer::resume(&model, &table, source, threads, dev.clone())
     }
     .map_err(fail)?;
     Ok(ExternalPtr::new(Session {
@@ -263,12 +299,13 @@ fn rs_session_new(
 /// Steps per epoch, the rows per step and the device actually used.
 /// @noRd
 #[extendr]
-fn rs_session_info(session: ExternalPtr<Session>) -> List {
-    list!(
+fn rs_session_info(session: ExternalPtr<Session>) -> Result<List> {
+    Ok(list!(
         steps_per_epoch = session.trainer.steps_per_epoch() as f64,
         batch_size = session.trainer.batch_size() as f64,
-        device = session.device
-    )
+        device = session.device,
+        privacy = privacy_report(session.trainer.config())?
+    ))
 }
 
 /// Runs `steps` training steps; returns a matrix of per-step losses.
@@ -449,6 +486,32 @@ fn rs_dp_noise_multiplier(epsilon: f64, delta: f64, sample_rate: f64, steps: f64
     accountant::noise_multiplier(epsilon, delta, sample_rate, steps as u64).map_err(fail)
 }
 
+/// Epsilon at `delta` of several uses of the subsampled Gaussian mechanism together.
+/// @noRd
+#[extendr]
+fn rs_dp_epsilon_composed(
+    noise_multipliers: &[f64],
+    sample_rates: &[f64],
+    steps: &[f64],
+    delta: f64,
+) -> Result<f64> {
+    let uses: Vec<accountant::Use> = noise_multipliers
+        .iter()
+        .zip(sample_rates)
+        .zip(steps)
+        .map(
+            |((&noise_multiplier, &sample_rate), &steps)| accountant::Use {
+                noise_multiplier,
+                sample_rate,
+                steps: steps as u64,
+            },
+        )
+        .collect();
+    Ok(accountant::epsilon_composed(&uses, delta)
+        .map_err(fail)?
+        .epsilon)
+}
+
 extendr_module! {
     mod sygnet;
     fn rs_roundtrip;
@@ -464,4 +527,5 @@ extendr_module! {
     fn rs_nearest;
     fn rs_dp_epsilon;
     fn rs_dp_noise_multiplier;
+    fn rs_dp_epsilon_composed;
 }

@@ -8,7 +8,8 @@ use std::time::Instant;
 mod common;
 
 use sygnet_core::device::Device;
-use sygnet_core::privacy::{Bound, PrivacyConfig};
+use sygnet_core::privacy::{Bound, Levels, PrivacyConfig};
+use sygnet_core::rng::RandomSource;
 use sygnet_core::schema::Table;
 use sygnet_core::train::{TrainConfig, Trainer};
 
@@ -19,7 +20,8 @@ fn ms_per_step(
     threads: usize,
     autograd: bool,
 ) -> f64 {
-    let mut trainer = Trainer::new(table, config, 1, threads, Device::Cpu).unwrap();
+    let mut trainer =
+        Trainer::new(table, config, RandomSource::Seed(1), threads, Device::Cpu).unwrap();
     if autograd {
         trainer.use_autograd().unwrap();
     }
@@ -57,9 +59,18 @@ fn main() {
             noise_multiplier: None,
             epochs: 1000,
             bounds,
+            levels: [2usize, 4]
+                .into_iter()
+                .enumerate()
+                .map(|(j, levels)| Levels {
+                    column: format!("f{j}"),
+                    levels: (0..levels).map(|l| format!("l{l}")).collect(),
+                })
+                .collect(),
             sample_rate: 0.0,
             max_steps: 0,
             steps_taken: 0,
+            rows: None,
         }),
         ..plain.clone()
     };

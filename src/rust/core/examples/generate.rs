@@ -9,7 +9,7 @@ use std::time::Instant;
 mod common;
 
 use sygnet_core::device::Device;
-use sygnet_core::rng::SeededRng;
+use sygnet_core::rng::{RandomSource, SeededRng};
 use sygnet_core::sample::synthesize;
 use sygnet_core::schema::{Column, Kind, Table, Values};
 use sygnet_core::train::{TrainConfig, Trainer};
@@ -116,7 +116,14 @@ fn main() {
         .map(|j| column(j, train_rows, &mut rng))
         .collect();
     let table = Table::new(columns, train_rows).unwrap();
-    let mut trainer = Trainer::new(&table, TrainConfig::default(), 1, 1, Device::Cpu).unwrap();
+    let mut trainer = Trainer::new(
+        &table,
+        TrainConfig::default(),
+        RandomSource::Seed(1),
+        1,
+        Device::Cpu,
+    )
+    .unwrap();
     trainer.train(2).unwrap();
     let model = trainer.model().unwrap();
     println!(

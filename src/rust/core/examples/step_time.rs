@@ -7,6 +7,7 @@ use std::time::Instant;
 mod common;
 
 use sygnet_core::device::Device;
+use sygnet_core::rng::RandomSource;
 use sygnet_core::train::{TrainConfig, Trainer};
 
 fn main() {
@@ -22,7 +23,8 @@ fn main() {
         ..TrainConfig::default()
     };
     let start = Instant::now();
-    let mut trainer = Trainer::new(&table, config, 1, threads, Device::Cpu).unwrap();
+    let mut trainer =
+        Trainer::new(&table, config, RandomSource::Seed(1), threads, Device::Cpu).unwrap();
     if autograd {
         trainer.use_autograd().unwrap();
     }

@@ -118,10 +118,10 @@ impl Encoder {
         Ok(Self::layout(columns, table.n_rows()))
     }
 
-    /// An encoding that reads nothing from the data but its schema: factor levels as
-    /// declared, numeric ranges from `bounds`, min-max scaling, and a missing slot in
-    /// every column. For differentially private training, where anything learned from
-    /// the rows would escape the privacy budget.
+    /// An encoding that reads nothing from the data but its schema: category levels as
+    /// declared (see [`PrivacyConfig::public_table`]), numeric ranges from `bounds`,
+    /// min-max scaling, and a missing slot in every column. For differentially private
+    /// training, where anything learned from the rows would escape the privacy budget.
     pub fn public(
         table: &Table,
         bounds: &PrivacyConfig,
@@ -132,27 +132,29 @@ impl Encoder {
         }
         let mut columns = Vec::with_capacity(table.n_cols());
         for col in table.columns() {
-            check_finite(col)?;
             let transform = match &col.kind {
                 Kind::Logical => Transform::Categorical { n_levels: 2 },
-                Kind::Factor { levels, .. } => {
+                Kind::Factor { levels, .. } | Kind::Character { levels } => {
                     if levels.len() > options.max_levels {
-                        return Err(Error::column(&col.name, "has more levels than `max_levels`"));
+                        return Err(Error::column(
+                            &col.name,
+                            "has more levels than `max_levels`",
+                        ));
                     }
-                    Transform::Categorical { n_levels: levels.len() }
-                }
-                Kind::Character { .. } => {
-                    return Err(Error::column(
-                        &col.name,
-                        "is a character vector; with differential privacy, make it a factor whose levels are declared in advance (a public codebook)",
-                    ))
+                    Transform::Categorical {
+                        n_levels: levels.len(),
+                    }
                 }
                 Kind::Double | Kind::Integer | Kind::Date | Kind::DateTime { .. } => {
                     let b = bounds.bound(&col.name).ok_or_else(|| {
                         Error::column(&col.name, "needs public bounds for differential privacy: give them in `dp(bounds =)`")
                     })?;
                     let decimals = matches!(col.kind, Kind::Integer).then_some(0);
-                    Transform::MinMax { min: b.lower, max: b.upper, decimals }
+                    Transform::MinMax {
+                        min: b.lower,
+                        max: b.upper,
+                        decimals,
+                    }
                 }
             };
             columns.push(ColumnCodec {

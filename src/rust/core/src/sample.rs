@@ -504,6 +504,7 @@ fn append(acc: &mut Column, values: Values) {
 mod tests {
     use super::*;
     use crate::encoding::Group;
+    use crate::rng::RandomSource;
     use crate::train::{TrainConfig, Trainer};
 
     /// A numeric column with missing values, a factor and a logical.
@@ -538,7 +539,8 @@ mod tests {
             pac: 5,
             ..config
         };
-        let mut trainer = Trainer::new(&table(200), config, 3, 1, Device::Cpu).unwrap();
+        let mut trainer =
+            Trainer::new(&table(200), config, RandomSource::Seed(3), 1, Device::Cpu).unwrap();
         trainer.train(2).unwrap();
         trainer.model().unwrap()
     }

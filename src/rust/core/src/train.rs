@@ -22,7 +22,7 @@ use crate::network::{
 };
 use crate::privacy::clipping::{noisy_clipped_sum, poisson_sample};
 use crate::privacy::PrivacyConfig;
-use crate::rng::SeededRng;
+use crate::rng::{PrivacyRng, RandomSource, SeededRng};
 use crate::schema::Table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,6 +245,8 @@ pub struct Trainer {
     conditioner: Option<Conditioner>,
     data: Tensor,
     n_rows: usize,
+    /// Rows an epoch covers: the data's, or a private fit's declared public count.
+    epoch_rows: usize,
     batch: usize,
     generator_params: Params,
     critic_params: Params,
@@ -252,6 +254,8 @@ pub struct Trainer {
     critic: Critic,
     engine: Engine,
     rng: SeededRng,
+    /// Poisson sampling and Gaussian noise of a private fit.
+    privacy_rng: Option<PrivacyRng>,
     device: Device,
     pool: Arc<rayon::ThreadPool>,
     steps_before: usize,
@@ -261,29 +265,39 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A new model for `table`.
+    /// A new model for `table`. A private fit sees `table` through
+    /// [`PrivacyConfig::public_table`], and its privacy draws are replayable only from
+    /// [`RandomSource::Seed`] (for tests): released private fits use
+    /// [`RandomSource::System`].
     pub fn new(
         table: &Table,
         config: TrainConfig,
-        seed: u64,
+        source: RandomSource,
         threads: usize,
         device: Device,
     ) -> Result<Self> {
         config.check()?;
-        let mut rng = SeededRng::new(seed);
+        let mut rng = SeededRng::from_source(source)?;
         let pool = Arc::new(thread_pool(threads)?);
-        let encoder = match &config.privacy {
-            Some(privacy) => Encoder::public(table, privacy, &config.encoder)?,
-            None => pool.install(|| Encoder::fit(table, &config.encoder, &mut rng.split()))?,
-        };
-        Self::build(table, config, encoder, None, 0, rng, pool, device)
+        match &config.privacy {
+            Some(privacy) => {
+                let table = privacy.public_table(table)?;
+                let encoder = Encoder::public(&table, privacy, &config.encoder)?;
+                Self::build(&table, config, encoder, None, 0, rng, source, pool, device)
+            }
+            None => {
+                let encoder =
+                    pool.install(|| Encoder::fit(table, &config.encoder, &mut rng.split()))?;
+                Self::build(table, config, encoder, None, 0, rng, source, pool, device)
+            }
+        }
     }
 
     /// Continues training `model` on `table` (same columns and classes).
     pub fn resume(
         model: &Model,
         table: &Table,
-        seed: u64,
+        source: RandomSource,
         threads: usize,
         device: Device,
     ) -> Result<Self> {
@@ -293,14 +307,14 @@ impl Trainer {
             ));
         }
         model.encoder.check_compatible(table)?;
-        let rng = SeededRng::new(seed);
         Self::build(
             table,
             model.config.clone(),
             model.encoder.clone(),
             Some(&model.weights),
             model.steps,
-            rng,
+            SeededRng::from_source(source)?,
+            source,
             Arc::new(thread_pool(threads)?),
             device,
         )
@@ -314,6 +328,7 @@ impl Trainer {
         weights: Option<&HashMap<String, Tensor>>,
         steps_before: usize,
         mut rng: SeededRng,
+        source: RandomSource,
         pool: Arc<rayon::ThreadPool>,
         device: Device,
     ) -> Result<Self> {
@@ -340,7 +355,12 @@ impl Trainer {
             (n_rows, width),
             &device,
         )?;
-        let batch = config.effective_batch(n_rows);
+        let epoch_rows = config
+            .privacy
+            .as_ref()
+            .and_then(|p| p.rows)
+            .unwrap_or(n_rows);
+        let batch = config.effective_batch(epoch_rows);
         let explicit = device.is_cpu() && config.attention_tokens == 0;
         let engine = if explicit {
             let condition_groups = conditioner
@@ -383,9 +403,11 @@ impl Trainer {
             autograd_engine(&config, &generator_params, &critic_params)?
         };
         let critic_steps = config.critic_steps as u64;
+        let mut privacy_rng = None;
         if let Some(privacy) = config.privacy.as_mut() {
-            let steps = (privacy.epochs * n_rows.div_ceil(batch)) as u64 * critic_steps;
-            privacy.calibrate(batch as f64 / n_rows as f64, steps)?;
+            let steps = (privacy.epochs * epoch_rows.div_ceil(batch)) as u64 * critic_steps;
+            privacy.calibrate(batch as f64 / epoch_rows as f64, steps)?;
+            privacy_rng = Some(PrivacyRng::new(source, &mut rng)?);
         }
         Ok(Trainer {
             batch,
@@ -394,12 +416,14 @@ impl Trainer {
             conditioner,
             data,
             n_rows,
+            epoch_rows,
             generator_params,
             critic_params,
             generator,
             critic,
             engine,
             rng,
+            privacy_rng,
             device,
             pool,
             steps_before,
@@ -434,7 +458,7 @@ impl Trainer {
     }
 
     pub fn steps_per_epoch(&self) -> usize {
-        self.n_rows.div_ceil(self.batch)
+        self.epoch_rows.div_ceil(self.batch)
     }
 
     pub fn batch_size(&self) -> usize {
@@ -843,8 +867,29 @@ impl Trainer {
         Ok(sigma)
     }
 
+    /// Standard normal noise for `coordinates` critic coordinates from the privacy
+    /// generator, in [`DRAW_CHUNKS`] blocks drawn in parallel, each from its own stream.
+    fn draw_privacy_noise(&mut self, coordinates: usize) -> Result<Vec<f32>> {
+        let rng = self.privacy_rng()?;
+        let mut streams: Vec<PrivacyRng> = (0..DRAW_CHUNKS).map(|_| rng.split()).collect();
+        let blocks: Vec<Vec<f32>> = streams
+            .par_iter_mut()
+            .enumerate()
+            .map(|(k, rng)| {
+                rng.normal_vec(coordinates * (k + 1) / DRAW_CHUNKS - coordinates * k / DRAW_CHUNKS)
+            })
+            .collect();
+        Ok(blocks.concat())
+    }
+
+    fn privacy_rng(&mut self) -> Result<&mut PrivacyRng> {
+        self.privacy_rng
+            .as_mut()
+            .ok_or_else(|| Error::Config("this fit is not differentially private".into()))
+    }
+
     /// Everything random in one private critic update, drawn in a fixed order.
-    fn draw_private_update(&mut self, privacy: &PrivacyConfig, sigma: f64) -> PrivateDraws {
+    fn draw_private_update(&mut self, privacy: &PrivacyConfig, sigma: f64) -> Result<PrivateDraws> {
         let b = self.batch;
         let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
         let fake_masks = self.draw_critic_masks(b, 1, false);
@@ -861,7 +906,7 @@ impl Trainer {
         } else {
             None
         };
-        let rows = poisson_sample(self.n_rows, privacy.sample_rate, &mut self.rng);
+        let rows = poisson_sample(self.n_rows, privacy.sample_rate, self.privacy_rng()?);
         let real_masks = if rows.is_empty() {
             Vec::new()
         } else {
@@ -874,12 +919,11 @@ impl Trainer {
                 .iter()
                 .map(|v| v.elem_count())
                 .sum();
-            self.draw_blocks(coordinates, |rng, n| vec![rng.normal_vec(n)])
-                .remove(0)
+            self.draw_privacy_noise(coordinates)?
         } else {
             Vec::new()
         };
-        PrivateDraws {
+        Ok(PrivateDraws {
             noise,
             gumbel,
             generator_masks,
@@ -888,7 +932,7 @@ impl Trainer {
             rows,
             real_masks,
             gaussian,
-        }
+        })
     }
 
     /// [`Self::private_step`] with hand-derived gradients: the same draws, the same
@@ -897,7 +941,7 @@ impl Trainer {
         let sigma = self.private_budget(privacy)?;
         let mut last_generator_masks = Vec::new();
         for _ in 0..self.config.critic_steps {
-            let draws = self.draw_private_update(privacy, sigma);
+            let draws = self.draw_private_update(privacy, sigma)?;
             let clipping = Clipping {
                 max_norm: privacy.max_grad_norm as f32,
                 noise_multiplier: sigma as f32,
@@ -935,7 +979,7 @@ impl Trainer {
         let hidden = self.critic.spec().hidden.clone();
         let mut last = None;
         for _ in 0..critic_steps {
-            let draws = self.draw_private_update(privacy, sigma);
+            let draws = self.draw_private_update(privacy, sigma)?;
             let spec = self.generator.spec();
             let z = Tensor::from_slice(&draws.noise, (b, spec.noise_dim), &dev)?;
             let gumbel = Tensor::from_slice(
@@ -1053,6 +1097,11 @@ impl Trainer {
             generator: loss.to_scalar::<f32>()?,
             score_gap: f32::NAN,
         })
+    }
+
+    /// The settings, with the privacy calibration settled.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
     }
 
     /// The current state as a model (weights copied).

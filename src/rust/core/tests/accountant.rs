@@ -1,7 +1,9 @@
 //! The privacy accountant against opacus, dp-accounting and high-precision integrals
 //! (fixtures written by tools/accountant-fixture.py).
 
-use sygnet_core::privacy::accountant::{epsilon, noise_multiplier, rdp, MAX_ORDER, ORDERS};
+use sygnet_core::privacy::accountant::{
+    epsilon, epsilon_composed, noise_multiplier, rdp, Use, MAX_ORDER, ORDERS,
+};
 use sygnet_core::Error;
 
 /// The data rows of a fixture: `#` lines and the header skipped.
@@ -256,4 +258,31 @@ fn the_order_grid() {
     }
     assert_eq!(ORDERS[0], 1.1);
     assert_eq!(ORDERS[ORDERS.len() - 1], 1024.0);
+}
+
+#[test]
+fn composed_uses_add_their_rdp() {
+    let one = Use {
+        noise_multiplier: 1.1,
+        sample_rate: 0.01,
+        steps: 3000,
+    };
+    let twice = epsilon_composed(&[one, one], 1e-5).unwrap();
+    let doubled = epsilon(1.1, 0.01, 6000, 1e-5).unwrap();
+    assert_eq!(twice, doubled);
+    // two fits that each spend 1 spend more than 1 together, and less than 2
+    let sigma = noise_multiplier(1.0, 1e-5, 0.02, 2000).unwrap();
+    let fit = Use {
+        noise_multiplier: sigma,
+        sample_rate: 0.02,
+        steps: 2000,
+    };
+    let other = Use {
+        noise_multiplier: noise_multiplier(1.0, 1e-5, 0.1, 300).unwrap(),
+        sample_rate: 0.1,
+        steps: 300,
+    };
+    let both = epsilon_composed(&[fit, other], 1e-5).unwrap().epsilon;
+    assert!(both > 1.0 && both < 2.0, "{both}");
+    assert_eq!(epsilon_composed(&[], 1e-5).unwrap().epsilon, 0.0);
 }

@@ -2,7 +2,7 @@
 
 use sygnet_core::device::Device;
 use sygnet_core::model::Model;
-use sygnet_core::rng::SeededRng;
+use sygnet_core::rng::{RandomSource, SeededRng};
 use sygnet_core::sample::synthesize;
 use sygnet_core::schema::{Column, Kind, Table, Values};
 use sygnet_core::train::{TrainConfig, Trainer};
@@ -76,7 +76,14 @@ fn sign_agreement(t: &Table) -> f64 {
 #[test]
 fn training_learns_a_dependence_that_an_untrained_model_lacks() {
     let table = dependent_table(2000);
-    let mut trainer = Trainer::new(&table, small_config(), 3, 1, Device::Cpu).unwrap();
+    let mut trainer = Trainer::new(
+        &table,
+        small_config(),
+        RandomSource::Seed(3),
+        1,
+        Device::Cpu,
+    )
+    .unwrap();
     let untrained = trainer.model().unwrap();
     let before = synthesize(&untrained, 2000, None, 9, 1, &Device::Cpu).unwrap();
     trainer.train(150 * trainer.steps_per_epoch()).unwrap();
@@ -95,7 +102,14 @@ fn training_learns_a_dependence_that_an_untrained_model_lacks() {
 #[test]
 fn model_bytes_round_trip_and_same_seed_gives_same_sample() {
     let table = dependent_table(300);
-    let mut trainer = Trainer::new(&table, small_config(), 5, 1, Device::Cpu).unwrap();
+    let mut trainer = Trainer::new(
+        &table,
+        small_config(),
+        RandomSource::Seed(5),
+        1,
+        Device::Cpu,
+    )
+    .unwrap();
     trainer.train(5).unwrap();
     let model = trainer.model().unwrap();
     let bytes = model.to_bytes().unwrap();
@@ -115,7 +129,14 @@ fn model_bytes_round_trip_and_same_seed_gives_same_sample() {
 fn same_seed_same_training_and_different_seed_differs() {
     let table = dependent_table(300);
     let run = |seed| {
-        let mut t = Trainer::new(&table, small_config(), seed, 1, Device::Cpu).unwrap();
+        let mut t = Trainer::new(
+            &table,
+            small_config(),
+            RandomSource::Seed(seed),
+            1,
+            Device::Cpu,
+        )
+        .unwrap();
         let losses = t.train(4).unwrap();
         (losses, t.model().unwrap().to_bytes().unwrap())
     };
@@ -127,7 +148,14 @@ fn same_seed_same_training_and_different_seed_differs() {
 fn training_gives_the_same_model_on_one_or_two_threads() {
     let table = dependent_table(300);
     let run = |threads| {
-        let mut trainer = Trainer::new(&table, small_config(), 9, threads, Device::Cpu).unwrap();
+        let mut trainer = Trainer::new(
+            &table,
+            small_config(),
+            RandomSource::Seed(9),
+            threads,
+            Device::Cpu,
+        )
+        .unwrap();
         trainer.train(10).unwrap();
         trainer.model().unwrap().to_bytes().unwrap()
     };

@@ -2,8 +2,8 @@
 //! updates, for every loss and option they cover.
 
 use sygnet_core::device::Device;
-use sygnet_core::privacy::{Bound, PrivacyConfig};
-use sygnet_core::rng::SeededRng;
+use sygnet_core::privacy::{Bound, Levels, PrivacyConfig};
+use sygnet_core::rng::{RandomSource, SeededRng};
 use sygnet_core::schema::{Column, Kind, Table, Values};
 use sygnet_core::train::{Loss, TrainConfig, Trainer};
 
@@ -72,8 +72,22 @@ struct Gap {
 
 fn compare(config: TrainConfig, threads: usize, autograd_seed: u64) -> Gap {
     let table = mixed_table(300);
-    let mut explicit = Trainer::new(&table, config.clone(), 9, threads, Device::Cpu).unwrap();
-    let mut autograd = Trainer::new(&table, config, autograd_seed, 1, Device::Cpu).unwrap();
+    let mut explicit = Trainer::new(
+        &table,
+        config.clone(),
+        RandomSource::Seed(9),
+        threads,
+        Device::Cpu,
+    )
+    .unwrap();
+    let mut autograd = Trainer::new(
+        &table,
+        config,
+        RandomSource::Seed(autograd_seed),
+        1,
+        Device::Cpu,
+    )
+    .unwrap();
     autograd.use_autograd().unwrap();
     let a = explicit.train(STEPS).unwrap();
     let b = autograd.train(STEPS).unwrap();
@@ -173,9 +187,14 @@ fn private() -> TrainConfig {
             noise_multiplier: None,
             epochs: 20,
             bounds: vec![bound("x", 0.0, 20.0), bound("y", -10.0, 70.0)],
+            levels: vec![Levels {
+                column: "f".into(),
+                levels: vec!["a".into(), "b".into(), "c".into()],
+            }],
             sample_rate: 0.0,
             max_steps: 0,
             steps_taken: 0,
+            rows: None,
         }),
         ..base()
     }

@@ -3,8 +3,8 @@
 
 use sygnet_core::device::Device;
 use sygnet_core::encoding::{Encoder, EncoderOptions};
-use sygnet_core::privacy::{Bound, PrivacyConfig};
-use sygnet_core::rng::SeededRng;
+use sygnet_core::privacy::{Bound, Levels, PrivacyConfig};
+use sygnet_core::rng::{RandomSource, SeededRng};
 use sygnet_core::schema::{Column, Kind, Table, Values};
 use sygnet_core::train::{TrainConfig, Trainer};
 
@@ -44,9 +44,14 @@ fn privacy(epsilon: f64, epochs: usize) -> PrivacyConfig {
             lower: -5.0,
             upper: 5.0,
         }],
+        levels: vec![Levels {
+            column: "f".into(),
+            levels: vec!["a".into(), "b".into(), "never seen".into()],
+        }],
         sample_rate: 0.0,
         max_steps: 0,
         steps_taken: 0,
+        rows: None,
     }
 }
 
@@ -77,7 +82,8 @@ fn the_public_encoding_depends_on_the_schema_only() {
 #[test]
 fn training_spends_the_budget_and_no_more() {
     let data = table(200, 3);
-    let mut trainer = Trainer::new(&data, config(2.0, 3), 7, 1, Device::Cpu).unwrap();
+    let mut trainer =
+        Trainer::new(&data, config(2.0, 3), RandomSource::Seed(7), 1, Device::Cpu).unwrap();
     let steps = 3 * trainer.steps_per_epoch();
     trainer.train(steps).unwrap();
     let spent = trainer.epsilon_spent().unwrap().unwrap();
@@ -101,7 +107,7 @@ fn private_training_refuses_what_it_cannot_account_for() {
         pac: 10,
         ..config(1.0, 1)
     };
-    assert!(Trainer::new(&data, packed, 1, 1, Device::Cpu).is_err());
+    assert!(Trainer::new(&data, packed, RandomSource::Seed(1), 1, Device::Cpu).is_err());
     let unbounded = TrainConfig {
         privacy: Some(PrivacyConfig {
             bounds: Vec::new(),
@@ -109,12 +115,150 @@ fn private_training_refuses_what_it_cannot_account_for() {
         }),
         ..config(1.0, 1)
     };
-    let err = Trainer::new(&data, unbounded, 1, 1, Device::Cpu)
+    let err = Trainer::new(&data, unbounded, RandomSource::Seed(1), 1, Device::Cpu)
         .err()
         .unwrap();
     assert!(err.to_string().contains("`x`"), "{err}");
-    let mut trainer = Trainer::new(&data, config(1.0, 1), 1, 1, Device::Cpu).unwrap();
+    let mut trainer =
+        Trainer::new(&data, config(1.0, 1), RandomSource::Seed(1), 1, Device::Cpu).unwrap();
     trainer.train(1).unwrap();
     let model = trainer.model().unwrap();
-    assert!(Trainer::resume(&model, &data, 2, 1, Device::Cpu).is_err());
+    assert!(Trainer::resume(&model, &data, RandomSource::Seed(2), 1, Device::Cpu).is_err());
+}
+
+#[test]
+fn the_public_table_follows_fixed_rules_not_the_data() {
+    let privacy = privacy(1.0, 1);
+    // the data's own factor lists its levels in another order, and one undeclared level
+    let data_levels = Kind::Factor {
+        levels: vec!["b".into(), "zzz".into(), "a".into()],
+        ordered: true,
+    };
+    let table = Table::new(
+        vec![
+            Column::new(
+                "x",
+                Kind::Double,
+                Values::Real(vec![f64::INFINITY, f64::NAN, 2.0, 9.0]),
+            )
+            .unwrap(),
+            Column::new(
+                "f",
+                data_levels,
+                Values::Code(vec![Some(0), Some(1), Some(2), None]),
+            )
+            .unwrap(),
+        ],
+        4,
+    )
+    .unwrap();
+    let public = privacy.public_table(&table).unwrap();
+    let [x, f] = public.columns() else {
+        panic!("two columns")
+    };
+    let Values::Real(x) = &x.values else {
+        panic!("x is real")
+    };
+    assert!(x[0].is_nan() && x[1].is_nan());
+    assert_eq!(x[2..], [2.0, 9.0]);
+    assert_eq!(
+        f.kind,
+        Kind::Factor {
+            levels: vec!["a".into(), "b".into(), "never seen".into()],
+            ordered: true
+        }
+    );
+    assert_eq!(f.values, Values::Code(vec![Some(1), None, Some(0), None]));
+
+    // infinite values train like missing ones instead of failing on one row's value
+    let mut trainer = Trainer::new(
+        &table,
+        config(1.0, 1),
+        RandomSource::Seed(1),
+        1,
+        Device::Cpu,
+    )
+    .expect("a private fit accepts non-finite values");
+    trainer.train(1).unwrap();
+}
+
+#[test]
+fn undeclared_levels_are_refused_by_column() {
+    let undeclared = TrainConfig {
+        privacy: Some(PrivacyConfig {
+            levels: Vec::new(),
+            ..privacy(1.0, 1)
+        }),
+        ..config(1.0, 1)
+    };
+    let err = Trainer::new(
+        &table(50, 1),
+        undeclared,
+        RandomSource::Seed(1),
+        1,
+        Device::Cpu,
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string().contains("`f`") && err.to_string().contains("dp(levels"),
+        "{err}"
+    );
+    let misplaced = PrivacyConfig {
+        levels: vec![Levels {
+            column: "x".into(),
+            levels: vec!["1".into()],
+        }],
+        ..privacy(1.0, 1)
+    };
+    let err = misplaced.public_table(&table(50, 1)).unwrap_err();
+    assert!(err.to_string().contains("`x`"), "{err}");
+}
+
+#[test]
+fn private_fits_from_the_system_generator_never_repeat() {
+    let fit = || {
+        let mut trainer = Trainer::new(
+            &table(60, 1),
+            config(1.0, 1),
+            RandomSource::System,
+            1,
+            Device::Cpu,
+        )
+        .unwrap();
+        trainer.train(2).unwrap();
+        trainer.model().unwrap().to_bytes().unwrap()
+    };
+    assert_ne!(fit(), fit());
+    // the privacy draws alone differ when everything else is fixed
+    let fixed_but_privacy = || {
+        let mut trainer = Trainer::new(
+            &table(60, 1),
+            config(1.0, 1),
+            RandomSource::SeedExceptPrivacy(3),
+            1,
+            Device::Cpu,
+        )
+        .unwrap();
+        trainer.train(2).unwrap();
+        trainer.model().unwrap().to_bytes().unwrap()
+    };
+    assert_ne!(fixed_but_privacy(), fixed_but_privacy());
+}
+
+#[test]
+fn a_replayable_private_fit_is_the_same_on_one_and_two_threads() {
+    let fit = |threads| {
+        let mut trainer = Trainer::new(
+            &table(120, 5),
+            config(1.0, 2),
+            RandomSource::Seed(8),
+            threads,
+            Device::Cpu,
+        )
+        .unwrap();
+        trainer.train(2 * trainer.steps_per_epoch()).unwrap();
+        trainer.model().unwrap().to_bytes().unwrap()
+    };
+    assert_eq!(fit(1), fit(2));
 }

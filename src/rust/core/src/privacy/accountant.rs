@@ -81,20 +81,47 @@ pub fn rdp(sample_rate: f64, noise_multiplier: f64, order: f64) -> f64 {
 /// rate `sample_rate`, at `delta`: the smallest over [`ORDERS`], at least 0 (and 0
 /// when the total RDP is below `-ln(1 - delta^2)`); infinite without noise.
 pub fn epsilon(noise_multiplier: f64, sample_rate: f64, steps: u64, delta: f64) -> Result<Spent> {
-    check_noise(noise_multiplier)?;
-    check_rate(sample_rate)?;
+    epsilon_composed(
+        &[Use {
+            noise_multiplier,
+            sample_rate,
+            steps,
+        }],
+        delta,
+    )
+}
+
+/// Steps of one subsampled Gaussian mechanism on the same data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Use {
+    pub noise_multiplier: f64,
+    pub sample_rate: f64,
+    pub steps: u64,
+}
+
+/// Epsilon at `delta` of all `uses` together (several fits on the same data): their RDP
+/// adds up order by order before the conversion, which is tighter than adding epsilons.
+pub fn epsilon_composed(uses: &[Use], delta: f64) -> Result<Spent> {
     check_delta(delta)?;
-    let mut sampled = Sampled::new(sample_rate, noise_multiplier, MAX_FRACTIONAL_ORDER);
+    let mut mechanisms = Vec::with_capacity(uses.len());
+    for u in uses {
+        check_noise(u.noise_multiplier)?;
+        check_rate(u.sample_rate)?;
+        mechanisms.push((
+            u.steps,
+            Sampled::new(u.sample_rate, u.noise_multiplier, MAX_FRACTIONAL_ORDER),
+        ));
+    }
     let mut best = Spent {
         epsilon: f64::INFINITY,
         order: ORDERS[0],
     };
     for &order in &ORDERS {
-        let total = if steps == 0 {
-            0.0
-        } else {
-            steps as f64 * sampled.rdp(order)
-        };
+        let total: f64 = mechanisms
+            .iter_mut()
+            .filter(|(steps, _)| *steps > 0)
+            .map(|(steps, sampled)| *steps as f64 * sampled.rdp(order))
+            .sum();
         // Total variation is at most sqrt(1 - exp(-KL)) (Bretagnolle and Huber), and KL
         // at most the RDP at any order: a tiny total RDP already gives (0, delta).
         let eps = if total < -(-delta * delta).ln_1p() {

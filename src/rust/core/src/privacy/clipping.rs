@@ -13,10 +13,10 @@ use candle_core::{Device, Tensor, D};
 
 use crate::error::{Error, Result};
 use crate::network::Tap;
-use crate::rng::SeededRng;
+use crate::rng::PrivacyRng;
 
 /// Rows drawn independently with probability `rate` each (Poisson sampling), in order.
-pub fn poisson_sample(n: usize, rate: f64, rng: &mut SeededRng) -> Vec<u32> {
+pub fn poisson_sample(n: usize, rate: f64, rng: &mut PrivacyRng) -> Vec<u32> {
     if rate >= 1.0 {
         return (0..n as u32).collect();
     }
@@ -150,6 +150,7 @@ pub fn noisy_clipped_sum(
 mod tests {
     use super::*;
     use crate::network::{Critic, CriticSpec, Params};
+    use crate::rng::{RandomSource, SeededRng};
 
     fn critic(device: &Device) -> (Critic, Params) {
         let params = Params::new(device);
@@ -304,7 +305,7 @@ mod tests {
 
     #[test]
     fn poisson_sampling_has_the_expected_rate_and_no_repeats() {
-        let mut rng = SeededRng::new(5);
+        let mut rng = PrivacyRng::new(RandomSource::System, &mut SeededRng::new(5)).unwrap();
         let rows = poisson_sample(100_000, 0.02, &mut rng);
         assert!(
             (rows.len() as f64 - 2000.0).abs() < 4.0 * 2000f64.sqrt(),

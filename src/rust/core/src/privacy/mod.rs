@@ -7,6 +7,7 @@ pub mod clipping;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::schema::{Column, Kind, Table, Values};
 
 /// Public bounds of a numeric column, supplied by the user (never read from the data).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,6 +15,14 @@ pub struct Bound {
     pub column: String,
     pub lower: f64,
     pub upper: f64,
+}
+
+/// Public levels of a factor or character column, supplied by the user (a codebook,
+/// never read from the data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Levels {
+    pub column: String,
+    pub levels: Vec<String>,
 }
 
 /// What the user asks for, and what training settled on.
@@ -29,6 +38,12 @@ pub struct PrivacyConfig {
     /// Epochs the budget is spread over.
     pub epochs: usize,
     pub bounds: Vec<Bound>,
+    #[serde(default)]
+    pub levels: Vec<Levels>,
+    /// A public number of rows, if declared: it sets the sampling rate and the length of
+    /// an epoch in place of the data's row count, so the count is not used.
+    #[serde(default)]
+    pub rows: Option<usize>,
     /// Probability that a row joins a critic update (set when training starts).
     #[serde(default)]
     pub sample_rate: f64,
@@ -54,6 +69,11 @@ impl PrivacyConfig {
         if self.noise_multiplier.is_some_and(|s| !positive(s)) {
             return Err(Error::Config("`noise_multiplier` must be positive".into()));
         }
+        if self.rows == Some(0) {
+            return Err(Error::Config(
+                "the declared number of rows must be positive".into(),
+            ));
+        }
         if self.epochs == 0 {
             return Err(Error::Config("`epochs` must be positive".into()));
         }
@@ -65,12 +85,111 @@ impl PrivacyConfig {
                 ));
             }
         }
+        for l in &self.levels {
+            let mut sorted: Vec<&String> = l.levels.iter().collect();
+            sorted.sort();
+            sorted.dedup();
+            if l.levels.is_empty() || sorted.len() < l.levels.len() {
+                return Err(Error::column(
+                    &l.column,
+                    "declared levels must be distinct, and at least one",
+                ));
+            }
+        }
         Ok(())
     }
 
     /// The bound declared for `column`.
     pub fn bound(&self, column: &str) -> Option<&Bound> {
         self.bounds.iter().find(|b| b.column == column)
+    }
+
+    /// The levels declared for `column`.
+    pub fn declared_levels(&self, column: &str) -> Option<&[String]> {
+        self.levels
+            .iter()
+            .find(|l| l.column == column)
+            .map(|l| &l.levels[..])
+    }
+
+    /// `table` as a private fit sees it, by rules fixed before any row is read: a
+    /// factor or character column takes its declared levels, and a value outside them
+    /// becomes missing; NaN and infinite numbers become missing. (Numbers outside their
+    /// bounds are clipped to them when encoded.) A categorical column without declared
+    /// levels, or declarations for columns that are not categorical, are errors about the
+    /// schema, never about values.
+    pub fn public_table(&self, table: &Table) -> Result<Table> {
+        for l in &self.levels {
+            match table
+                .column_index(&l.column)
+                .map(|i| &table.columns()[i].kind)
+            {
+                None => {
+                    return Err(Error::column(
+                        &l.column,
+                        "has declared levels but is not in the data",
+                    ))
+                }
+                Some(Kind::Factor { .. } | Kind::Character { .. }) => {}
+                Some(kind) => {
+                    return Err(Error::column(
+                        &l.column,
+                        format!("has declared levels but is {}", kind.describe()),
+                    ))
+                }
+            }
+        }
+        let columns = table
+            .columns()
+            .iter()
+            .map(|col| self.public_column(col))
+            .collect::<Result<Vec<_>>>()?;
+        Table::new(columns, table.n_rows())
+    }
+
+    fn public_column(&self, col: &Column) -> Result<Column> {
+        let codebook = || -> Result<Vec<String>> {
+            let declared = self.declared_levels(&col.name).ok_or_else(|| {
+                Error::column(
+                    &col.name,
+                    format!(
+                        "is {}; with differential privacy its levels must be declared in advance, \
+                         from a codebook rather than the data: `dp(levels = list({} = c(...)))`",
+                        col.kind.describe(),
+                        col.name
+                    ),
+                )
+            })?;
+            Ok(declared.to_vec())
+        };
+        let (kind, values) = match (&col.kind, &col.values) {
+            (Kind::Factor { levels, ordered }, Values::Code(codes)) => {
+                let declared = codebook()?;
+                let codes = declared_codes(codes, levels, &declared);
+                (
+                    Kind::Factor {
+                        levels: declared,
+                        ordered: *ordered,
+                    },
+                    Values::Code(codes),
+                )
+            }
+            (Kind::Character { levels }, Values::Code(codes)) => {
+                let declared = codebook()?;
+                let codes = declared_codes(codes, levels, &declared);
+                (Kind::Character { levels: declared }, Values::Code(codes))
+            }
+            (kind, Values::Real(x)) => (
+                kind.clone(),
+                Values::Real(
+                    x.iter()
+                        .map(|&v| if v.is_finite() { v } else { f64::NAN })
+                        .collect(),
+                ),
+            ),
+            (kind, values) => (kind.clone(), values.clone()),
+        };
+        Column::new(col.name.clone(), kind, values)
     }
 
     /// Settles the sampling rate and the number of critic updates, and calibrates the
@@ -110,4 +229,21 @@ impl PrivacyConfig {
         }
         Ok(accountant::epsilon(sigma, self.sample_rate, steps, self.delta)?.epsilon)
     }
+}
+
+/// `codes` into `levels`, re-expressed as codes into `declared` (missing where the level
+/// is not declared).
+fn declared_codes(
+    codes: &[Option<u32>],
+    levels: &[String],
+    declared: &[String],
+) -> Vec<Option<u32>> {
+    let map: Vec<Option<u32>> = levels
+        .iter()
+        .map(|l| declared.iter().position(|d| d == l).map(|p| p as u32))
+        .collect();
+    codes
+        .iter()
+        .map(|c| c.and_then(|c| map[c as usize]))
+        .collect()
 }
