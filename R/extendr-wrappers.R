@@ -19,6 +19,8 @@ rs_panic_probe <- function() .Call(wrap__rs_panic_probe)
 rs_cuda_compiled <- function() .Call(wrap__rs_cuda_compiled)
 
 #' Starts training: a new model, or continuing `model` (raw bytes) when not NULL.
+#' `seed_value` NULL draws every random number from the operating system's generator
+#' (private fits); a private fit refuses a seed.
 #' @noRd
 rs_session_new <- function(data, n_rows, config, model, seed_value, threads, device_name) .Call(wrap__rs_session_new, data, n_rows, config, model, seed_value, threads, device_name)
 
@@ -60,6 +62,10 @@ rs_dp_epsilon <- function(noise_multiplier, sample_rate, steps, delta) .Call(wra
 #' The smallest noise multiplier that keeps `steps` updates within `epsilon`.
 #' @noRd
 rs_dp_noise_multiplier <- function(epsilon, delta, sample_rate, steps) .Call(wrap__rs_dp_noise_multiplier, epsilon, delta, sample_rate, steps)
+
+#' Epsilon at `delta` of several uses of the subsampled Gaussian mechanism together.
+#' @noRd
+rs_dp_epsilon_composed <- function(noise_multipliers, sample_rates, steps, delta) .Call(wrap__rs_dp_epsilon_composed, noise_multipliers, sample_rates, steps, delta)
 
 
 

@@ -14,7 +14,9 @@
 #' @section Reproducibility: all randomness (initial weights, noise, minibatches,
 #'   dropout) comes from the engine's own generator, seeded from R's random number
 #'   generator. After `set.seed()`, a fit is reproduced exactly on the same machine with
-#'   the same package version, whatever the number of `threads`.
+#'   the same package version, whatever the number of `threads`. Differentially private
+#'   fits are the exception: their randomness comes from the operating system and is
+#'   never stored, so that nothing replays their noise (see [dp()]).
 #'
 #' @section Data: columns may be numeric, integer, logical, factor, ordered factor,
 #'   character, `Date` or `POSIXct`, with missing values anywhere; a column that is
@@ -38,7 +40,7 @@
 #' @return An object of class `sygnet_fit`: a list holding the specification, the model
 #'   (weights and encoding as raw safetensors bytes), a zero-row template of the data,
 #'   the number of training rows `n`, the per-epoch training `history`, the seeds used
-#'   and package versions. It contains no pointers, so [saveRDS()] and [readRDS()] keep
+#'   (none for a private fit) and package versions. It contains no pointers, so [saveRDS()] and [readRDS()] keep
 #'   it intact.
 #' @seealso [synthesize()], [simulate.sygnet_fit()]
 #' @examples
@@ -64,16 +66,23 @@ fit.sygnet_spec <- function(object, data, ...,
     sygnet_abort("{.arg condition_on} names {.field {missing_cols}}, not in {.arg data}.",
                  class = "sygnet_error_input")
   }
-  seed <- native_seed()
   withr::local_envvar(RAYON_NUM_THREADS = threads)
   epochs <- object$epochs
   privacy <- NULL
-  if (!is.null(object$privacy)) {
-    epochs <- resolve_epochs(epochs, ceiling(nrow(data) / min(object$batch_size, nrow(data))))
+  seed <- NULL
+  if (is.null(object$privacy)) {
+    seed <- native_seed()
+  } else {
+    rows <- public_rows(object$privacy, data)
+    epochs <- resolve_epochs(epochs, ceiling(rows / min(object$batch_size, rows)))
     privacy <- resolve_privacy(object$privacy, data, epochs)
   }
   session <- native(rs_session_new(as_columns(data), nrow(data), engine_config(object, privacy),
                                    NULL, seed, threads, device))
+  if (!is.null(object$privacy$budget)) {
+    charge_budget(object$privacy$budget, native(rs_session_info(session))$privacy)
+    object$privacy$budget <- NULL
+  }
   run_training(session, object, data, epochs, previous = NULL, seed = seed,
                threads = threads, verbose = verbose)
 }
@@ -144,7 +153,7 @@ resolve_verbose <- function(verbose) {
 # bar moves and Ctrl-C is noticed within a fraction of a second.
 run_training <- function(session, spec, data, epochs, previous, seed, threads, verbose,
                          call = rlang::caller_env()) {
-  info <- rs_session_info(session)
+  info <- native(rs_session_info(session), call = call)
   per_epoch <- as.integer(info$steps_per_epoch)
   epochs <- resolve_epochs(epochs, per_epoch)
   total <- epochs * per_epoch
@@ -206,6 +215,7 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
 new_sygnet_fit <- function(session, spec, data, losses, per_epoch, previous, seed,
                            threads, device) {
   model <- native(rs_session_model(session))
+  private <- !is.null(spec$privacy)
   offset <- if (is.null(previous)) 0L else nrow(previous$history)
   epoch <- if (nrow(losses)) (seq_len(nrow(losses)) - 1L) %/% per_epoch + 1L else integer()
   history <- data.frame(
@@ -220,8 +230,8 @@ new_sygnet_fit <- function(session, spec, data, losses, per_epoch, previous, see
     list(
       spec = spec,
       model = model,
-      template = data[0L, , drop = FALSE],
-      n = nrow(data),
+      template = if (private) private_template(data, spec$privacy) else data[0L, , drop = FALSE],
+      n = if (private) public_rows(spec$privacy, data) else nrow(data),
       history = history,
       seeds = c(previous$seeds, seed),
       threads = threads,

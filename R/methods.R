@@ -62,7 +62,7 @@ print.summary.sygnet_fit <- function(x, ...) {
   say("Training history (last epochs):")
   print(utils::tail(x$history, 5L), row.names = FALSE)
   if (!is.null(x$privacy)) say(privacy_line(x$privacy))
-  say("sygnet {x$versions$sygnet}, model format {x$versions$format}; seeds {x$seeds}")
+  say("sygnet {x$versions$sygnet}, model format {x$versions$format}{if (length(x$seeds)) paste0('; seeds ', paste(x$seeds, collapse = ' ')) else ''}")
   invisible(x)
 }
 

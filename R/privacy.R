@@ -25,26 +25,55 @@
 #' shows the generator loss only); the post-fit quality check on the real data is
 #' skipped; and a private fit cannot be trained further.
 #'
-#' @section What counts as public:
-#' Differential privacy covers what training learns from the rows. The following is
-#' treated as public, known before seeing the data, and must be something you are
-#' willing to publish:
-#' * **the schema**: column names and classes, and each factor's declared levels (a
-#'   codebook; levels come from `levels()`, so declare them with `factor(x, levels =)`,
-#'   including levels nobody in the data has). Character columns are refused: their
-#'   levels would come from the data. Logical columns have levels `FALSE`/`TRUE`.
-#' * **`bounds`** for every numeric, integer, Date and date-time column: values outside
-#'   are clipped to the bounds before training, and synthetic values stay inside them.
-#'   Choose them from domain knowledge (e.g. age 16 to 99), never from the data. Numbers
-#'   are scaled linearly between the bounds (no data-dependent mode normalisation) and
-#'   doubles are not rounded to the data's decimal places; integers stay whole.
-#' * **the number of rows** `n`, which sets the sampling rate and the default number of
-#'   synthetic rows (as in most DP-SGD software).
-#' Every column gets a missing-value slot, so whether a column has missing values is
-#' learned privately rather than read from the data.
+#' @section The guarantee:
+#' For any two data sets that differ by adding or removing one row, and that share
+#' the public inputs below, the distribution of the fitted model (and so of everything
+#' drawn from it) changes by at most a factor `exp(epsilon)`, except with probability
+#' `delta`. Training uses the data only through the critic's DP-SGD updates.
 #'
-#' Noise is drawn with ordinary floating-point samplers, which are known to leak a little
-#' in theory (Mironov 2012); nothing here defends against side channels.
+#' @section What counts as public:
+#' The following is treated as public, known before seeing the data, and must be
+#' something you are willing to publish:
+#' * **the schema**: column names and classes (numeric, integer, logical, factor,
+#'   ordered factor, character, Date, POSIXct).
+#' * **`levels`** for every factor and character column, from a codebook, never from
+#'   the data: a column without declared levels is an error. Values outside the
+#'   declared levels are treated as missing; levels nobody in the data has are kept.
+#'   The synthetic column has exactly the declared levels. Logical columns have levels
+#'   `FALSE`/`TRUE`.
+#' * **`bounds`** for every numeric, integer, Date and date-time column: values outside
+#'   are clipped to the bounds, and synthetic values stay inside them. Choose them from
+#'   domain knowledge (e.g. age 16 to 99), never from the data. Numbers are scaled
+#'   linearly between the bounds (no data-dependent mode normalisation) and doubles are
+#'   not rounded to the data's decimal places; integers stay whole. `NaN` and infinite
+#'   values are treated as missing (they are errors in non-private fits).
+#' * **the number of rows**: `rows` if declared, else the data's row count `n`. It sets
+#'   the sampling rate (`batch_size / rows`), the length of an epoch and the default
+#'   number of synthetic rows, and the fitted object records it. Without `rows`, `n` is
+#'   published as it is; declare `rows` (e.g. the size of the sampling frame) when the
+#'   count itself must stay private.
+#' Every column gets a missing-value slot, so whether a column has missing values is
+#' learned privately rather than read from the data. Nothing else reads the data: the
+#' post-fit quality check and the critic's losses on real rows are not computed.
+#'
+#' @section Randomness:
+#' Which rows join an update and the Gaussian noise are drawn from ChaCha20 keyed by the
+#' operating system's cryptographic generator, each normal draw the sum of four halved
+#' (which hides the gaps floating-point samplers leave; Holohan and Braghin 2021, as in
+#' opacus' secure mode). The other draws of a private fit (initial weights, the
+#' generator's inputs, dropout) come from the operating system too. So a private fit
+#' does **not** depend on [set.seed()]: two fits of the same data differ, and the fitted
+#' object holds no seed or anything else that replays training. What stays reproducible
+#' is drawing from a fitted model: `synthesize()` and `simulate()` follow `set.seed()`.
+#' Nothing here defends against timing or other side channels.
+#'
+#' @section Several fits on the same data:
+#' Every private fit spends privacy, and fits of the same data add up. Give each fit the
+#' same [dp_budget()] ledger (`dp(budget =)`): it adds up their Rényi-DP order by order
+#' and refuses, before training, a fit that would take the total past the ledger's
+#' epsilon. Choosing among private fits by scoring them on the real data is a further
+#' use of the data that no ledger sees; choose settings beforehand, or on public or
+#' synthetic data.
 #'
 #' @param epsilon The privacy budget: larger means less noise and less privacy. Values
 #'   between 0.1 and 10 are common; 1 is a strong guarantee.
@@ -56,6 +85,11 @@
 #'   is, and the fit fails if it would spend more than `epsilon`.
 #' @param bounds A named list of `c(lower, upper)` for every numeric column (numbers,
 #'   Dates or date-times).
+#' @param levels A named list of character vectors: the levels of every factor and
+#'   character column, in order.
+#' @param rows `NULL`, or the public number of rows that sets the sampling rate and
+#'   the epoch length instead of the data's row count (see "What counts as public").
+#' @param budget `NULL`, or a [dp_budget()] ledger that this fit is charged to.
 #' @return An object of class `sygnet_dp`.
 #' @references Abadi, M. et al. (2016). Deep learning with differential privacy. *CCS*.
 #'
@@ -64,16 +98,21 @@
 #'
 #'   Balle, B., Barthe, G., Gaboardi, M., Hsu, J. & Sato, T. (2020). Hypothesis testing
 #'   interpretations and Rényi differential privacy. *AISTATS*.
-#' @seealso [dp_epsilon()], [dp_noise_multiplier()], `vignette("privacy")`
+#'
+#'   Holohan, N. & Braghin, S. (2021). Secure random sampling in differential privacy.
+#'   *ESORICS*.
+#' @seealso [dp_budget()], [dp_epsilon()], [dp_noise_multiplier()], `vignette("privacy")`
 #' @examples
-#' spec <- gan(epochs = 50, privacy = dp(epsilon = 1, bounds = list(
-#'   Sepal.Length = c(0, 10), Sepal.Width = c(0, 10),
-#'   Petal.Length = c(0, 10), Petal.Width = c(0, 5)
-#' )))
+#' spec <- gan(epochs = 50, privacy = dp(
+#'   epsilon = 1,
+#'   bounds = list(Sepal.Length = c(0, 10), Sepal.Width = c(0, 10),
+#'                 Petal.Length = c(0, 10), Petal.Width = c(0, 5)),
+#'   levels = list(Species = c("setosa", "versicolor", "virginica"))
+#' ))
 #' spec
 #' @export
 dp <- function(epsilon, delta = NULL, max_grad_norm = 1, noise_multiplier = NULL,
-               bounds = NULL) {
+               bounds = NULL, levels = NULL, rows = NULL, budget = NULL) {
   check_positive(epsilon)
   if (!is.null(delta)) {
     if (!is.numeric(delta) || length(delta) != 1L || is.na(delta) || delta <= 0 || delta >= 1) {
@@ -83,11 +122,34 @@ dp <- function(epsilon, delta = NULL, max_grad_norm = 1, noise_multiplier = NULL
   check_positive(max_grad_norm)
   if (!is.null(noise_multiplier)) check_positive(noise_multiplier)
   bounds <- check_bounds(bounds)
+  levels <- check_levels(levels)
+  if (!is.null(rows)) check_count(rows)
+  if (!is.null(budget) && !inherits(budget, "sygnet_dp_budget")) {
+    sygnet_abort("{.arg budget} must be a ledger from {.fn dp_budget}.", class = "sygnet_error_input")
+  }
   structure(
     list(epsilon = epsilon, delta = delta, max_grad_norm = max_grad_norm,
-         noise_multiplier = noise_multiplier, bounds = bounds),
+         noise_multiplier = noise_multiplier, bounds = bounds, levels = levels,
+         rows = rows, budget = budget),
     class = "sygnet_dp"
   )
+}
+
+check_levels <- function(levels, call = rlang::caller_env()) {
+  if (is.null(levels)) return(list())
+  if (!is.list(levels) || is.null(names(levels)) || any(names(levels) == "") ||
+      anyDuplicated(names(levels))) {
+    sygnet_abort("{.arg levels} must be a list named by column, e.g. {.code list(sex = c(\"female\", \"male\"))}.",
+                 class = "sygnet_error_input", call = call)
+  }
+  for (v in names(levels)) {
+    l <- levels[[v]]
+    if (!is.character(l) || length(l) == 0L || anyNA(l) || anyDuplicated(l)) {
+      sygnet_abort("Levels of column {.field {v}} must be distinct strings, at least one and no {.code NA}.",
+                   class = "sygnet_error_input", call = call)
+    }
+  }
+  levels
 }
 
 check_bounds <- function(bounds, call = rlang::caller_env()) {
@@ -109,27 +171,142 @@ check_bounds <- function(bounds, call = rlang::caller_env()) {
   })
 }
 
-# Checks a private spec against the data's schema (never its values) and fills in delta.
+# Checks a private spec against the data's schema (never its values) and gives the
+# engine's privacy settings, delta filled in.
 resolve_privacy <- function(privacy, data, epochs, call = rlang::caller_env()) {
-  unknown <- setdiff(names(privacy$bounds), names(data))
-  if (length(unknown) > 0L) {
-    sygnet_abort("{.arg bounds} names column{?s} {.field {unknown}}, not in {.arg data}.",
+  for (arg in c("bounds", "levels")) {
+    unknown <- setdiff(names(privacy[[arg]]), names(data))
+    if (length(unknown) > 0L) {
+      sygnet_abort("{.arg {arg}} names column{?s} {.field {unknown}}, not in {.arg data}.",
+                   class = "sygnet_error_input", call = call)
+    }
+  }
+  categorical <- names(data)[vapply(data, function(x) is.factor(x) || is.character(x), logical(1))]
+  undeclared <- setdiff(categorical, names(privacy$levels))
+  if (length(undeclared) > 0L) {
+    example <- paste0(undeclared[[1]], ' = c("...", "...")')
+    sygnet_abort(c(
+      "With differential privacy, the levels of {.field {undeclared}} must be declared.",
+      "i" = "Levels read from the data would publish values that a single person may hold.",
+      "i" = "Declare them from your codebook: {.code dp(levels = list({example}))}."
+    ), class = "sygnet_error_input", call = call)
+  }
+  not_categorical <- setdiff(names(privacy$levels), categorical)
+  if (length(not_categorical) > 0L) {
+    sygnet_abort("{.arg levels} names {.field {not_categorical}}, not a factor or character column.",
                  class = "sygnet_error_input", call = call)
   }
   list(
     epsilon = privacy$epsilon,
-    delta = privacy$delta %||% min(1e-5, 0.1 / nrow(data)),
+    delta = privacy$delta %||% min(1e-5, 0.1 / public_rows(privacy, data)),
     max_grad_norm = privacy$max_grad_norm,
     noise_multiplier = privacy$noise_multiplier,
     epochs = epochs,
-    bounds = privacy$bounds
+    bounds = privacy$bounds,
+    levels = privacy$levels,
+    rows = privacy$rows
   )
+}
+
+# The row count a private fit treats as public.
+public_rows <- function(privacy, data) privacy$rows %||% nrow(data)
+
+# A zero-row frame of the data as a private fit declares it: factors with their
+# declared levels.
+private_template <- function(data, privacy) {
+  template <- data[0L, , drop = FALSE]
+  for (v in names(privacy$levels)) {
+    if (is.factor(template[[v]])) {
+      template[[v]] <- factor(character(), levels = privacy$levels[[v]],
+                              ordered = is.ordered(template[[v]]))
+    }
+  }
+  template
 }
 
 #' @export
 print.sygnet_dp <- function(x, ...) {
   say("{.strong Differential privacy} ({.cls sygnet_dp}): epsilon {x$epsilon}, delta {if (is.null(x$delta)) 'chosen at fit' else x$delta}, max_grad_norm {x$max_grad_norm}")
   if (length(x$bounds)) say("Bounds for {.field {names(x$bounds)}}")
+  if (length(x$levels)) say("Levels declared for {.field {names(x$levels)}}")
+  if (!is.null(x$rows)) say("Public number of rows: {x$rows}")
+  if (!is.null(x$budget)) say("Charged to a budget of epsilon {x$budget$epsilon}")
+  invisible(x)
+}
+
+#' A privacy budget shared by several fits
+#'
+#' Fits of the same data add up: two fits at epsilon 1 together reveal more than one.
+#' A ledger made by `dp_budget()` and given to each private fit (`dp(budget =)`) keeps
+#' the total in check: every fit charged to it records its noise multiplier, sampling
+#' rate and critic updates; the ledger adds their Rényi-DP order by order (tighter
+#' than adding epsilons) and converts the sum at the ledger's `delta`. A fit that would
+#' take the total past `epsilon` is refused before it touches the data. The full
+#' planned number of updates is charged, also when a fit is interrupted or fails.
+#'
+#' The ledger is an environment: every copy refers to the same record. Save it with
+#' [saveRDS()] to carry it between sessions.
+#'
+#' @param epsilon The total budget for every fit charged to the ledger.
+#' @param delta The delta of the total guarantee.
+#' @return `dp_budget()`: an object of class `sygnet_dp_budget`. `dp_budget_spent()`:
+#'   the epsilon spent so far.
+#' @seealso [dp()]
+#' @examples
+#' budget <- dp_budget(epsilon = 2)
+#' budget
+#' dp_budget_spent(budget)
+#' @export
+dp_budget <- function(epsilon, delta = 1e-5) {
+  check_positive(epsilon)
+  if (!is.numeric(delta) || length(delta) != 1L || is.na(delta) || delta <= 0 || delta >= 1) {
+    sygnet_abort("{.arg delta} must be a number between 0 and 1.", class = "sygnet_error_input")
+  }
+  ledger <- new.env(parent = emptyenv())
+  ledger$epsilon <- epsilon
+  ledger$delta <- delta
+  ledger$uses <- data.frame(noise_multiplier = numeric(), sample_rate = numeric(),
+                            critic_updates = numeric())
+  class(ledger) <- "sygnet_dp_budget"
+  ledger
+}
+
+#' @rdname dp_budget
+#' @param budget A `sygnet_dp_budget`.
+#' @export
+dp_budget_spent <- function(budget) {
+  if (!inherits(budget, "sygnet_dp_budget")) {
+    sygnet_abort("{.arg budget} must be a ledger from {.fn dp_budget}.", class = "sygnet_error_input")
+  }
+  composed_epsilon(budget$uses, budget$delta)
+}
+
+composed_epsilon <- function(uses, delta) {
+  native(rs_dp_epsilon_composed(as.double(uses$noise_multiplier), as.double(uses$sample_rate),
+                                as.double(uses$critic_updates), delta))
+}
+
+# Records a private fit's planned critic updates in its ledger, or refuses the fit.
+charge_budget <- function(budget, privacy, call = rlang::caller_env()) {
+  use <- data.frame(noise_multiplier = privacy$noise_multiplier,
+                    sample_rate = privacy$sample_rate,
+                    critic_updates = privacy$max_critic_updates)
+  uses <- rbind(budget$uses, use)
+  total <- composed_epsilon(uses, budget$delta)
+  if (total > budget$epsilon) {
+    sygnet_abort(c(
+      "This fit would take the privacy budget past epsilon {budget$epsilon}.",
+      "i" = "Spent so far: {signif(dp_budget_spent(budget), 3)}; with this fit: {signif(total, 3)} (at delta {budget$delta}).",
+      "i" = "Give this fit a smaller epsilon, or leave the data alone."
+    ), class = c("sygnet_error_budget", "sygnet_error_input"), call = call)
+  }
+  budget$uses <- uses
+  invisible(total)
+}
+
+#' @export
+print.sygnet_dp_budget <- function(x, ...) {
+  say("{.strong Privacy budget} ({.cls sygnet_dp_budget}): epsilon {signif(dp_budget_spent(x), 3)} spent of {x$epsilon} at delta {x$delta}, over {nrow(x$uses)} fit{?s}")
   invisible(x)
 }
 
