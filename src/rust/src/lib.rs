@@ -4,6 +4,7 @@
 //! the kind into a condition class.
 
 use extendr_api::prelude::*;
+use sygnet_core::config::{Loss, TrainConfig};
 use sygnet_core::device::{self, Device};
 use sygnet_core::diagnostic;
 use sygnet_core::distance::{self, Feature};
@@ -12,7 +13,7 @@ use sygnet_core::model::Model;
 use sygnet_core::privacy::{accountant, Bound, Levels, PrivacyConfig};
 use sygnet_core::rng::RandomSource;
 use sygnet_core::sample;
-use sygnet_core::train::{Loss, TrainConfig, Trainer};
+use sygnet_core::train::Trainer;
 
 mod convert;
 

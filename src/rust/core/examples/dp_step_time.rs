@@ -7,11 +7,12 @@ use std::time::Instant;
 
 mod common;
 
+use sygnet_core::config::TrainConfig;
 use sygnet_core::device::Device;
 use sygnet_core::privacy::{Bound, Levels, PrivacyConfig};
 use sygnet_core::rng::RandomSource;
 use sygnet_core::schema::Table;
-use sygnet_core::train::{TrainConfig, Trainer};
+use sygnet_core::train::Trainer;
 
 fn ms_per_step(
     table: &Table,

@@ -8,11 +8,12 @@ use std::time::Instant;
 
 mod common;
 
+use sygnet_core::config::TrainConfig;
 use sygnet_core::device::Device;
 use sygnet_core::rng::{RandomSource, SeededRng};
 use sygnet_core::sample::synthesize;
 use sygnet_core::schema::{Column, Kind, Table, Values};
-use sygnet_core::train::{TrainConfig, Trainer};
+use sygnet_core::train::Trainer;
 
 /// Column `j` of a mixed table: numeric (skewed, bimodal, rounded, with and without
 /// missing values), integer, factors and logicals, in a cycle of ten.

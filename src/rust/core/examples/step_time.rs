@@ -6,9 +6,10 @@ use std::time::Instant;
 
 mod common;
 
+use sygnet_core::config::TrainConfig;
 use sygnet_core::device::Device;
 use sygnet_core::rng::RandomSource;
-use sygnet_core::train::{TrainConfig, Trainer};
+use sygnet_core::train::Trainer;
 
 fn main() {
     let args = common::numeric_args();

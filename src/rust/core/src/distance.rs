@@ -375,7 +375,7 @@ pub fn nearest(
     let query = scale(query, features);
     let p = features.len() as f64;
 
-    let pool = crate::train::thread_pool(threads)?;
+    let pool = crate::parallel::thread_pool(threads)?;
     let found: Vec<KBest> = pool.install(|| {
         (0..n_query)
             .into_par_iter()

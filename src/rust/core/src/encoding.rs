@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::mixture::Mixture;
-use crate::privacy::PrivacyConfig;
 use crate::rng::SeededRng;
 use crate::schema::{Column, Kind, Table, Values};
 
@@ -118,59 +117,8 @@ impl Encoder {
         Ok(Self::layout(columns, table.n_rows()))
     }
 
-    /// An encoding that reads nothing from the data but its schema: category levels as
-    /// declared (see [`PrivacyConfig::public_table`]), numeric ranges from `bounds`,
-    /// min-max scaling, and a missing slot in every column. For differentially private
-    /// training, where anything learned from the rows would escape the privacy budget.
-    pub fn public(
-        table: &Table,
-        bounds: &PrivacyConfig,
-        options: &EncoderOptions,
-    ) -> Result<Encoder> {
-        if table.n_cols() == 0 {
-            return Err(Error::Data("the data has no columns".into()));
-        }
-        let mut columns = Vec::with_capacity(table.n_cols());
-        for col in table.columns() {
-            let transform = match &col.kind {
-                Kind::Logical => Transform::Categorical { n_levels: 2 },
-                Kind::Factor { levels, .. } | Kind::Character { levels } => {
-                    if levels.len() > options.max_levels {
-                        return Err(Error::column(
-                            &col.name,
-                            "has more levels than `max_levels`",
-                        ));
-                    }
-                    Transform::Categorical {
-                        n_levels: levels.len(),
-                    }
-                }
-                Kind::Double | Kind::Integer | Kind::Date | Kind::DateTime { .. } => {
-                    let b = bounds.bound(&col.name).ok_or_else(|| {
-                        Error::column(&col.name, "needs public bounds for differential privacy: give them in `dp(bounds =)`")
-                    })?;
-                    let decimals = matches!(col.kind, Kind::Integer).then_some(0);
-                    Transform::MinMax {
-                        min: b.lower,
-                        max: b.upper,
-                        decimals,
-                    }
-                }
-            };
-            columns.push(ColumnCodec {
-                name: col.name.clone(),
-                kind: col.kind.clone(),
-                missing: true,
-                transform,
-                scalar: None,
-                group: None,
-            });
-        }
-        Ok(Self::layout(columns, table.n_rows()))
-    }
-
     /// Places scalars first, then each column's softmax group.
-    fn layout(mut columns: Vec<ColumnCodec>, n_rows: usize) -> Encoder {
+    pub(crate) fn layout(mut columns: Vec<ColumnCodec>, n_rows: usize) -> Encoder {
         let mut n_scalars = 0;
         for c in columns.iter_mut() {
             if matches!(

@@ -3,13 +3,16 @@
 //! - [`schema`]: the data contract (typed columns that round-trip R's classes);
 //! - [`encoding`] and [`mixture`]: columns to network inputs and back;
 //! - [`network`]: generator and critic; [`condition`]: conditional vectors;
+//! - [`config`]: every setting, its default and its check;
 //! - [`train`]: the training loop; [`sample`]: drawing rows; [`model`]: model files;
 //! - [`diagnostic`]: a quick propensity-score check of synthetic data;
 //! - [`distance`]: Gower nearest neighbours, for disclosure-risk measures;
 //! - [`privacy`]: differential privacy (clipping, noise, accountant);
-//! - [`rng`]: the only source of randomness; [`device`]: CPU or CUDA.
+//! - [`rng`]: the only source of randomness; [`parallel`]: thread pools;
+//!   [`device`]: CPU or CUDA.
 
 pub mod condition;
+pub mod config;
 pub mod cpu_step;
 pub mod device;
 pub mod diagnostic;
@@ -19,6 +22,7 @@ pub mod error;
 pub mod mixture;
 pub mod model;
 pub mod network;
+pub mod parallel;
 pub mod privacy;
 pub mod rng;
 pub mod sample;

@@ -8,10 +8,10 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::condition::CondSpec;
+use crate::config::TrainConfig;
 use crate::encoding::Encoder;
 use crate::error::{Error, Result};
 use crate::network::{CriticSpec, GeneratorSpec};
-use crate::train::TrainConfig;
 
 pub const FORMAT: &str = "sygnet-model";
 pub const FORMAT_VERSION: u32 = 1;

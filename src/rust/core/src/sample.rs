@@ -12,9 +12,9 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::network::{Generator, GeneratorSpec, Params, LEAKY_SLOPE as LEAKY_SLOPE_F64, NORM_EPS};
+use crate::parallel::thread_pool;
 use crate::rng::SeededRng;
 use crate::schema::{Column, Kind, Table, Values};
-use crate::train::thread_pool;
 
 /// Rows are drawn in chunks of this many, each from its own random stream.
 const CHUNK_ROWS: usize = 512;
@@ -503,9 +503,10 @@ fn append(acc: &mut Column, values: Values) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TrainConfig;
     use crate::encoding::Group;
     use crate::rng::RandomSource;
-    use crate::train::{TrainConfig, Trainer};
+    use crate::train::Trainer;
 
     /// A numeric column with missing values, a factor and a logical.
     fn table(n: usize) -> Table {

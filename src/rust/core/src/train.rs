@@ -1,5 +1,6 @@
 //! The training loop: WGAN-GP (default) or the standard GAN loss, with conditional
-//! training-by-sampling, driven a few steps at a time by the caller.
+//! training-by-sampling, driven a few steps at a time by the caller. Settings are in
+//! [`crate::config`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,151 +9,23 @@ use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::condition::{CondSpec, Conditioner};
+use crate::config::{Loss, TrainConfig};
 use crate::cpu_step::{
     Adam, Buffers, Clipping, CpuStep, PairPenalty, PrivateDraws, UpdateDraws, SHARDS,
 };
-use crate::encoding::{Encoder, EncoderOptions};
+use crate::encoding::Encoder;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::network::{
     gradient_penalty, Critic, CriticSpec, Generated, Generator, GeneratorSpec, Params,
 };
+use crate::parallel::thread_pool;
 use crate::privacy::clipping::{noisy_clipped_sum, poisson_sample};
 use crate::privacy::PrivacyConfig;
 use crate::rng::{PrivacyRng, RandomSource, SeededRng};
 use crate::schema::Table;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Loss {
-    /// Wasserstein loss with gradient penalty.
-    WganGp,
-    /// The standard (non-saturating) GAN loss.
-    Gan,
-}
-
-/// Every setting of a fit. Validated by `check`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub batch_size: usize,
-    pub noise_dim: usize,
-    pub generator: Vec<usize>,
-    pub critic: Vec<usize>,
-    pub attention_tokens: usize,
-    pub attention_heads: usize,
-    pub generator_dropout: f32,
-    pub critic_dropout: f32,
-    pub learning_rate: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub weight_decay: f64,
-    pub loss: Loss,
-    pub pac: usize,
-    pub critic_steps: usize,
-    pub gradient_penalty: f64,
-    pub tau: f64,
-    pub condition_on: Vec<String>,
-    pub encoder: EncoderOptions,
-    /// Differentially private training of the critic (DP-SGD), if asked for.
-    #[serde(default)]
-    pub privacy: Option<PrivacyConfig>,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            batch_size: 200,
-            noise_dim: 128,
-            generator: vec![256, 256],
-            critic: vec![256, 256],
-            attention_tokens: 0,
-            attention_heads: 4,
-            generator_dropout: 0.0,
-            critic_dropout: 0.2,
-            learning_rate: 1e-3,
-            beta1: 0.5,
-            beta2: 0.9,
-            weight_decay: 1e-6,
-            loss: Loss::WganGp,
-            pac: 10,
-            critic_steps: 3,
-            gradient_penalty: 10.0,
-            tau: 0.2,
-            condition_on: Vec::new(),
-            encoder: EncoderOptions::default(),
-            privacy: None,
-        }
-    }
-}
-
-impl TrainConfig {
-    pub fn check(&self) -> Result<()> {
-        let bad = |msg: String| Err(Error::Config(msg));
-        if self.batch_size == 0 || self.noise_dim == 0 || self.pac == 0 || self.critic_steps == 0 {
-            return bad(
-                "`batch_size`, `noise_dim`, `pac` and `critic_steps` must be positive".into(),
-            );
-        }
-        if self.generator.is_empty()
-            || self.critic.is_empty()
-            || self.generator.iter().chain(&self.critic).any(|&w| w == 0)
-        {
-            return bad(
-                "`generator` and `critic` need at least one layer, each of positive width".into(),
-            );
-        }
-        if self.pac > self.batch_size {
-            return bad(format!(
-                "`pac` ({}) cannot exceed `batch_size` ({})",
-                self.pac, self.batch_size
-            ));
-        }
-        for (name, p) in [
-            ("generator dropout", self.generator_dropout),
-            ("critic dropout", self.critic_dropout),
-        ] {
-            if !(0.0..1.0).contains(&p) {
-                return bad(format!("{name} must be in [0, 1), not {p}"));
-            }
-        }
-        let positive = |x: f64| x > 0.0 && x.is_finite();
-        if !positive(self.learning_rate) || !positive(self.tau) {
-            return bad("`learning_rate` and `tau` must be positive".into());
-        }
-        if let Some(privacy) = &self.privacy {
-            privacy.check()?;
-            if self.pac != 1 {
-                return bad("differentially private training needs `pac` = 1, so that each row is clipped on its own".into());
-            }
-            if !self.condition_on.is_empty() {
-                return bad("`condition_on` samples rows by their categories, which differentially private training cannot account for".into());
-            }
-        }
-        if self.attention_tokens > 0 {
-            let unit = self.attention_tokens * self.attention_heads;
-            if let Some(&w) = self
-                .generator
-                .iter()
-                .find(|&&w| unit == 0 || !w.is_multiple_of(unit))
-            {
-                return bad(format!(
-                    "attention needs every generator width divisible by tokens x heads ({} x {}); {} is not",
-                    self.attention_tokens, self.attention_heads, w
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Rows per step: the batch size, at most the row count, a multiple of `pac`.
-    pub fn effective_batch(&self, n_rows: usize) -> usize {
-        let b = self.batch_size.min(n_rows.max(self.pac));
-        (b / self.pac).max(1) * self.pac
-    }
-}
 
 /// Losses of one training step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -282,7 +155,7 @@ impl Trainer {
         match &config.privacy {
             Some(privacy) => {
                 let table = privacy.public_table(table)?;
-                let encoder = Encoder::public(&table, privacy, &config.encoder)?;
+                let encoder = privacy.public_encoder(&table, &config.encoder)?;
                 Self::build(&table, config, encoder, None, 0, rng, source, pool, device)
             }
             None => {
@@ -1162,15 +1035,6 @@ fn autograd_engine(
         generator_opt: AdamW::new(generator_params.vars(), adam.clone())?,
         critic_opt: AdamW::new(critic_params.vars(), adam)?,
     })
-}
-
-/// A private pool, so no global thread pool is ever started (forked R workers would
-/// inherit it without its threads and deadlock).
-pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|e| Error::Config(format!("cannot start {threads} threads: {e}")))
 }
 
 fn specs(

@@ -1,11 +1,12 @@
 //! End-to-end checks of the engine: learning a dependence, reproducibility, model files.
 
+use sygnet_core::config::TrainConfig;
 use sygnet_core::device::Device;
 use sygnet_core::model::Model;
 use sygnet_core::rng::{RandomSource, SeededRng};
 use sygnet_core::sample::synthesize;
 use sygnet_core::schema::{Column, Kind, Table, Values};
-use sygnet_core::train::{TrainConfig, Trainer};
+use sygnet_core::train::Trainer;
 
 /// y = 2x + small noise, and a factor that is the sign of x.
 fn dependent_table(n: usize) -> Table {

@@ -4,9 +4,10 @@
 mod common;
 
 use common::{base, mixed_table, private};
+use sygnet_core::config::{Loss, TrainConfig};
 use sygnet_core::device::Device;
 use sygnet_core::rng::RandomSource;
-use sygnet_core::train::{Loss, TrainConfig, Trainer};
+use sygnet_core::train::Trainer;
 
 const STEPS: usize = 4;
 

@@ -12,12 +12,13 @@ mod common;
 use std::path::PathBuf;
 
 use common::{base, mixed_table, private};
+use sygnet_core::config::{Loss, TrainConfig};
 use sygnet_core::device::Device;
 use sygnet_core::model::Model;
 use sygnet_core::rng::RandomSource;
 use sygnet_core::sample::synthesize;
 use sygnet_core::schema::Values;
-use sygnet_core::train::{Loss, TrainConfig, Trainer};
+use sygnet_core::train::Trainer;
 
 const STEPS: usize = 4;
 

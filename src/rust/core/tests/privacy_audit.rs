@@ -9,13 +9,14 @@
 //! be too weak to catch a broken mechanism.
 
 use candle_core::{Device as CandleDevice, Tensor};
+use sygnet_core::config::TrainConfig;
 use sygnet_core::device::Device;
 use sygnet_core::model::Model;
 use sygnet_core::network::{Critic, Params};
 use sygnet_core::privacy::{Bound, PrivacyConfig};
 use sygnet_core::rng::{RandomSource, SeededRng};
 use sygnet_core::schema::{Column, Kind, Table, Values};
-use sygnet_core::train::{TrainConfig, Trainer};
+use sygnet_core::train::Trainer;
 
 const DELTA: f64 = 1e-5;
 const CANARY: f64 = 1.0;

@@ -1,12 +1,13 @@
 //! Differentially private training: the budget, and that nothing but the schema and the
 //! declared bounds shapes the encoding.
 
+use sygnet_core::config::TrainConfig;
 use sygnet_core::device::Device;
-use sygnet_core::encoding::{Encoder, EncoderOptions};
+use sygnet_core::encoding::EncoderOptions;
 use sygnet_core::privacy::{Bound, Levels, PrivacyConfig};
 use sygnet_core::rng::{RandomSource, SeededRng};
 use sygnet_core::schema::{Column, Kind, Table, Values};
-use sygnet_core::train::{TrainConfig, Trainer};
+use sygnet_core::train::Trainer;
 
 fn table(n: usize, seed: u64) -> Table {
     let mut rng = SeededRng::new(seed);
@@ -71,8 +72,12 @@ fn config(epsilon: f64, epochs: usize) -> TrainConfig {
 #[test]
 fn the_public_encoding_depends_on_the_schema_only() {
     let options = EncoderOptions::default();
-    let a = Encoder::public(&table(300, 1), &privacy(1.0, 1), &options).unwrap();
-    let b = Encoder::public(&table(300, 2), &privacy(1.0, 1), &options).unwrap();
+    let a = privacy(1.0, 1)
+        .public_encoder(&table(300, 1), &options)
+        .unwrap();
+    let b = privacy(1.0, 1)
+        .public_encoder(&table(300, 2), &options)
+        .unwrap();
     assert_eq!(a, b);
     // every column has a missing slot; the factor keeps its unused level
     assert!(a.columns.iter().all(|c| c.missing));

@@ -12,9 +12,9 @@ use candle_core::Tensor;
 use ndarray::{Array2, ArrayBase, ArrayView1, ArrayView2, ArrayViewMut2, Data, DataMut, Ix2};
 use rayon::prelude::*;
 
+use crate::config::Loss;
 use crate::error::Result;
 use crate::network::{CriticSpec, GeneratorSpec, Params, LEAKY_SLOPE};
-use crate::train::Loss;
 
 mod critic;
 mod generator;

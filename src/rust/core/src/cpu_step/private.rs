@@ -6,7 +6,7 @@ use ndarray::{s, Array2};
 use rayon::prelude::*;
 
 use super::{mask_rows, rows_of, sigmoid, softplus, sum_shards, Buffers, CpuStep, CriticPass};
-use crate::train::Loss;
+use crate::config::Loss;
 
 /// The random inputs of one differentially private critic update, in the order the
 /// autograd path draws them.

@@ -6,6 +6,7 @@ pub mod clipping;
 
 use serde::{Deserialize, Serialize};
 
+use crate::encoding::{ColumnCodec, Encoder, EncoderOptions, Transform};
 use crate::error::{Error, Result};
 use crate::schema::{Column, Kind, Table, Values};
 
@@ -145,6 +146,53 @@ impl PrivacyConfig {
             .map(|col| self.public_column(col))
             .collect::<Result<Vec<_>>>()?;
         Table::new(columns, table.n_rows())
+    }
+
+    /// An encoding that reads nothing from the data but its schema: category levels as
+    /// declared (see [`Self::public_table`], which gives the `table` to encode), numeric ranges from `bounds`,
+    /// min-max scaling, and a missing slot in every column. For differentially private
+    /// training, where anything learned from the rows would escape the privacy budget.
+    pub fn public_encoder(&self, table: &Table, options: &EncoderOptions) -> Result<Encoder> {
+        if table.n_cols() == 0 {
+            return Err(Error::Data("the data has no columns".into()));
+        }
+        let mut columns = Vec::with_capacity(table.n_cols());
+        for col in table.columns() {
+            let transform = match &col.kind {
+                Kind::Logical => Transform::Categorical { n_levels: 2 },
+                Kind::Factor { levels, .. } | Kind::Character { levels } => {
+                    if levels.len() > options.max_levels {
+                        return Err(Error::column(
+                            &col.name,
+                            "has more levels than `max_levels`",
+                        ));
+                    }
+                    Transform::Categorical {
+                        n_levels: levels.len(),
+                    }
+                }
+                Kind::Double | Kind::Integer | Kind::Date | Kind::DateTime { .. } => {
+                    let b = self.bound(&col.name).ok_or_else(|| {
+                        Error::column(&col.name, "needs public bounds for differential privacy: give them in `dp(bounds =)`")
+                    })?;
+                    let decimals = matches!(col.kind, Kind::Integer).then_some(0);
+                    Transform::MinMax {
+                        min: b.lower,
+                        max: b.upper,
+                        decimals,
+                    }
+                }
+            };
+            columns.push(ColumnCodec {
+                name: col.name.clone(),
+                kind: col.kind.clone(),
+                missing: true,
+                transform,
+                scalar: None,
+                group: None,
+            });
+        }
+        Ok(Encoder::layout(columns, table.n_rows()))
     }
 
     fn public_column(&self, col: &Column) -> Result<Column> {

@@ -2,10 +2,10 @@
 // Each test file uses only part of this module.
 #![allow(dead_code)]
 
+use sygnet_core::config::TrainConfig;
 use sygnet_core::privacy::{Bound, Levels, PrivacyConfig};
 use sygnet_core::rng::SeededRng;
 use sygnet_core::schema::{Column, Kind, Table, Values};
-use sygnet_core::train::TrainConfig;
 
 /// Two skewed numbers (one with missing values), a 3-level factor and a logical.
 pub fn mixed_table(n: usize) -> Table {
