@@ -4,11 +4,12 @@
 //! the kind into a condition class.
 
 use extendr_api::prelude::*;
-use sygnet_core::config::{Loss, TrainConfig};
+use sygnet_core::config::TrainConfig;
 use sygnet_core::device::{self, Device};
 use sygnet_core::diagnostic;
 use sygnet_core::distance::{self, Feature};
 use sygnet_core::encoding::{EncoderOptions, NumericEncoding, Transform};
+use sygnet_core::loss::Loss;
 use sygnet_core::model::Model;
 use sygnet_core::privacy::{accountant, Bound, Levels, PrivacyConfig};
 use sygnet_core::rng::RandomSource;

@@ -5,16 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::encoding::EncoderOptions;
 use crate::error::{Error, Result};
+use crate::loss::Loss;
 use crate::privacy::PrivacyConfig;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Loss {
-    /// Wasserstein loss with gradient penalty.
-    WganGp,
-    /// The standard (non-saturating) GAN loss.
-    Gan,
-}
 
 /// Every setting of a fit. Validated by `check`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

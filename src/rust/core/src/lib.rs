@@ -3,7 +3,7 @@
 //! - [`schema`]: the data contract (typed columns that round-trip R's classes);
 //! - [`encoding`] and [`mixture`]: columns to network inputs and back;
 //! - [`network`]: generator and critic; [`condition`]: conditional vectors;
-//! - [`config`]: every setting, its default and its check;
+//! - [`config`]: every setting, its default and its check; [`loss`]: the two losses;
 //! - [`train`]: the training loop; [`sample`]: drawing rows; [`model`]: model files;
 //! - [`diagnostic`]: a quick propensity-score check of synthetic data;
 //! - [`distance`]: Gower nearest neighbours, for disclosure-risk measures;
@@ -19,6 +19,7 @@ pub mod diagnostic;
 pub mod distance;
 pub mod encoding;
 pub mod error;
+pub mod loss;
 pub mod mixture;
 pub mod model;
 pub mod network;

@@ -11,7 +11,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rayon::prelude::*;
 
 use crate::condition::{CondSpec, Conditioner};
-use crate::config::{Loss, TrainConfig};
+use crate::config::TrainConfig;
 use crate::cpu_step::{
     Adam, Buffers, Clipping, CpuStep, PairPenalty, PrivateDraws, UpdateDraws, SHARDS,
 };
@@ -505,7 +505,7 @@ impl Trainer {
             None => (self.rng.indices(b, self.n_rows), Vec::new(), Vec::new()),
         };
         let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
-        let wgan = self.config.loss == Loss::WganGp;
+        let wgan = self.config.loss.has_penalty();
         let layers = self.critic.spec().hidden.len();
         let mut masks = self.draw_critic_masks(b / self.config.pac, 2 + usize::from(wgan), wgan);
         let penalty = wgan.then(|| {
@@ -598,8 +598,9 @@ impl Trainer {
         let pf = self.critic.pack(&Tensor::cat(&[&fake, &cond], 1)?)?;
         let d_real = self.critic.forward(&pr, &by_pack_all(&draws.real_masks)?)?;
         let d_fake = self.critic.forward(&pf, &by_pack_all(&draws.fake_masks)?)?;
-        let loss = match (&self.config.loss, &draws.penalty) {
-            (Loss::WganGp, Some((alpha, masks))) => {
+        let terms = self.config.loss.critic_sum(&d_real, &d_fake)?;
+        let loss = match &draws.penalty {
+            Some((alpha, masks)) => {
                 let alpha = by_pack(alpha)?;
                 let mixed =
                     (pr.broadcast_mul(&alpha)? + pf.broadcast_mul(&alpha.affine(-1.0, 1.0)?)?)?;
@@ -608,9 +609,9 @@ impl Trainer {
                     .forward_with_input_grad(&mixed, &by_pack_all(masks)?)?;
                 let penalty =
                     (gradient_penalty(&grad)? * (self.config.gradient_penalty * packs as f64))?;
-                ((d_fake.sum_all()? - d_real.sum_all()?)? + penalty)?
+                (terms + penalty)?
             }
-            _ => (softplus(&d_real.neg()?)?.sum_all()? + softplus(&d_fake)?.sum_all()?)?,
+            None => terms,
         };
         let loss = (loss / total_packs)?;
         let gap = ((d_real.sum_all()? - d_fake.sum_all()?)? / total_packs)?;
@@ -642,11 +643,7 @@ impl Trainer {
             .critic
             .pack(&Tensor::cat(&[&generated.rows, &cond], 1)?)?;
         let d_fake = self.critic.forward(&packed, &masks)?;
-        let mut loss = match self.config.loss {
-            Loss::WganGp => d_fake.sum_all()?.neg()?,
-            Loss::Gan => softplus(&d_fake.neg()?)?.sum_all()?,
-        };
-        loss = (loss / total_packs)?;
+        let mut loss = (self.config.loss.generator_sum(&d_fake)? / total_packs)?;
         if let Some(c) = &self.conditioner {
             let fixed: Vec<Vec<Option<usize>>> = draws
                 .batch
@@ -766,7 +763,7 @@ impl Trainer {
         let b = self.batch;
         let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
         let fake_masks = self.draw_critic_masks(b, 1, false);
-        let penalty = if self.config.loss == Loss::WganGp {
+        let penalty = if self.config.loss.has_penalty() {
             let mut partner: Vec<u32> = (0..b as u32).collect();
             self.rng.shuffle(&mut partner);
             let alpha = self.rng.uniform_vec(b, 0.0, 1.0);
@@ -873,10 +870,7 @@ impl Trainer {
             // privacy), so that neither side's gradient dwarfs the other's.
             let fake_masks = mask_tensors(&draws.fake_masks, b, &hidden, &dev)?;
             let (d_fake, fake_taps) = self.critic.forward_with_taps(&fake, &fake_masks)?;
-            let per_fake_row = match self.config.loss {
-                Loss::WganGp => d_fake,
-                Loss::Gan => softplus(&d_fake)?,
-            };
+            let per_fake_row = self.config.loss.critic_fake_terms(&d_fake)?;
             let fake_grads = per_fake_row.sum_all()?.backward()?;
             let fake_part = noisy_clipped_sum(
                 &params,
@@ -927,10 +921,7 @@ impl Trainer {
                     .index_select(&Tensor::from_slice(&draws.rows, n, &dev)?, 0)?;
                 let masks = mask_tensors(&draws.real_masks, n, &hidden, &dev)?;
                 let (scores, taps) = self.critic.forward_with_taps(&real, &masks)?;
-                let per_row = match self.config.loss {
-                    Loss::WganGp => scores.neg()?,
-                    Loss::Gan => softplus(&scores.neg()?)?,
-                };
+                let per_row = self.config.loss.critic_real_terms(&scores)?;
                 let real_grads = per_row.sum_all()?.backward()?;
                 noisy_clipped_sum(
                     &params,
@@ -959,10 +950,7 @@ impl Trainer {
         let d_fake = self
             .critic
             .forward(&generated.rows, &mask_tensors(&masks, b, &hidden, &dev)?)?;
-        let loss = match self.config.loss {
-            Loss::WganGp => d_fake.mean_all()?.neg()?,
-            Loss::Gan => softplus(&d_fake.neg()?)?.mean_all()?,
-        };
+        let loss = self.config.loss.generator_mean(&d_fake)?;
         self.optimisers()?.0.backward_step(&loss)?;
         self.steps += 1;
         Ok(StepLosses {
@@ -1064,10 +1052,6 @@ fn specs(
 }
 
 /// log(1 + exp(x)), computed stably.
-fn softplus(x: &Tensor) -> Result<Tensor> {
-    Ok((x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?)
-}
-
 /// Cross-entropy between the generator's logits for each conditioning column and the
 /// fixed level, averaged over the batch (rows where the column is not fixed count 0).
 /// Cross-entropy of the fixed condition slots, summed over `logits`' rows and divided by

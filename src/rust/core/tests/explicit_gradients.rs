@@ -4,8 +4,9 @@
 mod common;
 
 use common::{base, mixed_table, private};
-use sygnet_core::config::{Loss, TrainConfig};
+use sygnet_core::config::TrainConfig;
 use sygnet_core::device::Device;
+use sygnet_core::loss::Loss;
 use sygnet_core::rng::RandomSource;
 use sygnet_core::train::Trainer;
 

@@ -12,8 +12,8 @@ use candle_core::Tensor;
 use ndarray::{Array2, ArrayBase, ArrayView1, ArrayView2, ArrayViewMut2, Data, DataMut, Ix2};
 use rayon::prelude::*;
 
-use crate::config::Loss;
 use crate::error::Result;
+use crate::loss::Loss;
 use crate::network::{CriticSpec, GeneratorSpec, Params, LEAKY_SLOPE};
 
 mod critic;
@@ -231,14 +231,6 @@ fn leaky(x: f32) -> f32 {
     }
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-fn softplus(x: f32) -> f32 {
-    x.max(0.0) + (-x.abs()).exp().ln_1p()
-}
-
 /// The random inputs of one critic update, drawn by the trainer in a fixed order (the
 /// autograd path turns the same draws into tensors).
 pub struct UpdateDraws {
@@ -348,41 +340,19 @@ impl Shard {
         let scale = 1.0 / ctx.packs as f32;
         let real_sum: f64 = self.real.score.iter().map(|&v| f64::from(v)).sum();
         let fake_sum: f64 = self.fake.score.iter().map(|&v| f64::from(v)).sum();
-        let (mut real_loss, mut fake_loss) = (-real_sum, fake_sum);
-        match ctx.loss {
-            Loss::WganGp => {
-                self.scores.fill(-scale);
-                self.real
-                    .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
-                self.scores.fill(scale);
-                self.fake
-                    .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
-            }
-            Loss::Gan => {
-                real_loss = self
-                    .real
-                    .score
-                    .iter()
-                    .map(|&d| f64::from(softplus(-d)))
-                    .sum();
-                fake_loss = self
-                    .fake
-                    .score
-                    .iter()
-                    .map(|&d| f64::from(softplus(d)))
-                    .sum();
-                for (g, &d) in self.scores.iter_mut().zip(self.real.score.iter()) {
-                    *g = -sigmoid(-d) * scale;
-                }
-                self.real
-                    .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
-                for (g, &d) in self.scores.iter_mut().zip(self.fake.score.iter()) {
-                    *g = sigmoid(d) * scale;
-                }
-                self.fake
-                    .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
-            }
+        let loss = ctx.loss;
+        let real_loss: f64 = self.real.score.iter().map(|&d| loss.critic_real(d)).sum();
+        let fake_loss: f64 = self.fake.score.iter().map(|&d| loss.critic_fake(d)).sum();
+        for (g, &d) in self.scores.iter_mut().zip(self.real.score.iter()) {
+            *g = loss.d_critic_real(d) * scale;
         }
+        self.real
+            .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
+        for (g, &d) in self.scores.iter_mut().zip(self.fake.score.iter()) {
+            *g = loss.d_critic_fake(d) * scale;
+        }
+        self.fake
+            .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
         let mut penalty = 0.0;
         if let (Some(mixed), Some((alpha, masks))) = (self.mixed.as_mut(), &draws.penalty) {
             let alpha = &alpha[self.packs.clone()];
@@ -418,22 +388,10 @@ impl Shard {
             ctx.critic,
             &mask_rows(masks, &self.packs, ctx.critic_hidden),
         );
-        let loss: f64 = match ctx.loss {
-            Loss::WganGp => {
-                self.scores.fill(-scale);
-                -self.fake.score.iter().map(|&d| f64::from(d)).sum::<f64>()
-            }
-            Loss::Gan => {
-                for (g, &d) in self.scores.iter_mut().zip(self.fake.score.iter()) {
-                    *g = -sigmoid(-d) * scale;
-                }
-                self.fake
-                    .score
-                    .iter()
-                    .map(|&d| f64::from(softplus(-d)))
-                    .sum()
-            }
-        };
+        for (g, &d) in self.scores.iter_mut().zip(self.fake.score.iter()) {
+            *g = ctx.loss.d_generator(d) * scale;
+        }
+        let loss: f64 = self.fake.score.iter().map(|&d| ctx.loss.generator(d)).sum();
         self.fake.backward(ctx.critic, &self.scores, None, true);
         let stride = shape.out + shape.cond_dim;
         let grad_rows = self.fake.grad_input.as_slice().expect("standard layout");
@@ -502,7 +460,9 @@ impl CpuStep {
                     generator: GeneratorPass::new(&shape, size * pac),
                     real: CriticPass::new(critic_spec, size),
                     fake: CriticPass::new(critic_spec, size),
-                    mixed: (loss == Loss::WganGp).then(|| CriticPass::new(critic_spec, size)),
+                    mixed: loss
+                        .has_penalty()
+                        .then(|| CriticPass::new(critic_spec, size)),
                     scores: vec![0.0; size],
                     generator_grad: vec![0.0; generator.len()],
                     critic_grad: vec![0.0; critic.len()],

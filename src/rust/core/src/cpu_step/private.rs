@@ -5,8 +5,7 @@
 use ndarray::{s, Array2};
 use rayon::prelude::*;
 
-use super::{mask_rows, rows_of, sigmoid, softplus, sum_shards, Buffers, CpuStep, CriticPass};
-use crate::config::Loss;
+use super::{mask_rows, rows_of, sum_shards, Buffers, CpuStep, CriticPass};
 
 /// The random inputs of one differentially private critic update, in the order the
 /// autograd path draws them.
@@ -101,10 +100,11 @@ impl CpuStep {
             let mine = rows_of(fake_rows, &rows, width);
             fake_pass.pack(rows.len(), |r| &mine[r * width..(r + 1) * width], &[]);
             fake_pass.forward(critic, &mask_rows(&draws.fake_masks, &rows, hidden));
-            let mut d: Vec<f32> = match loss {
-                Loss::WganGp => vec![1.0; rows.len()],
-                Loss::Gan => fake_pass.score.iter().map(|&s| sigmoid(s)).collect(),
-            };
+            let mut d: Vec<f32> = fake_pass
+                .score
+                .iter()
+                .map(|&s| loss.d_critic_fake(s))
+                .collect();
             fake_pass.clipped_backward(critic, &mut d, clipping.max_norm, scale, grad);
             if let Some(penalty) = &draws.penalty {
                 let mut mixed = CriticPass::with_widths(hidden, rows.len(), width);
@@ -130,10 +130,7 @@ impl CpuStep {
                 };
                 real.pack(count, row, &[]);
                 real.forward(critic, &mask_rows(&draws.real_masks, &real_rows, hidden));
-                let mut d: Vec<f32> = match loss {
-                    Loss::WganGp => vec![-1.0; count],
-                    Loss::Gan => real.score.iter().map(|&s| -sigmoid(-s)).collect(),
-                };
+                let mut d: Vec<f32> = real.score.iter().map(|&s| loss.d_critic_real(s)).collect();
                 real.clipped_backward(critic, &mut d, clipping.max_norm, scale, grad);
             }
         });
@@ -171,16 +168,12 @@ impl CpuStep {
                 .assign(&shard.generator.out);
         }
         pass.forward(&self.critic, &as_slices(masks));
-        let (d, loss): (Vec<f32>, f64) = match self.loss {
-            Loss::WganGp => (
-                vec![-scale; b],
-                -pass.score.iter().map(|&s| f64::from(s)).sum::<f64>(),
-            ),
-            Loss::Gan => (
-                pass.score.iter().map(|&s| -sigmoid(-s) * scale).collect(),
-                pass.score.iter().map(|&s| f64::from(softplus(-s))).sum(),
-            ),
-        };
+        let d: Vec<f32> = pass
+            .score
+            .iter()
+            .map(|&s| self.loss.d_generator(s) * scale)
+            .collect();
+        let loss: f64 = pass.score.iter().map(|&s| self.loss.generator(s)).sum();
         pass.backward(&self.critic, &d, None, true);
         let grad_rows = pass.grad_input.as_slice().expect("standard layout");
         let shape = &self.shape;
