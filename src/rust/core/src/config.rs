@@ -1,6 +1,7 @@
 //! Every setting of a fit, its defaults and its checks: the bottom layer that training,
 //! model files and the R binding share.
 
+use candle_nn::ParamsAdamW;
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::EncoderOptions;
@@ -119,6 +120,17 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// AdamW settings of both networks.
+    pub fn adam(&self) -> ParamsAdamW {
+        ParamsAdamW {
+            lr: self.learning_rate,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: 1e-8,
+            weight_decay: self.weight_decay,
+        }
     }
 
     /// Rows per step: the batch size, at most the row count, a multiple of `pac`.

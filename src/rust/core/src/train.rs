@@ -7,14 +7,12 @@ use std::sync::Arc;
 
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::{AdamW, Optimizer};
 use rayon::prelude::*;
 
 use crate::condition::{CondSpec, Conditioner};
 use crate::config::TrainConfig;
-use crate::cpu_step::{
-    Adam, Buffers, Clipping, CpuStep, PairPenalty, PrivateDraws, UpdateDraws, SHARDS,
-};
+use crate::cpu_step::{Buffers, Clipping, CpuStep, PairPenalty, PrivateDraws, UpdateDraws, SHARDS};
 use crate::encoding::Encoder;
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -256,13 +254,7 @@ impl Trainer {
                 critic.spec(),
                 &generator_params,
                 &critic_params,
-                Adam {
-                    lr: config.learning_rate,
-                    beta1: config.beta1,
-                    beta2: config.beta2,
-                    eps: 1e-8,
-                    weight_decay: config.weight_decay,
-                },
+                config.adam(),
                 config.loss,
                 config.gradient_penalty,
                 batch,
@@ -1012,13 +1004,7 @@ fn autograd_engine(
     generator_params: &Params,
     critic_params: &Params,
 ) -> Result<Engine> {
-    let adam = ParamsAdamW {
-        lr: config.learning_rate,
-        beta1: config.beta1,
-        beta2: config.beta2,
-        eps: 1e-8,
-        weight_decay: config.weight_decay,
-    };
+    let adam = config.adam();
     Ok(Engine::Autograd {
         generator_opt: AdamW::new(generator_params.vars(), adam.clone())?,
         critic_opt: AdamW::new(critic_params.vars(), adam)?,

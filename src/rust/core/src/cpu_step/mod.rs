@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use candle_core::Tensor;
+use candle_nn::ParamsAdamW;
 use ndarray::{Array2, ArrayBase, ArrayView1, ArrayView2, ArrayViewMut2, Data, DataMut, Ix2};
 use rayon::prelude::*;
 
@@ -33,16 +34,6 @@ const SLOPE: f32 = LEAKY_SLOPE as f32;
 
 /// Parameters per parallel task in element-wise updates.
 const CHUNK: usize = 1 << 15;
-
-/// Adam settings, as candle-nn's `ParamsAdamW`.
-#[derive(Debug, Clone, Copy)]
-pub struct Adam {
-    pub lr: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    pub weight_decay: f64,
-}
 
 /// One parameter's place in a network's flat buffer.
 #[derive(Debug, Clone)]
@@ -113,7 +104,7 @@ impl Net {
     }
 
     /// candle-nn's AdamW update, fused into one pass.
-    fn adam_step(&mut self, grad: &[f32], adam: &Adam) {
+    fn adam_step(&mut self, grad: &[f32], adam: &ParamsAdamW) {
         self.step += 1;
         let (b1, b2) = (adam.beta1 as f32, adam.beta2 as f32);
         let scale_m = (1.0 / (1.0 - adam.beta1.powi(self.step))) as f32;
@@ -420,7 +411,7 @@ pub struct CpuStep {
     shape: GeneratorShape,
     generator: Net,
     critic: Net,
-    adam: Adam,
+    adam: ParamsAdamW,
     loss: Loss,
     penalty_weight: f32,
     pac: usize,
@@ -439,7 +430,7 @@ impl CpuStep {
         critic_spec: &CriticSpec,
         generator_params: &Params,
         critic_params: &Params,
-        adam: Adam,
+        adam: ParamsAdamW,
         loss: Loss,
         penalty_weight: f64,
         batch: usize,
