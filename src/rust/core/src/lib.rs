@@ -4,13 +4,16 @@
 //! - [`encoding`] and [`mixture`]: columns to network inputs and back;
 //! - [`network`]: generator and critic; [`condition`]: conditional vectors;
 //! - [`config`]: every setting, its default and its check; [`loss`]: the two losses;
-//! - [`train`]: the training loop; [`sample`]: drawing rows; [`model`]: model files;
+//! - [`train`]: the training loop; [`engine`]: what an engine computes for it, with
+//!   two engines behind it, [`cpu_step`] (hand-derived, CPU) and [`autograd`] (candle);
+//! - [`sample`]: drawing rows; [`model`]: model files;
 //! - [`diagnostic`]: a quick propensity-score check of synthetic data;
 //! - [`distance`]: Gower nearest neighbours, for disclosure-risk measures;
 //! - [`privacy`]: differential privacy (clipping, noise, accountant);
 //! - [`rng`]: the only source of randomness; [`parallel`]: thread pools;
 //!   [`device`]: CPU or CUDA.
 
+pub mod autograd;
 pub mod condition;
 pub mod config;
 pub mod cpu_step;
@@ -18,6 +21,7 @@ pub mod device;
 pub mod diagnostic;
 pub mod distance;
 pub mod encoding;
+pub mod engine;
 pub mod error;
 pub mod loss;
 pub mod mixture;

@@ -1,8 +1,8 @@
 //! Training steps on the CPU with hand-derived gradients: explicit forward and backward
 //! passes of the generator and the critic over buffers allocated once, and a fused AdamW
-//! update, including DP-SGD's per-row clipping. It computes what the autograd path in
-//! `train` computes, for every CPU fit without attention, without candle's fresh tensor per
-//! element-wise operation. Each step's packs are cut into [`SHARDS`] shards that run
+//! update, including DP-SGD's per-row clipping. The [`Explicit`] engine computes what the
+//! autograd engine ([`crate::autograd`]) computes, for every CPU fit without attention,
+//! without candle's fresh tensor per element-wise operation. Each step's packs are cut into [`SHARDS`] shards that run
 //! on the thread pool and whose gradients are summed in a fixed order, so results do
 //! not depend on the number of threads.
 
@@ -13,7 +13,8 @@ use candle_nn::ParamsAdamW;
 use ndarray::{Array2, ArrayBase, ArrayView1, ArrayView2, ArrayViewMut2, Data, DataMut, Ix2};
 use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::engine::{Clipping, Context, Engine, PrivateDraws, UpdateDraws, SHARDS};
+use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::network::{CriticSpec, GeneratorSpec, Params, LEAKY_SLOPE};
 
@@ -23,12 +24,6 @@ mod private;
 
 use critic::{critic_parameter_names, CriticPass};
 use generator::{GeneratorPass, GeneratorShape};
-pub use private::{Clipping, PairPenalty, PrivateDraws};
-
-/// Rows of a step are processed in this many shards (fewer when a batch has fewer
-/// packs), in parallel when the thread pool has room; fixed, so that results do not
-/// depend on the number of threads. Both engines use it.
-pub const SHARDS: usize = 2;
 
 const SLOPE: f32 = LEAKY_SLOPE as f32;
 
@@ -222,24 +217,6 @@ fn leaky(x: f32) -> f32 {
     }
 }
 
-/// The random inputs of one critic update, drawn by the trainer in a fixed order (the
-/// autograd path turns the same draws into tensors).
-pub struct UpdateDraws {
-    /// Indices of the real rows.
-    pub rows: Vec<u32>,
-    pub cond: Vec<f32>,
-    /// Per conditioning column, the slot each row fixes.
-    pub fixed: Vec<Vec<Option<usize>>>,
-    pub noise: Vec<f32>,
-    pub gumbel: Vec<f32>,
-    /// Generator dropout masks per block; empty without generator dropout.
-    pub generator_masks: Vec<Vec<f32>>,
-    pub real_masks: Vec<Vec<f32>>,
-    pub fake_masks: Vec<Vec<f32>>,
-    /// Interpolation weights per pack and dropout masks of the gradient penalty.
-    pub penalty: Option<(Vec<f32>, Vec<Vec<f32>>)>,
-}
-
 /// What every shard reads.
 struct Shared<'a> {
     shape: &'a GeneratorShape,
@@ -422,6 +399,116 @@ pub struct CpuStep {
 
 /// Buffers of a [`CpuStep`]; rebuilt, never cloned.
 pub struct Buffers(Vec<Shard>);
+
+/// The explicit engine: a [`CpuStep`], its buffers, and the state to roll back to.
+pub struct Explicit {
+    step: Box<CpuStep>,
+    buffers: Buffers,
+    checkpoint: Option<Box<CpuStep>>,
+}
+
+impl Explicit {
+    /// The engine for `cx`'s networks, on the CPU without attention.
+    pub fn new(cx: &Context) -> Result<Self> {
+        let condition_groups = cx
+            .conditioner
+            .as_ref()
+            .map(|c| {
+                c.spec
+                    .columns
+                    .iter()
+                    .map(|col| {
+                        let g = cx.encoder.groups[cx.encoder.columns[col.column]
+                            .group
+                            .expect("categorical column has a group")];
+                        (g.start, g.width)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (step, buffers) = CpuStep::new(
+            cx.generator.spec(),
+            cx.critic.spec(),
+            &cx.generator_params,
+            &cx.critic_params,
+            cx.config.adam(),
+            cx.config.loss,
+            cx.config.gradient_penalty,
+            cx.batch,
+            condition_groups,
+        )?;
+        Ok(Explicit {
+            step: Box::new(step),
+            buffers,
+            checkpoint: None,
+        })
+    }
+}
+
+impl Engine for Explicit {
+    fn critic_update(&mut self, cx: &Context, draws: &UpdateDraws) -> Result<(f32, f32)> {
+        let (step, buffers) = (&mut self.step, &mut self.buffers);
+        with_cpu_values(&cx.data, |data| step.critic_update(buffers, draws, data))
+    }
+
+    fn generator_update(
+        &mut self,
+        _cx: &Context,
+        last: &UpdateDraws,
+        masks: &[Vec<f32>],
+    ) -> Result<f32> {
+        Ok(self.step.generator_update(&mut self.buffers, last, masks))
+    }
+
+    fn private_critic_update(
+        &mut self,
+        cx: &Context,
+        draws: &PrivateDraws,
+        clipping: Clipping,
+    ) -> Result<()> {
+        let (step, buffers) = (&mut self.step, &mut self.buffers);
+        with_cpu_values(&cx.data, |data| {
+            step.private_critic_update(buffers, draws, data, clipping)
+        })
+    }
+
+    fn private_generator_update(
+        &mut self,
+        _cx: &Context,
+        last: &PrivateDraws,
+        masks: &[Vec<f32>],
+    ) -> Result<f32> {
+        Ok(self
+            .step
+            .private_generator_update(&mut self.buffers, masks, &last.generator_masks))
+    }
+
+    fn checkpoint(&mut self, _cx: &Context) -> Result<()> {
+        self.checkpoint = Some(self.step.clone());
+        Ok(())
+    }
+
+    fn rollback(&mut self, _cx: &Context) -> Result<()> {
+        if let Some(saved) = self.checkpoint.take() {
+            self.step = saved;
+        }
+        Ok(())
+    }
+
+    /// The weights live in the engine's buffers until written here.
+    fn store(&mut self, cx: &Context) -> Result<()> {
+        self.step.store(&cx.generator_params, &cx.critic_params)
+    }
+}
+
+/// Calls `f` with the values of a CPU tensor, row-major.
+fn with_cpu_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        return Err(Error::Config("hand-derived gradients need the CPU".into()));
+    };
+    Ok(f(&cpu.as_slice::<f32>()?[layout.start_offset()..]))
+}
 
 impl CpuStep {
     #[allow(clippy::too_many_arguments)]

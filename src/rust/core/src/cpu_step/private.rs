@@ -6,40 +6,10 @@ use ndarray::{s, Array2};
 use rayon::prelude::*;
 
 use super::{mask_rows, rows_of, sum_shards, Buffers, CpuStep, CriticPass};
-
-/// The random inputs of one differentially private critic update, in the order the
-/// autograd path draws them.
-pub struct PrivateDraws {
-    pub noise: Vec<f32>,
-    pub gumbel: Vec<f32>,
-    pub generator_masks: Vec<Vec<f32>>,
-    pub fake_masks: Vec<Vec<f32>>,
-    /// The gradient penalty's draws (WGAN-GP).
-    pub penalty: Option<PairPenalty>,
-    /// The Poisson sample of real rows.
-    pub rows: Vec<u32>,
-    pub real_masks: Vec<Vec<f32>>,
-    /// Standard normal noise for every critic parameter (empty without noise).
-    pub gaussian: Vec<f32>,
-}
-
-/// The gradient penalty of a private update is taken between pairs of generated rows.
-pub struct PairPenalty {
-    /// The row each generated row is paired with.
-    pub partner: Vec<u32>,
-    pub alpha: Vec<f32>,
-    pub masks: Vec<Vec<f32>>,
-}
+use crate::engine::{Clipping, PrivateDraws};
 
 fn as_slices(masks: &[Vec<f32>]) -> Vec<&[f32]> {
     masks.iter().map(Vec::as_slice).collect()
-}
-
-/// DP-SGD settings of a private critic update.
-#[derive(Debug, Clone, Copy)]
-pub struct Clipping {
-    pub max_norm: f32,
-    pub noise_multiplier: f32,
 }
 
 impl CpuStep {
@@ -85,6 +55,7 @@ impl CpuStep {
     ) {
         let b = self.batch;
         let scale = 1.0 / b as f32;
+        let (max_norm, sigma) = (clipping.max_norm as f32, clipping.noise_multiplier as f32);
         let hidden = &self.critic_hidden;
         let width = self.shape.out;
         let fake = self.generate_all(buffers, &draws.noise, &draws.gumbel, &draws.generator_masks);
@@ -105,7 +76,7 @@ impl CpuStep {
                 .iter()
                 .map(|&s| loss.d_critic_fake(s))
                 .collect();
-            fake_pass.clipped_backward(critic, &mut d, clipping.max_norm, scale, grad);
+            fake_pass.clipped_backward(critic, &mut d, max_norm, scale, grad);
             if let Some(penalty) = &draws.penalty {
                 let mut mixed = CriticPass::with_widths(hidden, rows.len(), width);
                 for (r, i) in rows.clone().enumerate() {
@@ -131,11 +102,11 @@ impl CpuStep {
                 real.pack(count, row, &[]);
                 real.forward(critic, &mask_rows(&draws.real_masks, &real_rows, hidden));
                 let mut d: Vec<f32> = real.score.iter().map(|&s| loss.d_critic_real(s)).collect();
-                real.clipped_backward(critic, &mut d, clipping.max_norm, scale, grad);
+                real.clipped_backward(critic, &mut d, max_norm, scale, grad);
             }
         });
         let grad = sum_shards(&mut buffers.0, |s| &mut s.critic_grad);
-        let std = clipping.noise_multiplier * clipping.max_norm * scale;
+        let std = sigma * max_norm * scale;
         let noised: Vec<f32> = grad
             .iter()
             .zip(&draws.gaussian)

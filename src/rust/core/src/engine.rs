@@ -1,0 +1,128 @@
+//! The interface between the training loop and the engines that compute its updates.
+//! The loop draws every random input of an update ([`UpdateDraws`], [`PrivateDraws`])
+//! and orders the updates; an [`Engine`] turns them into gradients and optimiser steps:
+//! the explicit CPU engine ([`crate::cpu_step`]) or candle's autograd
+//! ([`crate::autograd`]). Both consume the same draws in the same order, so they compute
+//! the same fit.
+
+use candle_core::{Device, Tensor};
+
+use crate::condition::Conditioner;
+use crate::config::TrainConfig;
+use crate::encoding::Encoder;
+use crate::error::Result;
+use crate::network::{Critic, Generator, Params};
+
+/// Rows of a step are processed in this many shards (fewer when a batch has fewer
+/// packs), in parallel when the thread pool has room; fixed, so that results do not
+/// depend on the number of threads. Both engines use it.
+pub const SHARDS: usize = 2;
+
+/// What the engines read: the settings, the encoded data and the networks.
+pub struct Context {
+    pub config: TrainConfig,
+    pub encoder: Encoder,
+    pub conditioner: Option<Conditioner>,
+    /// The encoded training rows.
+    pub data: Tensor,
+    /// Rows per step.
+    pub batch: usize,
+    pub generator: Generator,
+    pub critic: Critic,
+    pub generator_params: Params,
+    pub critic_params: Params,
+    pub device: Device,
+}
+
+/// The random inputs of one critic update, drawn by the loop in a fixed order.
+pub struct UpdateDraws {
+    /// Indices of the real rows.
+    pub rows: Vec<u32>,
+    pub cond: Vec<f32>,
+    /// Per conditioning column, the slot each row fixes.
+    pub fixed: Vec<Vec<Option<usize>>>,
+    pub noise: Vec<f32>,
+    pub gumbel: Vec<f32>,
+    /// Generator dropout masks per block; empty without generator dropout.
+    pub generator_masks: Vec<Vec<f32>>,
+    pub real_masks: Vec<Vec<f32>>,
+    pub fake_masks: Vec<Vec<f32>>,
+    /// Interpolation weights per pack and dropout masks of the gradient penalty.
+    pub penalty: Option<(Vec<f32>, Vec<Vec<f32>>)>,
+}
+
+/// The random inputs of one differentially private critic update.
+pub struct PrivateDraws {
+    pub noise: Vec<f32>,
+    pub gumbel: Vec<f32>,
+    pub generator_masks: Vec<Vec<f32>>,
+    pub fake_masks: Vec<Vec<f32>>,
+    /// The gradient penalty's draws (WGAN-GP).
+    pub penalty: Option<PairPenalty>,
+    /// The Poisson sample of real rows.
+    pub rows: Vec<u32>,
+    pub real_masks: Vec<Vec<f32>>,
+    /// Standard normal noise for every critic parameter (empty without noise).
+    pub gaussian: Vec<f32>,
+}
+
+/// The gradient penalty of a private update is taken between pairs of generated rows.
+pub struct PairPenalty {
+    /// The row each generated row is paired with.
+    pub partner: Vec<u32>,
+    pub alpha: Vec<f32>,
+    pub masks: Vec<Vec<f32>>,
+}
+
+/// DP-SGD settings of a private critic update.
+#[derive(Debug, Clone, Copy)]
+pub struct Clipping {
+    /// Per-row gradient norm bound C.
+    pub max_norm: f64,
+    /// Noise standard deviation over C.
+    pub noise_multiplier: f64,
+}
+
+/// Computes the updates of a training step from the loop's draws.
+pub trait Engine: Send {
+    /// One critic update; returns the critic loss and the score gap (mean real minus
+    /// mean generated score).
+    fn critic_update(&mut self, cx: &Context, draws: &UpdateDraws) -> Result<(f32, f32)>;
+
+    /// The generator update on the rows generated for the last critic update (`last`),
+    /// judged with critic dropout `masks`; returns the generator loss.
+    fn generator_update(
+        &mut self,
+        cx: &Context,
+        last: &UpdateDraws,
+        masks: &[Vec<f32>],
+    ) -> Result<f32>;
+
+    /// One DP-SGD critic update (pac 1, no conditioning): generated rows' gradients
+    /// clipped, the gradient penalty between pairs of generated rows, the Poisson sample
+    /// of real rows clipped and noised; everything divided by the batch size.
+    fn private_critic_update(
+        &mut self,
+        cx: &Context,
+        draws: &PrivateDraws,
+        clipping: Clipping,
+    ) -> Result<()>;
+
+    /// The generator update after private critic updates, on the rows generated for
+    /// the last of them; returns the generator loss.
+    fn private_generator_update(
+        &mut self,
+        cx: &Context,
+        last: &PrivateDraws,
+        masks: &[Vec<f32>],
+    ) -> Result<f32>;
+
+    /// Remembers the current state for [`Engine::rollback`].
+    fn checkpoint(&mut self, cx: &Context) -> Result<()>;
+
+    /// Returns to the state of the last checkpoint.
+    fn rollback(&mut self, cx: &Context) -> Result<()>;
+
+    /// Makes the weights in `cx`'s parameters current (the model is read from them).
+    fn store(&mut self, cx: &Context) -> Result<()>;
+}
