@@ -2,20 +2,6 @@
 # columns and comes back with the data frame class (data.frame or tibble) restored.
 # Column classes, levels, time zones and missing values are handled by the engine.
 
-check_data <- function(data, arg = rlang::caller_arg(data), call = rlang::caller_env()) {
-  if (!is.data.frame(data)) {
-    sygnet_abort("{.arg {arg}} must be a data frame, not {.obj_type_friendly {data}}.",
-                 class = "sygnet_error_input", call = call)
-  }
-  if (ncol(data) == 0L) {
-    sygnet_abort("{.arg {arg}} has no columns.", class = "sygnet_error_input", call = call)
-  }
-  if (nrow(data) == 0L) {
-    sygnet_abort("{.arg {arg}} has no rows.", class = "sygnet_error_input", call = call)
-  }
-  invisible(data)
-}
-
 as_columns <- function(data) {
   columns <- unclass(data)
   attr(columns, "row.names") <- NULL

@@ -65,25 +65,6 @@ harmonise <- function(frames) {
   frames
 }
 
-check_formula <- function(formula, call = rlang::caller_env()) {
-  if (!is.null(formula) && !inherits(formula, "formula")) {
-    sygnet_abort("{.arg formula} must be a model formula such as {.code y ~ x}.",
-                 class = "sygnet_error_input", call = call)
-  }
-}
-
-check_columns_in <- function(columns, data, arg, call = rlang::caller_env()) {
-  if (is.null(columns)) return(invisible())
-  if (!is.character(columns) || anyNA(columns)) {
-    sygnet_abort("{.arg {arg}} must name columns of {.arg data}.", class = "sygnet_error_input", call = call)
-  }
-  unknown <- setdiff(columns, names(data))
-  if (length(unknown) > 0L) {
-    sygnet_abort("{.arg {arg}} names column{?s} {.field {unknown}} that {?is/are} not in {.arg data}.",
-                 class = "sygnet_error_input", call = call)
-  }
-}
-
 # Area under the ROC curve of `score` for telling `label == 1` from `label == 0`.
 auc <- function(score, label) {
   r <- rank(score)

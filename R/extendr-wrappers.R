@@ -67,6 +67,14 @@ rs_dp_noise_multiplier <- function(epsilon, delta, sample_rate, steps) .Call(wra
 #' @noRd
 rs_dp_epsilon_composed <- function(noise_multipliers, sample_rates, steps, delta) .Call(wrap__rs_dp_epsilon_composed, noise_multipliers, sample_rates, steps, delta)
 
+#' The defaults of `gan()` and `gan_control()`, named as their arguments.
+#' @noRd
+rs_gan_defaults <- function() .Call(wrap__rs_gan_defaults)
+
+#' Checks a complete set of settings (as `engine_config()` builds them).
+#' @noRd
+rs_check_settings <- function(config) .Call(wrap__rs_check_settings, config)
+
 
 
 # nolint end

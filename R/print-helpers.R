@@ -10,3 +10,5 @@ say_bullets <- function(lines, .envir = parent.frame()) {
     cli::cat_line(cli::symbol$bullet, " ", cli::format_inline(line, .envir = .envir))
   }
 }
+
+`%||%` <- function(x, y) if (is.null(x)) y else x

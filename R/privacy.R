@@ -135,42 +135,6 @@ dp <- function(epsilon, delta = NULL, max_grad_norm = 1, noise_multiplier = NULL
   )
 }
 
-check_levels <- function(levels, call = rlang::caller_env()) {
-  if (is.null(levels)) return(list())
-  if (!is.list(levels) || is.null(names(levels)) || any(names(levels) == "") ||
-      anyDuplicated(names(levels))) {
-    sygnet_abort("{.arg levels} must be a list named by column, e.g. {.code list(sex = c(\"female\", \"male\"))}.",
-                 class = "sygnet_error_input", call = call)
-  }
-  for (v in names(levels)) {
-    l <- levels[[v]]
-    if (!is.character(l) || length(l) == 0L || anyNA(l) || anyDuplicated(l)) {
-      sygnet_abort("Levels of column {.field {v}} must be distinct strings, at least one and no {.code NA}.",
-                   class = "sygnet_error_input", call = call)
-    }
-  }
-  levels
-}
-
-check_bounds <- function(bounds, call = rlang::caller_env()) {
-  if (is.null(bounds)) return(list())
-  if (!is.list(bounds) || is.null(names(bounds)) || any(names(bounds) == "") ||
-      anyDuplicated(names(bounds))) {
-    sygnet_abort("{.arg bounds} must be a list named by column, e.g. {.code list(age = c(16, 99))}.",
-                 class = "sygnet_error_input", call = call)
-  }
-  lapply(stats::setNames(names(bounds), names(bounds)), function(v) {
-    b <- bounds[[v]]
-    numeric_bound <- as.double(unclass(b))
-    if (length(numeric_bound) != 2L || anyNA(numeric_bound) || any(!is.finite(numeric_bound)) ||
-        numeric_bound[1] >= numeric_bound[2] || !(is.numeric(b) || inherits(b, c("Date", "POSIXct")))) {
-      sygnet_abort("Bounds of column {.field {v}} must be two finite numbers (or dates), lower first.",
-                   class = "sygnet_error_input", call = call)
-    }
-    numeric_bound
-  })
-}
-
 # Checks a private spec against the data's schema (never its values) and gives the
 # engine's privacy settings, delta filled in.
 resolve_privacy <- function(privacy, data, epochs, call = rlang::caller_env()) {
@@ -346,16 +310,3 @@ dp_noise_multiplier <- function(epsilon, delta, sample_rate, steps) {
   native(rs_dp_noise_multiplier(epsilon, delta, sample_rate, steps))
 }
 
-check_accountant_args <- function(..., call = rlang::caller_env()) {
-  args <- list(...)
-  for (name in names(args)) {
-    x <- args[[name]]
-    if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 0) {
-      sygnet_abort("{.arg {name}} must be a single non-negative number.",
-                   class = "sygnet_error_input", call = call)
-    }
-  }
-  if (args$steps != round(args$steps)) {
-    sygnet_abort("{.arg steps} must be a whole number.", class = "sygnet_error_input", call = call)
-  }
-}

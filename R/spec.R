@@ -34,24 +34,19 @@
 #' gan(epochs = 100, generator = c(128, 128))
 #' @export
 gan <- function(epochs = NULL,
-                batch_size = 200L,
-                generator = c(256L, 256L),
-                critic = c(256L, 256L),
+                batch_size = gan_defaults()$batch_size,
+                generator = gan_defaults()$generator,
+                critic = gan_defaults()$critic,
                 attention = FALSE,
-                dropout = 0,
-                learning_rate = 1e-3,
-                loss = c("wgan-gp", "gan"),
+                dropout = gan_defaults()$dropout,
+                learning_rate = gan_defaults()$learning_rate,
+                loss = gan_defaults()$loss,
                 condition_on = NULL,
                 privacy = NULL,
                 control = gan_control()) {
-  loss <- rlang::arg_match(loss)
+  loss <- rlang::arg_match(loss, c("wgan-gp", "gan"))
   if (!is.null(epochs)) check_count(epochs)
-  check_count(batch_size)
-  check_widths(generator)
-  check_widths(critic)
   check_flag(attention)
-  check_rate(dropout)
-  check_positive(learning_rate)
   if (!is.null(condition_on) && (!is.character(condition_on) || anyNA(condition_on))) {
     sygnet_abort("{.arg condition_on} must be a character vector of column names or NULL.",
                  class = "sygnet_error_input")
@@ -67,12 +62,12 @@ gan <- function(epochs = NULL,
   if (!inherits(control, "sygnet_control")) {
     sygnet_abort("{.arg control} must be made by {.fn gan_control}.", class = "sygnet_error_input")
   }
-  structure(
+  spec <- structure(
     list(
       epochs = if (is.null(epochs)) NULL else as.integer(epochs),
-      batch_size = as.integer(batch_size),
-      generator = as.integer(generator),
-      critic = as.integer(critic),
+      batch_size = batch_size,
+      generator = generator,
+      critic = critic,
       attention = attention,
       dropout = dropout,
       learning_rate = learning_rate,
@@ -82,6 +77,35 @@ gan <- function(epochs = NULL,
       control = control
     ),
     class = "sygnet_spec"
+  )
+  check_settings(spec)
+  for (field in c("batch_size", "generator", "critic")) spec[[field]] <- as.integer(spec[[field]])
+  spec
+}
+
+#' Default settings of a GAN
+#'
+#' The defaults of [gan()] and [gan_control()] are kept in the engine, in one place
+#' with the checks of every setting; `gan_defaults()` lists them by argument name.
+#'
+#' @return A named list.
+#' @examples
+#' str(gan_defaults())
+#' @export
+gan_defaults <- function() {
+  the$defaults <- the$defaults %||% native(rs_gan_defaults())
+  the$defaults
+}
+
+the <- new.env(parent = emptyenv())
+
+# Checks every setting of `spec` in the engine; a bad one is an input error naming it.
+check_settings <- function(spec, call = rlang::caller_env()) {
+  tryCatch(
+    native(rs_check_settings(engine_config(spec))),
+    sygnet_error_config = function(e) {
+      sygnet_abort(conditionMessage(e), class = "sygnet_error_input", call = call)
+    }
   )
 }
 
@@ -104,43 +128,42 @@ gan <- function(epochs = NULL,
 #'   attention heads, when `gan(attention = TRUE)`. Widths must divide evenly.
 #' @return An object of class `sygnet_control`.
 #' @export
-gan_control <- function(noise_dim = 128L,
-                        pac = 10L,
-                        critic_steps = 3L,
-                        gradient_penalty = 10,
-                        critic_dropout = 0.2,
-                        tau = 0.2,
-                        beta1 = 0.5,
-                        beta2 = 0.9,
-                        weight_decay = 1e-6,
-                        numeric_encoding = c("modes", "minmax"),
-                        max_modes = 10L,
-                        max_levels = 1000L,
-                        attention_tokens = 8L,
-                        attention_heads = 4L) {
-  numeric_encoding <- rlang::arg_match(numeric_encoding)
-  for (arg in c("noise_dim", "pac", "critic_steps", "max_modes", "max_levels",
-                "attention_tokens", "attention_heads")) {
-    check_count(get(arg), arg = arg)
-  }
-  check_positive(gradient_penalty, zero_ok = TRUE)
-  check_rate(critic_dropout)
-  check_positive(tau)
-  check_rate(beta1)
-  check_rate(beta2)
-  check_positive(weight_decay, zero_ok = TRUE)
-  structure(
+gan_control <- function(noise_dim = gan_defaults()$noise_dim,
+                        pac = gan_defaults()$pac,
+                        critic_steps = gan_defaults()$critic_steps,
+                        gradient_penalty = gan_defaults()$gradient_penalty,
+                        critic_dropout = gan_defaults()$critic_dropout,
+                        tau = gan_defaults()$tau,
+                        beta1 = gan_defaults()$beta1,
+                        beta2 = gan_defaults()$beta2,
+                        weight_decay = gan_defaults()$weight_decay,
+                        numeric_encoding = gan_defaults()$numeric_encoding,
+                        max_modes = gan_defaults()$max_modes,
+                        max_levels = gan_defaults()$max_levels,
+                        attention_tokens = gan_defaults()$attention_tokens,
+                        attention_heads = gan_defaults()$attention_heads) {
+  numeric_encoding <- rlang::arg_match(numeric_encoding, c("modes", "minmax"))
+  control <- structure(
     list(
-      noise_dim = as.integer(noise_dim), pac = as.integer(pac),
-      critic_steps = as.integer(critic_steps), gradient_penalty = gradient_penalty,
-      critic_dropout = critic_dropout, tau = tau, beta1 = beta1, beta2 = beta2,
-      weight_decay = weight_decay, numeric_encoding = numeric_encoding,
-      max_modes = as.integer(max_modes), max_levels = as.integer(max_levels),
-      attention_tokens = as.integer(attention_tokens),
-      attention_heads = as.integer(attention_heads)
+      noise_dim = noise_dim, pac = pac, critic_steps = critic_steps,
+      gradient_penalty = gradient_penalty, critic_dropout = critic_dropout, tau = tau,
+      beta1 = beta1, beta2 = beta2, weight_decay = weight_decay,
+      numeric_encoding = numeric_encoding, max_modes = max_modes, max_levels = max_levels,
+      attention_tokens = attention_tokens, attention_heads = attention_heads
     ),
     class = "sygnet_control"
   )
+  defaults <- gan_defaults()
+  check_settings(structure(
+    list(batch_size = defaults$batch_size, generator = defaults$generator,
+         critic = defaults$critic, attention = FALSE, dropout = defaults$dropout,
+         learning_rate = defaults$learning_rate, loss = defaults$loss, control = control),
+    class = "sygnet_spec"
+  ))
+  integers <- c("noise_dim", "pac", "critic_steps", "max_modes", "max_levels",
+                "attention_tokens", "attention_heads")
+  control[integers] <- lapply(control[integers], as.integer)
+  control
 }
 
 # Epochs to train: as specified, or by default 300 and at least `min_steps` steps.
@@ -154,7 +177,7 @@ engine_config <- function(spec, privacy = NULL) {
   list(
     batch_size = spec$batch_size, noise_dim = ctl$noise_dim,
     generator = spec$generator, critic = spec$critic,
-    attention_tokens = if (spec$attention) ctl$attention_tokens else 0L,
+    attention = spec$attention, attention_tokens = ctl$attention_tokens,
     attention_heads = ctl$attention_heads,
     generator_dropout = spec$dropout, critic_dropout = ctl$critic_dropout,
     learning_rate = spec$learning_rate, beta1 = ctl$beta1, beta2 = ctl$beta2,
@@ -187,39 +210,4 @@ print.sygnet_control <- function(x, ...) {
   say("{.cls sygnet_control}")
   say_bullets(paste0(names(x), ": ", vapply(x, format, "")))
   invisible(x)
-}
-
-# Argument checks ---------------------------------------------------------------------
-
-check_count <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 1 || x != round(x)) {
-    sygnet_abort("{.arg {arg}} must be a whole number of at least 1.",
-                 class = "sygnet_error_input", call = call)
-  }
-}
-
-check_widths <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is.numeric(x) || length(x) < 1L || anyNA(x) || any(x < 1) || any(x != round(x))) {
-    sygnet_abort("{.arg {arg}} must be layer widths: whole numbers of at least 1, e.g. {.code c(256, 256)}.",
-                 class = "sygnet_error_input", call = call)
-  }
-}
-
-check_flag <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!rlang::is_bool(x)) {
-    sygnet_abort("{.arg {arg}} must be TRUE or FALSE.", class = "sygnet_error_input", call = call)
-  }
-}
-
-check_rate <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 0 || x >= 1) {
-    sygnet_abort("{.arg {arg}} must be a number in [0, 1).", class = "sygnet_error_input", call = call)
-  }
-}
-
-check_positive <- function(x, zero_ok = FALSE, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x < 0 || (!zero_ok && x == 0)) {
-    what <- if (zero_ok) "a non-negative number" else "a positive number"
-    sygnet_abort("{.arg {arg}} must be {what}.", class = "sygnet_error_input", call = call)
-  }
 }

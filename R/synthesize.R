@@ -33,62 +33,11 @@ synthesize.sygnet_fit <- function(object, n = NULL, conditions = NULL, ...,
   draw(object, request$n, request$conditions, native_seed(), threads, device)
 }
 
-check_request <- function(object, n, conditions, call = rlang::caller_env()) {
-  if (!is.null(conditions)) {
-    conditions <- check_conditions(object, conditions, call = call)
-    n <- n %||% nrow(conditions)
-    if (n != nrow(conditions)) {
-      sygnet_abort("{.arg n} ({n}) must equal the rows of {.arg conditions} ({nrow(conditions)}).",
-                   class = "sygnet_error_input", call = call)
-    }
-  }
-  n <- n %||% object$n
-  if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 0 || n != round(n)) {
-    sygnet_abort("{.arg n} must be a whole number of rows.", class = "sygnet_error_input", call = call)
-  }
-  list(n = n, conditions = conditions)
-}
-
 draw <- function(object, n, conditions, seed, threads, device) {
   withr::local_envvar(RAYON_NUM_THREADS = threads)
   cond <- if (is.null(conditions)) NULL else as_columns(conditions)
   columns <- native(rs_synthesize(object$model, n, cond, seed, threads, device))
   as_frame(columns, object$template, n)
-}
-
-check_conditions <- function(object, conditions, call = rlang::caller_env()) {
-  if (!is.data.frame(conditions)) {
-    sygnet_abort("{.arg conditions} must be a data frame.", class = "sygnet_error_input", call = call)
-  }
-  allowed <- object$spec$condition_on
-  unknown <- setdiff(names(conditions), allowed)
-  if (length(unknown)) {
-    sygnet_abort(c(
-      "Cannot condition on {.field {unknown}}.",
-      "i" = if (length(allowed)) "This model can condition on {.field {allowed}}."
-            else "This model was fitted without {.arg condition_on}."
-    ), class = "sygnet_error_input", call = call)
-  }
-  for (name in names(conditions)) {
-    value <- conditions[[name]]
-    template <- object$template[[name]]
-    if (is.logical(template)) {
-      if (!is.logical(value)) {
-        sygnet_abort("Column {.field {name}} of {.arg conditions} must be logical.",
-                     class = "sygnet_error_input", call = call)
-      }
-      next
-    }
-    value <- as.character(value)
-    levels <- if (is.factor(template)) levels(template) else NULL
-    bad <- if (is.null(levels)) character() else setdiff(unique(value[!is.na(value)]), levels)
-    if (length(bad)) {
-      sygnet_abort("Column {.field {name}} of {.arg conditions} has value{?s} {.val {bad}}, not among its levels.",
-                   class = "sygnet_error_input", call = call)
-    }
-    conditions[[name]] <- value
-  }
-  conditions
 }
 
 #' Draw several synthetic data sets

@@ -19,8 +19,29 @@ test_that("specifications are checked when made", {
   expect_error(gan(loss = "mse"), "loss")
   expect_error(gan(control = list()), "gan_control", class = "sygnet_error_input")
   expect_error(gan_control(tau = -1), "tau", class = "sygnet_error_input")
-  expect_error(gan(attention = TRUE, generator = c(30L)) |> fit(data.frame(x = 1:20)),
-               "attention", class = "sygnet_error_config")
+  expect_error(gan(attention = TRUE, generator = c(30L)), "attention",
+               class = "sygnet_error_input")
+  # every setting is checked once, in the engine, and named as the argument is
+  expect_error(gan(generator = 2.5), "generator", class = "sygnet_error_input")
+  expect_error(gan(batch_size = "a"), "batch_size", class = "sygnet_error_input")
+  expect_error(gan(learning_rate = 0), "learning_rate", class = "sygnet_error_input")
+  expect_error(gan_control(beta1 = 1), "beta1", class = "sygnet_error_input")
+  expect_error(gan_control(weight_decay = -1), "weight_decay", class = "sygnet_error_input")
+  expect_error(gan_control(gradient_penalty = Inf), "gradient_penalty",
+               class = "sygnet_error_input")
+  expect_error(gan_control(max_modes = 0), "max_modes", class = "sygnet_error_input")
+  expect_error(gan_control(attention_tokens = 0), "attention_tokens",
+               class = "sygnet_error_input")
+})
+
+test_that("the defaults come from the engine", {
+  defaults <- gan_defaults()
+  spec <- gan()
+  expect_identical(spec$batch_size, defaults$batch_size)
+  expect_identical(spec$generator, defaults$generator)
+  expect_identical(spec$control$pac, defaults$pac)
+  expect_identical(spec$control$numeric_encoding, defaults$numeric_encoding)
+  expect_identical(spec$loss, defaults$loss)
 })
 
 test_that("fit() checks its arguments", {

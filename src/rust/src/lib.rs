@@ -4,7 +4,7 @@
 //! the kind into a condition class.
 
 use extendr_api::prelude::*;
-use sygnet_core::config::TrainConfig;
+use sygnet_core::config::{TrainConfig, ATTENTION_TOKENS};
 use sygnet_core::device::{self, Device};
 use sygnet_core::diagnostic;
 use sygnet_core::distance::{self, Feature};
@@ -78,9 +78,21 @@ fn count(list: &List, name: &str) -> Result<usize> {
     Ok(x as usize)
 }
 
+fn flag(list: &List, name: &str) -> Result<bool> {
+    match field(list, name)?.as_logical_slice() {
+        Some([b]) if !b.is_na() => Ok(b.is_true()),
+        _ => Err(config_error(format!("`{name}` must be TRUE or FALSE"))),
+    }
+}
+
 fn widths(list: &List, name: &str) -> Result<Vec<usize>> {
     let v = numbers(&field(list, name)?)
         .ok_or_else(|| config_error(format!("setting `{name}` must be numeric")))?;
+    if v.is_empty() || v.iter().any(|&x| !(x >= 1.0 && x.fract() == 0.0)) {
+        return Err(config_error(format!(
+            "`{name}` must be layer widths: whole numbers of at least 1, e.g. c(256, 256)"
+        )));
+    }
     Ok(v.into_iter().map(|x| x as usize).collect())
 }
 
@@ -112,7 +124,15 @@ fn train_config(cfg: &List) -> Result<TrainConfig> {
         noise_dim: count(cfg, "noise_dim")?,
         generator: widths(cfg, "generator")?,
         critic: widths(cfg, "critic")?,
-        attention_tokens: count(cfg, "attention_tokens")?,
+        attention_tokens: match (count(cfg, "attention_tokens")?, flag(cfg, "attention")?) {
+            (0, _) => {
+                return Err(config_error(
+                    "`attention_tokens` must be a whole number of at least 1".into(),
+                ))
+            }
+            (tokens, true) => tokens,
+            (_, false) => 0,
+        },
         attention_heads: count(cfg, "attention_heads")?,
         generator_dropout: number(cfg, "generator_dropout")? as f32,
         critic_dropout: number(cfg, "critic_dropout")? as f32,
@@ -195,6 +215,51 @@ fn privacy_config(robj: &Robj) -> Result<PrivacyConfig> {
             _ => None,
         },
     })
+}
+
+/// The defaults of `gan()` and `gan_control()`, named as their arguments.
+/// @noRd
+#[extendr]
+fn rs_gan_defaults() -> List {
+    let d = TrainConfig::default();
+    let loss = match d.loss {
+        Loss::WganGp => "wgan-gp",
+        Loss::Gan => "gan",
+    };
+    let numeric_encoding = match d.encoder.numeric {
+        NumericEncoding::Modes => "modes",
+        NumericEncoding::MinMax => "minmax",
+    };
+    let ints = |v: &[usize]| v.iter().map(|&w| w as i32).collect::<Vec<_>>();
+    list!(
+        batch_size = d.batch_size as i32,
+        generator = ints(&d.generator),
+        critic = ints(&d.critic),
+        dropout = f64::from(d.generator_dropout),
+        learning_rate = d.learning_rate,
+        loss = loss,
+        noise_dim = d.noise_dim as i32,
+        pac = d.pac as i32,
+        critic_steps = d.critic_steps as i32,
+        gradient_penalty = d.gradient_penalty,
+        critic_dropout = f64::from(d.critic_dropout),
+        tau = d.tau,
+        beta1 = d.beta1,
+        beta2 = d.beta2,
+        weight_decay = d.weight_decay,
+        numeric_encoding = numeric_encoding,
+        max_modes = d.encoder.max_modes as i32,
+        max_levels = d.encoder.max_levels as i32,
+        attention_tokens = ATTENTION_TOKENS as i32,
+        attention_heads = d.attention_heads as i32
+    )
+}
+
+/// Checks a complete set of settings (as `engine_config()` builds them).
+/// @noRd
+#[extendr]
+fn rs_check_settings(config: List) -> Result<()> {
+    train_config(&config)?.check().map_err(fail)
 }
 
 /// A fit's privacy settings and the epsilon its critic updates spent, or NULL.
@@ -530,4 +595,6 @@ extendr_module! {
     fn rs_dp_epsilon;
     fn rs_dp_noise_multiplier;
     fn rs_dp_epsilon_composed;
+    fn rs_gan_defaults;
+    fn rs_check_settings;
 }

@@ -9,7 +9,11 @@ use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::privacy::PrivacyConfig;
 
-/// Every setting of a fit. Validated by `check`.
+/// Tokens each hidden vector is cut into when attention is asked for without a number.
+pub const ATTENTION_TOKENS: usize = 8;
+
+/// Every setting of a fit, with its default ([`Default`]); validated by `check`. The R
+/// functions `gan()` and `gan_control()` take their defaults from here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub batch_size: usize,
@@ -64,6 +68,7 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Checks every setting; messages name them as `gan()` and `gan_control()` do.
     pub fn check(&self) -> Result<()> {
         let bad = |msg: String| Err(Error::Config(msg));
         if self.batch_size == 0 || self.noise_dim == 0 || self.pac == 0 || self.critic_steps == 0 {
@@ -86,16 +91,33 @@ impl TrainConfig {
             ));
         }
         for (name, p) in [
-            ("generator dropout", self.generator_dropout),
-            ("critic dropout", self.critic_dropout),
+            ("dropout", f64::from(self.generator_dropout)),
+            ("critic_dropout", f64::from(self.critic_dropout)),
+            ("beta1", self.beta1),
+            ("beta2", self.beta2),
         ] {
             if !(0.0..1.0).contains(&p) {
-                return bad(format!("{name} must be in [0, 1), not {p}"));
+                return bad(format!("`{name}` must be in [0, 1), not {p}"));
             }
         }
-        let positive = |x: f64| x > 0.0 && x.is_finite();
-        if !positive(self.learning_rate) || !positive(self.tau) {
-            return bad("`learning_rate` and `tau` must be positive".into());
+        for (name, x) in [("learning_rate", self.learning_rate), ("tau", self.tau)] {
+            if !(x > 0.0 && x.is_finite()) {
+                return bad(format!("`{name}` must be a positive number, not {x}"));
+            }
+        }
+        for (name, x) in [
+            ("gradient_penalty", self.gradient_penalty),
+            ("weight_decay", self.weight_decay),
+        ] {
+            if !(x >= 0.0 && x.is_finite()) {
+                return bad(format!("`{name}` must be a non-negative number, not {x}"));
+            }
+        }
+        if self.encoder.max_modes == 0 || self.encoder.max_levels == 0 {
+            return bad("`max_modes` and `max_levels` must be positive".into());
+        }
+        if self.attention_heads == 0 {
+            return bad("`attention_heads` must be positive".into());
         }
         if let Some(privacy) = &self.privacy {
             privacy.check()?;

@@ -1,0 +1,174 @@
+# Argument checks: each gives an error of class "sygnet_error_input" that names the
+# argument (or column) and what is wrong with it. Settings of the model itself are
+# checked by the engine (see check_settings() in spec.R).
+
+check_count <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 1 || x != round(x)) {
+    sygnet_abort("{.arg {arg}} must be a whole number of at least 1.",
+                 class = "sygnet_error_input", call = call)
+  }
+}
+
+check_flag <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (!rlang::is_bool(x)) {
+    sygnet_abort("{.arg {arg}} must be TRUE or FALSE.", class = "sygnet_error_input", call = call)
+  }
+}
+
+check_positive <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (!is.numeric(x) || length(x) != 1L || !is.finite(x) || x <= 0) {
+    sygnet_abort("{.arg {arg}} must be a positive number.", class = "sygnet_error_input", call = call)
+  }
+}
+
+check_threads <- function(threads, call = rlang::caller_env()) {
+  if (!is.numeric(threads) || length(threads) != 1L || is.na(threads) || threads < 1 ||
+      threads != round(threads)) {
+    sygnet_abort("{.arg threads} must be a whole number of at least 1.",
+                 class = "sygnet_error_input", call = call)
+  }
+  as.integer(threads)
+}
+
+check_data <- function(data, arg = rlang::caller_arg(data), call = rlang::caller_env()) {
+  if (!is.data.frame(data)) {
+    sygnet_abort("{.arg {arg}} must be a data frame, not {.obj_type_friendly {data}}.",
+                 class = "sygnet_error_input", call = call)
+  }
+  if (ncol(data) == 0L) {
+    sygnet_abort("{.arg {arg}} has no columns.", class = "sygnet_error_input", call = call)
+  }
+  if (nrow(data) == 0L) {
+    sygnet_abort("{.arg {arg}} has no rows.", class = "sygnet_error_input", call = call)
+  }
+  invisible(data)
+}
+
+check_levels <- function(levels, call = rlang::caller_env()) {
+  if (is.null(levels)) return(list())
+  if (!is.list(levels) || is.null(names(levels)) || any(names(levels) == "") ||
+      anyDuplicated(names(levels))) {
+    sygnet_abort("{.arg levels} must be a list named by column, e.g. {.code list(sex = c(\"female\", \"male\"))}.",
+                 class = "sygnet_error_input", call = call)
+  }
+  for (v in names(levels)) {
+    l <- levels[[v]]
+    if (!is.character(l) || length(l) == 0L || anyNA(l) || anyDuplicated(l)) {
+      sygnet_abort("Levels of column {.field {v}} must be distinct strings, at least one and no {.code NA}.",
+                   class = "sygnet_error_input", call = call)
+    }
+  }
+  levels
+}
+
+check_bounds <- function(bounds, call = rlang::caller_env()) {
+  if (is.null(bounds)) return(list())
+  if (!is.list(bounds) || is.null(names(bounds)) || any(names(bounds) == "") ||
+      anyDuplicated(names(bounds))) {
+    sygnet_abort("{.arg bounds} must be a list named by column, e.g. {.code list(age = c(16, 99))}.",
+                 class = "sygnet_error_input", call = call)
+  }
+  lapply(stats::setNames(names(bounds), names(bounds)), function(v) {
+    b <- bounds[[v]]
+    numeric_bound <- as.double(unclass(b))
+    if (length(numeric_bound) != 2L || anyNA(numeric_bound) || any(!is.finite(numeric_bound)) ||
+        numeric_bound[1] >= numeric_bound[2] || !(is.numeric(b) || inherits(b, c("Date", "POSIXct")))) {
+      sygnet_abort("Bounds of column {.field {v}} must be two finite numbers (or dates), lower first.",
+                   class = "sygnet_error_input", call = call)
+    }
+    numeric_bound
+  })
+}
+
+check_accountant_args <- function(..., call = rlang::caller_env()) {
+  args <- list(...)
+  for (name in names(args)) {
+    x <- args[[name]]
+    if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 0) {
+      sygnet_abort("{.arg {name}} must be a single non-negative number.",
+                   class = "sygnet_error_input", call = call)
+    }
+  }
+  if (args$steps != round(args$steps)) {
+    sygnet_abort("{.arg steps} must be a whole number.", class = "sygnet_error_input", call = call)
+  }
+}
+
+check_family <- function(family, call = rlang::caller_env()) {
+  if (is.function(family)) family <- family()
+  if (!inherits(family, "family")) {
+    sygnet_abort("{.arg family} must be a family such as {.code binomial()}.",
+                 class = "sygnet_error_input", call = call)
+  }
+  family
+}
+
+check_request <- function(object, n, conditions, call = rlang::caller_env()) {
+  if (!is.null(conditions)) {
+    conditions <- check_conditions(object, conditions, call = call)
+    n <- n %||% nrow(conditions)
+    if (n != nrow(conditions)) {
+      sygnet_abort("{.arg n} ({n}) must equal the rows of {.arg conditions} ({nrow(conditions)}).",
+                   class = "sygnet_error_input", call = call)
+    }
+  }
+  n <- n %||% object$n
+  if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 0 || n != round(n)) {
+    sygnet_abort("{.arg n} must be a whole number of rows.", class = "sygnet_error_input", call = call)
+  }
+  list(n = n, conditions = conditions)
+}
+
+check_conditions <- function(object, conditions, call = rlang::caller_env()) {
+  if (!is.data.frame(conditions)) {
+    sygnet_abort("{.arg conditions} must be a data frame.", class = "sygnet_error_input", call = call)
+  }
+  allowed <- object$spec$condition_on
+  unknown <- setdiff(names(conditions), allowed)
+  if (length(unknown)) {
+    sygnet_abort(c(
+      "Cannot condition on {.field {unknown}}.",
+      "i" = if (length(allowed)) "This model can condition on {.field {allowed}}."
+            else "This model was fitted without {.arg condition_on}."
+    ), class = "sygnet_error_input", call = call)
+  }
+  for (name in names(conditions)) {
+    value <- conditions[[name]]
+    template <- object$template[[name]]
+    if (is.logical(template)) {
+      if (!is.logical(value)) {
+        sygnet_abort("Column {.field {name}} of {.arg conditions} must be logical.",
+                     class = "sygnet_error_input", call = call)
+      }
+      next
+    }
+    value <- as.character(value)
+    levels <- if (is.factor(template)) levels(template) else NULL
+    bad <- if (is.null(levels)) character() else setdiff(unique(value[!is.na(value)]), levels)
+    if (length(bad)) {
+      sygnet_abort("Column {.field {name}} of {.arg conditions} has value{?s} {.val {bad}}, not among its levels.",
+                   class = "sygnet_error_input", call = call)
+    }
+    conditions[[name]] <- value
+  }
+  conditions
+}
+
+check_formula <- function(formula, call = rlang::caller_env()) {
+  if (!is.null(formula) && !inherits(formula, "formula")) {
+    sygnet_abort("{.arg formula} must be a model formula such as {.code y ~ x}.",
+                 class = "sygnet_error_input", call = call)
+  }
+}
+
+check_columns_in <- function(columns, data, arg, call = rlang::caller_env()) {
+  if (is.null(columns)) return(invisible())
+  if (!is.character(columns) || anyNA(columns)) {
+    sygnet_abort("{.arg {arg}} must name columns of {.arg data}.", class = "sygnet_error_input", call = call)
+  }
+  unknown <- setdiff(columns, names(data))
+  if (length(unknown) > 0L) {
+    sygnet_abort("{.arg {arg}} names column{?s} {.field {unknown}} that {?is/are} not in {.arg data}.",
+                 class = "sygnet_error_input", call = call)
+  }
+}

@@ -1,0 +1,82 @@
+# The training session: the progress loop that steps the engine, seeds and verbosity,
+# and the quick quality check after a fit.
+
+# Steps the engine until `epochs` are done, a few steps per call so that the progress
+# bar moves and Ctrl-C is noticed within a fraction of a second.
+run_training <- function(session, spec, data, epochs, previous, seed, threads, verbose,
+                         call = rlang::caller_env()) {
+  info <- native(rs_session_info(session), call = call)
+  per_epoch <- as.integer(info$steps_per_epoch)
+  epochs <- resolve_epochs(epochs, per_epoch)
+  total <- epochs * per_epoch
+  losses <- matrix(NA_real_, total, 3L)
+  done <- 0L
+  chunk <- 1L
+  if (verbose) {
+    epoch <- 0L
+    critic_loss <- generator_loss <- NA_real_
+    cli::cli_progress_bar(
+      total = total,
+      format = paste("Training {cli::pb_bar} epoch {epoch}/{epochs}",
+                     "| critic {format(critic_loss, digits = 3)}",
+                     "| generator {format(generator_loss, digits = 3)} | ETA {cli::pb_eta}"),
+      clear = FALSE
+    )
+  }
+  outcome <- tryCatch(
+    {
+      while (done < total) {
+        steps <- min(chunk, total - done)
+        started <- proc.time()[["elapsed"]]
+        losses[done + seq_len(steps), ] <- native(rs_session_train(session, steps), call = call)
+        done <- done + steps
+        elapsed <- proc.time()[["elapsed"]] - started
+        chunk <- as.integer(max(1, min(per_epoch, steps * 0.2 / max(elapsed, 1e-3))))
+        if (verbose) {
+          epoch <- done %/% per_epoch
+          critic_loss <- losses[done, 1L]
+          generator_loss <- losses[done, 2L]
+          cli::cli_progress_update(set = done)
+        }
+      }
+      "complete"
+    },
+    interrupt = function(e) "interrupted",
+    sygnet_error_diverged = function(e) e
+  )
+  if (verbose) cli::cli_progress_done()
+  result <- new_sygnet_fit(session, spec, data, losses[seq_len(done), , drop = FALSE],
+                           per_epoch, previous, seed, threads, info$device)
+  if (done > 0L && !inherits(outcome, "sygnet_error_diverged") && is.null(spec$privacy)) {
+    result$check <- list(propensity_auc = check_fit(result, data))
+  }
+  if (inherits(outcome, "sygnet_error_diverged")) {
+    sygnet_abort(c(conditionMessage(outcome),
+                   "i" = "The model as it was before the failing steps is in the error's {.field fit} field."),
+                 class = "sygnet_error_diverged", fit = result, call = call)
+  }
+  if (identical(outcome, "interrupted")) {
+    cli::cli_warn(c("Training was interrupted after {done} of {total} step{?s}.",
+                    "i" = "The model trained so far is returned."),
+                  class = "sygnet_warning_interrupted")
+    result$interrupted <- TRUE
+  }
+  result
+}
+
+# A quick quality check after training: the AUC of a logistic regression on the
+# encoded columns telling real rows from synthetic ones (0.5 = indistinguishable).
+check_fit <- function(model, data) {
+  native(rs_check_fit(model$model, as_columns(data), nrow(data), native_seed(), model$threads))
+}
+
+# Seeds for the engine come from R's generator, so set.seed() governs everything.
+native_seed <- function() {
+  as.double(sample.int(.Machine$integer.max, 1L))
+}
+
+resolve_verbose <- function(verbose) {
+  verbose <- verbose %||% getOption("sygnet.verbose", rlang::is_interactive())
+  check_flag(verbose, arg = "verbose")
+  verbose
+}
