@@ -11,6 +11,7 @@ use sygnet_core::distance::{self, Feature};
 use sygnet_core::encoding::{EncoderOptions, NumericEncoding, Transform};
 use sygnet_core::loss::Loss;
 use sygnet_core::model::Model;
+use sygnet_core::network::GENERATOR;
 use sygnet_core::privacy::{accountant, Bound, Levels, PrivacyConfig};
 use sygnet_core::rng::RandomSource;
 use sygnet_core::sample;
@@ -469,7 +470,7 @@ fn rs_model_info(model: Raw) -> Result<List> {
     let n_params: usize = model
         .weights
         .iter()
-        .filter(|(k, _)| k.starts_with("generator."))
+        .filter(|(k, _)| k.starts_with(GENERATOR))
         .map(|(_, t)| t.elem_count())
         .sum();
     Ok(list!(

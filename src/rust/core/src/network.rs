@@ -232,7 +232,62 @@ pub struct GeneratorSpec {
     pub tau: f64,
 }
 
+/// Prefixes of the generator's and the critic's parameter names. Every parameter name is
+/// made in this module.
+pub const GENERATOR: &str = "generator.";
+pub const CRITIC: &str = "critic.";
+
+fn generator_block(i: usize) -> String {
+    format!("{GENERATOR}block{i}")
+}
+
+fn generator_out() -> String {
+    format!("{GENERATOR}out")
+}
+
+fn critic_layer(i: usize) -> String {
+    format!("{CRITIC}layer{i}")
+}
+
+fn critic_out() -> String {
+    format!("{CRITIC}out")
+}
+
+/// Parameters per generator block in [`GeneratorSpec::parameters`].
+const BLOCK_PARAMETERS: usize = 4;
+
 impl GeneratorSpec {
+    /// Names and shapes of the parameters of a generator without attention, in order:
+    /// per block the linear weight and bias and the norm's gain and shift, then the
+    /// output layer's weight and bias. The explicit engine stores them in this order.
+    pub fn parameters(&self) -> Vec<(String, Vec<usize>)> {
+        let mut names = Vec::new();
+        let mut width = self.noise_dim + self.cond_dim;
+        for (i, &h) in self.hidden.iter().enumerate() {
+            let p = generator_block(i);
+            names.push((format!("{p}.linear.weight"), vec![h, width]));
+            names.push((format!("{p}.linear.bias"), vec![h]));
+            names.push((format!("{p}.norm.weight"), vec![h]));
+            names.push((format!("{p}.norm.bias"), vec![h]));
+            width += h;
+        }
+        let out = generator_out();
+        names.push((format!("{out}.weight"), vec![self.output_width(), width]));
+        names.push((format!("{out}.bias"), vec![self.output_width()]));
+        names
+    }
+
+    /// Position of block `i`'s linear weight in [`Self::parameters`]; its bias, norm
+    /// gain and norm shift follow.
+    pub const fn block_weight(i: usize) -> usize {
+        BLOCK_PARAMETERS * i
+    }
+
+    /// Position of the output weight after `blocks` blocks; its bias follows.
+    pub const fn out_weight(blocks: usize) -> usize {
+        BLOCK_PARAMETERS * blocks
+    }
+
     pub fn output_width(&self) -> usize {
         self.groups
             .last()
@@ -266,7 +321,7 @@ impl Generator {
         let mut width = spec.noise_dim + spec.cond_dim;
         let mut blocks = Vec::with_capacity(spec.hidden.len());
         for (i, &h) in spec.hidden.iter().enumerate() {
-            let name = format!("generator.block{i}");
+            let name = generator_block(i);
             let attention = if spec.attention_tokens > 0 {
                 Some(FeatureAttention::new(
                     p,
@@ -286,7 +341,7 @@ impl Generator {
             });
             width += h;
         }
-        let out = p.linear("generator.out", width, spec.output_width(), rng)?;
+        let out = p.linear(&generator_out(), width, spec.output_width(), rng)?;
         Ok(Generator {
             spec: spec.clone(),
             blocks,
@@ -350,6 +405,31 @@ pub struct CriticSpec {
     pub pac: usize,
 }
 
+impl CriticSpec {
+    /// Names and shapes of the critic's parameters, in order: each layer's weight and
+    /// bias, then the output layer's. The explicit engine stores them in this order.
+    pub fn parameters(&self) -> Vec<(String, Vec<usize>)> {
+        let mut names = Vec::new();
+        let mut width = self.input_dim * self.pac;
+        for (i, &h) in self.hidden.iter().enumerate() {
+            let p = critic_layer(i);
+            names.push((format!("{p}.weight"), vec![h, width]));
+            names.push((format!("{p}.bias"), vec![h]));
+            width = h;
+        }
+        let out = critic_out();
+        names.push((format!("{out}.weight"), vec![1, width]));
+        names.push((format!("{out}.bias"), vec![1]));
+        names
+    }
+
+    /// Position of layer `l`'s weight in [`Self::parameters`] (the output layer is
+    /// layer `hidden.len()`); its bias follows.
+    pub const fn layer_weight(l: usize) -> usize {
+        2 * l
+    }
+}
+
 /// MLP critic with LeakyReLU and dropout over `pac` packed rows.
 pub struct Critic {
     spec: CriticSpec,
@@ -362,10 +442,10 @@ impl Critic {
         let mut width = spec.input_dim * spec.pac;
         let mut layers = Vec::with_capacity(spec.hidden.len());
         for (i, &h) in spec.hidden.iter().enumerate() {
-            layers.push(p.linear(&format!("critic.layer{i}"), width, h, rng)?);
+            layers.push(p.linear(&critic_layer(i), width, h, rng)?);
             width = h;
         }
-        let out = p.linear("critic.out", width, 1, rng)?;
+        let out = p.linear(&critic_out(), width, 1, rng)?;
         Ok(Critic {
             spec: spec.clone(),
             layers,

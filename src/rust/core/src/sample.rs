@@ -11,7 +11,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::network::{Generator, GeneratorSpec, Params, LEAKY_SLOPE as LEAKY_SLOPE_F64, NORM_EPS};
+use crate::network::{
+    Generator, GeneratorSpec, Params, GENERATOR, LEAKY_SLOPE as LEAKY_SLOPE_F64, NORM_EPS,
+};
 use crate::parallel::thread_pool;
 use crate::rng::SeededRng;
 use crate::schema::{Column, Kind, Table, Values};
@@ -146,7 +148,7 @@ struct Sampler<'a> {
 impl<'a> Sampler<'a> {
     fn new(model: &'a Model, device: &Device) -> Result<Self> {
         let spec = &model.generator;
-        let params = Params::from_tensors(&model.weights, "generator.", device)?;
+        let params = Params::from_tensors(&model.weights, GENERATOR, device)?;
         // Building the generator checks that every weight is there with its shape.
         let generator = Generator::new(spec, &params, &mut SeededRng::new(0))?;
         let forward = if device.is_cpu() && spec.attention_tokens == 0 {
@@ -342,32 +344,35 @@ struct Block {
 
 impl Mlp {
     fn new(spec: &GeneratorSpec, tensors: &HashMap<String, Tensor>) -> Result<Self> {
-        let get = |name: String| -> Result<Tensor> {
+        let names = spec.parameters();
+        let get = |position: usize| -> Result<Tensor> {
+            let name = &names[position].0;
             tensors
-                .get(&name)
+                .get(name)
                 .map(Tensor::detach)
                 .ok_or_else(|| Error::ModelFormat(format!("weight {name} is missing")))
         };
-        let dense = |name: &str| -> Result<Dense> {
+        // A weight, with its bias next.
+        let dense = |position: usize| -> Result<Dense> {
             Ok(Dense {
-                weight: get(format!("{name}.weight"))?.t()?,
-                bias: get(format!("{name}.bias"))?.to_vec1()?,
+                weight: get(position)?.t()?,
+                bias: get(position + 1)?.to_vec1()?,
             })
         };
         let blocks = (0..spec.hidden.len())
             .map(|i| {
-                let name = format!("generator.block{i}");
+                let k = GeneratorSpec::block_weight(i);
                 Ok(Block {
-                    dense: dense(&format!("{name}.linear"))?,
-                    gain: get(format!("{name}.norm.weight"))?.to_vec1()?,
-                    shift: get(format!("{name}.norm.bias"))?.to_vec1()?,
+                    dense: dense(k)?,
+                    gain: get(k + 2)?.to_vec1()?,
+                    shift: get(k + 3)?.to_vec1()?,
                 })
             })
             .collect::<Result<_>>()?;
         Ok(Mlp {
             input_dim: spec.noise_dim + spec.cond_dim,
             blocks,
-            out: dense("generator.out")?,
+            out: dense(GeneratorSpec::out_weight(spec.hidden.len()))?,
         })
     }
 

@@ -17,7 +17,7 @@ use crate::encoding::Encoder;
 use crate::engine::{Clipping, Context, Engine, PairPenalty, PrivateDraws, UpdateDraws};
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::network::{Critic, CriticSpec, Generator, GeneratorSpec, Params};
+use crate::network::{Critic, CriticSpec, Generator, GeneratorSpec, Params, CRITIC, GENERATOR};
 use crate::parallel::thread_pool;
 use crate::privacy::clipping::poisson_sample;
 use crate::privacy::PrivacyConfig;
@@ -130,8 +130,8 @@ impl Trainer {
         let (gspec, cspec) = specs(&config, &encoder, conditioner.as_ref().map(|c| &c.spec));
         let (generator_params, critic_params) = match weights {
             Some(w) => (
-                Params::from_tensors(w, "generator.", &device)?,
-                Params::from_tensors(w, "critic.", &device)?,
+                Params::from_tensors(w, GENERATOR, &device)?,
+                Params::from_tensors(w, CRITIC, &device)?,
             ),
             None => (Params::new(&device), Params::new(&device)),
         };

@@ -12,7 +12,7 @@ use candle_core::{Device as CandleDevice, Tensor};
 use sygnet_core::config::TrainConfig;
 use sygnet_core::device::Device;
 use sygnet_core::model::Model;
-use sygnet_core::network::{Critic, Params};
+use sygnet_core::network::{Critic, Params, CRITIC};
 use sygnet_core::privacy::{Bound, PrivacyConfig};
 use sygnet_core::rng::{RandomSource, SeededRng};
 use sygnet_core::schema::{Column, Kind, Table, Values};
@@ -77,7 +77,7 @@ fn config(epsilon: f64) -> TrainConfig {
 /// The released critic's score at the canary.
 fn canary_score(model: &Model) -> f32 {
     let dev = CandleDevice::Cpu;
-    let params = Params::from_tensors(&model.weights, "critic.", &dev).unwrap();
+    let params = Params::from_tensors(&model.weights, CRITIC, &dev).unwrap();
     let critic = Critic::new(&model.critic, &params, &mut SeededRng::new(0)).unwrap();
     let canary = Table::new(
         vec![Column::new("x", Kind::Double, Values::Real(vec![CANARY])).unwrap()],

@@ -6,17 +6,9 @@ use ndarray::{Array2, ArrayView2};
 use super::{add_column_sums, linear, matmul, matrix_mut, split_mut, Net, SLOPE};
 use crate::network::CriticSpec;
 
-pub(super) fn critic_parameter_names(spec: &CriticSpec) -> Vec<(String, Vec<usize>)> {
-    let mut names = Vec::new();
-    let mut width = spec.input_dim * spec.pac;
-    for (i, &h) in spec.hidden.iter().enumerate() {
-        names.push((format!("critic.layer{i}.weight"), vec![h, width]));
-        names.push((format!("critic.layer{i}.bias"), vec![h]));
-        width = h;
-    }
-    names.push(("critic.out.weight".into(), vec![1, width]));
-    names.push(("critic.out.bias".into(), vec![1]));
-    names
+/// Position of layer `l`'s weight; its bias follows.
+const fn layer_weight(l: usize) -> usize {
+    CriticSpec::layer_weight(l)
 }
 
 /// Buffers of one critic pass over a shard's packs.
@@ -66,7 +58,12 @@ impl CriticPass {
         let layers = self.act.len();
         for (l, mask) in masks.iter().enumerate().take(layers) {
             let (input, a) = chain_step(&self.input, &mut self.act, l);
-            linear(&input, &net.matrix(2 * l), &net.vector(2 * l + 1), a);
+            linear(
+                &input,
+                &net.matrix(layer_weight(l)),
+                &net.vector(layer_weight(l) + 1),
+                a,
+            );
             let a = a.as_slice_mut().expect("standard layout");
             let slope = self.slope[l].as_slice_mut().expect("standard layout");
             for ((v, s), &m) in a.iter_mut().zip(slope).zip(mask.iter()) {
@@ -77,8 +74,8 @@ impl CriticPass {
         }
         linear(
             &self.act[layers - 1].view(),
-            &net.matrix(2 * layers),
-            &net.vector(2 * layers + 1),
+            &net.matrix(layer_weight(layers)),
+            &net.vector(layer_weight(layers) + 1),
             &mut self.score,
         );
     }
@@ -95,7 +92,7 @@ impl CriticPass {
     ) {
         let layers = self.act.len();
         let mut grads = grad.map(|g| split_mut(net, g));
-        let w_out = net.matrix(2 * layers);
+        let w_out = net.matrix(layer_weight(layers));
         let packs = d_score.len();
         let d = ArrayView2::from_shape((packs, 1), d_score).expect("score shape");
         if let Some(grads) = grads.as_mut() {
@@ -107,7 +104,7 @@ impl CriticPass {
             if let Some(grads) = grads.as_mut() {
                 self.add_layer_gradient(l, grads);
             }
-            let w = net.matrix(2 * l);
+            let w = net.matrix(layer_weight(l));
             if l > 0 {
                 let (before, after) = self.grad.split_at_mut(l);
                 matmul(&after[0], &w, &mut before[l - 1], false);
@@ -138,13 +135,13 @@ impl CriticPass {
         for l in 0..layers {
             let (upstream, scratch) = chain_step(&self.grad_input, &mut self.act, l);
             let (rows, cols) = (self.grad[l].ncols(), upstream.ncols());
-            let mut dw = matrix_mut(grads[2 * l], rows, cols);
+            let mut dw = matrix_mut(grads[layer_weight(l)], rows, cols);
             matmul(&self.grad[l].t(), &upstream, &mut dw, true);
-            matmul(&upstream, &net.matrix(2 * l).t(), scratch, false);
+            matmul(&upstream, &net.matrix(layer_weight(l)).t(), scratch, false);
             *scratch *= &self.slope[l];
         }
         let last = &self.act[layers - 1];
-        let dw = &mut grads[2 * layers];
+        let dw = &mut grads[layer_weight(layers)];
         add_column_sums(dw, &last.view());
         total
     }
@@ -196,7 +193,7 @@ impl CriticPass {
     /// Adds the output layer's parameter gradient for score gradients `d_score`.
     fn add_output_gradient(&self, d_score: &[f32], grads: &mut [&mut [f32]]) {
         let last = &self.act[self.act.len() - 1];
-        let k = 2 * self.act.len();
+        let k = layer_weight(self.act.len());
         let d = ArrayView2::from_shape((d_score.len(), 1), d_score).expect("score shape");
         let mut dw = matrix_mut(grads[k], 1, last.ncols());
         matmul(&d.t(), last, &mut dw, true);
@@ -207,9 +204,9 @@ impl CriticPass {
     fn add_layer_gradient(&self, l: usize, grads: &mut [&mut [f32]]) {
         let input = self.layer_input(l);
         let (rows, cols) = (self.grad[l].ncols(), input.ncols());
-        let mut dw = matrix_mut(grads[2 * l], rows, cols);
+        let mut dw = matrix_mut(grads[layer_weight(l)], rows, cols);
         matmul(&self.grad[l].t(), &input, &mut dw, true);
-        add_column_sums(grads[2 * l + 1], &self.grad[l].view());
+        add_column_sums(grads[layer_weight(l) + 1], &self.grad[l].view());
     }
 }
 

@@ -7,6 +7,11 @@ use ndarray::{s, Array2};
 use super::{add_column_sums, leaky, linear, matmul, matrix_mut, split_mut, Net, SLOPE};
 use crate::network::{GeneratorSpec, NORM_EPS};
 
+/// Position of block `i`'s linear weight; its bias, norm gain and norm shift follow.
+const fn block(i: usize) -> usize {
+    GeneratorSpec::block_weight(i)
+}
+
 /// The generator's shapes: block `i` writes its output at columns `starts[i]..` of the
 /// wide buffer `[h_{L-1}, ..., h_0, noise, condition]` and reads every column after it.
 #[derive(Clone)]
@@ -41,22 +46,6 @@ impl GeneratorShape {
             groups: spec.groups.iter().map(|g| (g.start, g.width)).collect(),
             tau: spec.tau as f32,
         }
-    }
-
-    pub(super) fn parameter_names(&self) -> Vec<(String, Vec<usize>)> {
-        let mut names = Vec::new();
-        let mut width = self.noise_dim + self.cond_dim;
-        for (i, &h) in self.hidden.iter().enumerate() {
-            let p = format!("generator.block{i}");
-            names.push((format!("{p}.linear.weight"), vec![h, width]));
-            names.push((format!("{p}.linear.bias"), vec![h]));
-            names.push((format!("{p}.norm.weight"), vec![h]));
-            names.push((format!("{p}.norm.bias"), vec![h]));
-            width += h;
-        }
-        names.push(("generator.out.weight".into(), vec![self.out, width]));
-        names.push(("generator.out.bias".into(), vec![self.out]));
-        names
     }
 }
 /// Buffers of one generator pass over a shard's rows.
@@ -121,8 +110,13 @@ impl GeneratorPass {
             let start = shape.starts[i];
             let input = self.wide.slice(s![.., start + h..]);
             let pre = &mut self.pre[i];
-            linear(&input, &net.matrix(4 * i), &net.vector(4 * i + 1), pre);
-            let (gain, shift) = (net.slice(4 * i + 2), net.slice(4 * i + 3));
+            linear(
+                &input,
+                &net.matrix(block(i)),
+                &net.vector(block(i) + 1),
+                pre,
+            );
+            let (gain, shift) = (net.slice(block(i) + 2), net.slice(block(i) + 3));
             for r in 0..rows {
                 let z = pre.row(r);
                 let z = z.as_slice().expect("standard layout");
@@ -148,7 +142,7 @@ impl GeneratorPass {
                 }
             }
         }
-        let k = 4 * shape.hidden.len();
+        let k = GeneratorSpec::out_weight(shape.hidden.len());
         linear(
             &self.wide.view(),
             &net.matrix(k),
@@ -186,7 +180,7 @@ impl GeneratorPass {
     ) {
         let rows = self.wide.nrows();
         let mut grads = split_mut(net, grad);
-        let k = 4 * shape.hidden.len();
+        let k = GeneratorSpec::out_weight(shape.hidden.len());
         {
             let (w, b) = grads.split_at_mut(k + 1);
             let dw = &mut w[k];
@@ -203,7 +197,7 @@ impl GeneratorPass {
         );
         for i in (0..shape.hidden.len()).rev() {
             let (h, start) = (shape.hidden[i], shape.starts[i]);
-            let (gain, shift) = (net.slice(4 * i + 2), net.slice(4 * i + 3));
+            let (gain, shift) = (net.slice(block(i) + 2), net.slice(block(i) + 3));
             let mut grad_pre = self.grad_pre.slice_mut(s![.., ..h]);
             let (mut dgain, mut dshift) = (vec![0f32; h], vec![0f32; h]);
             for r in 0..rows {
@@ -236,20 +230,20 @@ impl GeneratorPass {
                     d[j] = inv * (d[j] - mean - normed[j] * mean_dot);
                 }
             }
-            for (g, v) in grads[4 * i + 2].iter_mut().zip(&dgain) {
+            for (g, v) in grads[block(i) + 2].iter_mut().zip(&dgain) {
                 *g += v;
             }
-            for (g, v) in grads[4 * i + 3].iter_mut().zip(&dshift) {
+            for (g, v) in grads[block(i) + 3].iter_mut().zip(&dshift) {
                 *g += v;
             }
             let input = self.wide.slice(s![.., start + h..]);
             let width = input.ncols();
-            let mut dw = matrix_mut(grads[4 * i], h, width);
+            let mut dw = matrix_mut(grads[block(i)], h, width);
             matmul(&grad_pre.t(), &input, &mut dw, true);
-            add_column_sums(grads[4 * i + 1], &grad_pre.view());
+            add_column_sums(grads[block(i) + 1], &grad_pre.view());
             let hidden_inputs = shape.hidden_total - start - h;
             if hidden_inputs > 0 {
-                let w = net.matrix(4 * i);
+                let w = net.matrix(block(i));
                 let mut into = self.grad_wide.slice_mut(s![.., start + h..]);
                 matmul(
                     &grad_pre,

@@ -22,7 +22,7 @@ mod critic;
 mod generator;
 mod private;
 
-use critic::{critic_parameter_names, CriticPass};
+use critic::CriticPass;
 use generator::{GeneratorPass, GeneratorShape};
 
 const SLOPE: f32 = LEAKY_SLOPE as f32;
@@ -524,8 +524,8 @@ impl CpuStep {
         condition_groups: Vec<(usize, usize)>,
     ) -> Result<(Self, Buffers)> {
         let shape = GeneratorShape::new(generator_spec);
-        let generator = Net::new(shape.parameter_names(), generator_params)?;
-        let critic = Net::new(critic_parameter_names(critic_spec), critic_params)?;
+        let generator = Net::new(generator_spec.parameters(), generator_params)?;
+        let critic = Net::new(critic_spec.parameters(), critic_params)?;
         let pac = critic_spec.pac;
         let packs = batch / pac;
         let n = SHARDS.min(packs);
