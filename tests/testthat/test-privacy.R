@@ -125,6 +125,21 @@ test_that("private fits handle any value by fixed rules and keep the declared sc
   expect_true(all(syn$city %in% c(levels$city, NA)))
 })
 
+test_that("private Date and date-time columns come back as whole days and seconds", {
+  data <- private_data(100)
+  data$day <- as.Date("2020-01-01") + sample(0:365, 100, TRUE)
+  data$time <- as.POSIXct("2020-01-01", tz = "UTC") + sample(0:86400, 100, TRUE)
+  bounds <- c(private_bounds, list(day = as.Date(c("2019-01-01", "2021-12-31")),
+                                   time = as.POSIXct(c("2019-01-01", "2021-01-01"), tz = "UTC")))
+  spec <- gan(epochs = 1, batch_size = 50,
+              privacy = dp(2, bounds = bounds, levels = private_levels))
+  syn <- synthesize(fit(spec, data, verbose = FALSE), 200)
+  expect_s3_class(syn$day, "Date")
+  expect_true(all(unclass(syn$day) == round(unclass(syn$day)), na.rm = TRUE))
+  expect_true(all(unclass(syn$time) == round(unclass(syn$time)), na.rm = TRUE))
+  expect_true(all(syn$day >= bounds$day[1] & syn$day <= bounds$day[2], na.rm = TRUE))
+})
+
 test_that("replaying a released private fit cannot tell neighbouring data sets apart", {
   # The attacker holds the released fit and every row but one, and knows the script:
   # the data is `data` or its neighbour with one income changed. Replaying the fit after

@@ -175,7 +175,8 @@ impl PrivacyConfig {
                     let b = self.bound(&col.name).ok_or_else(|| {
                         Error::column(&col.name, "needs public bounds for differential privacy: give them in `dp(bounds =)`")
                     })?;
-                    let decimals = matches!(col.kind, Kind::Integer).then_some(0);
+                    // Whole numbers, days and seconds stay whole.
+                    let decimals = (!matches!(col.kind, Kind::Double)).then_some(0);
                     Transform::MinMax {
                         min: b.lower,
                         max: b.upper,
