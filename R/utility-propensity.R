@@ -1,5 +1,6 @@
-# Propensity scores: can a model tell real rows from synthetic ones? A main-effects
-# logistic model and a nearest-neighbour model, as pMSE and its ratio to the null.
+# Propensity scores: can a model tell real rows from synthetic ones? A random forest, a
+# main-effects logistic model and a nearest-neighbour model, as pMSE and its ratio to
+# the null, and AUC.
 
 # Stacks real and synthetic rows as predictors of `.synthetic`: numbers with missing
 # values get an indicator (and 0 in place of NA), categories an explicit missing level,
@@ -43,6 +44,30 @@ propensity_logit <- function(frame) {
   c(pmse = pmse(p, frame$.synthetic), null = null, auc = auc(p, frame$.synthetic))
 }
 
+# Out-of-bag propensities of a probability forest (ranger), so that no row is scored by
+# trees that saw it. The null pMSE is that of the same forest fitted to labels shuffled
+# at random; seeded from R's generator.
+propensity_forest <- function(frame, threads) {
+  if (!requireNamespace("ranger", quietly = TRUE)) {
+    return(c(pmse = NA_real_, null = NA_real_, auc = NA_real_))
+  }
+  x <- frame[setdiff(names(frame), ".synthetic")]
+  label <- frame$.synthetic
+  oob <- function(y) {
+    forest <- ranger::ranger(x = x, y = factor(y, levels = 0:1), probability = TRUE,
+                             num.trees = 200L, num.threads = threads,
+                             seed = sample.int(.Machine$integer.max, 1L))
+    forest$predictions[, "1"]
+  }
+  p <- oob(label)
+  scored <- !is.na(p)
+  shuffled <- sample(label)
+  p_null <- oob(shuffled)
+  c(pmse = pmse(p[scored], label[scored]),
+    null = pmse(p_null[!is.na(p_null)], shuffled[!is.na(p_null)]),
+    auc = auc(p[scored], label[scored]))
+}
+
 # Share of synthetic rows among each row's nearest neighbours (rows shuffled first, so
 # that ties are broken at random). Under the null, each row's neighbours are a random
 # subset of the other rows, so the share is hypergeometric.
@@ -70,10 +95,11 @@ propensity_table <- function(data, sets, kinds, neighbours, max_levels, threads)
   scores <- lapply(sets, function(s) {
     frame <- propensity_frame(data, s, kinds, max_levels)
     rbind(logistic = propensity_logit(frame),
-          neighbours = propensity_neighbours(data, s, neighbours, threads))
+          neighbours = propensity_neighbours(data, s, neighbours, threads),
+          forest = propensity_forest(frame, threads))
   })
   mean_scores <- Reduce(`+`, scores) / length(scores)
-  data.frame(model = c("logistic", "neighbours"), pmse = mean_scores[, "pmse"],
+  data.frame(model = c("logistic", "neighbours", "forest"), pmse = mean_scores[, "pmse"],
              null_pmse = mean_scores[, "null"], ratio = mean_scores[, "pmse"] / mean_scores[, "null"],
              auc = mean_scores[, "auc"], row.names = NULL)
 }

@@ -13,15 +13,18 @@
 #'   `pmse` is the mean squared difference between the fitted propensities and the share
 #'   of synthetic rows; `ratio` divides it by its expected value had both come from the
 #'   same distribution (about 1 is ideal; large values mean the rows are
-#'   distinguishable, values well below 1 that synthetic rows sit on real ones). Two
+#'   distinguishable, values well below 1 that synthetic rows sit on real ones). Three
 #'   models: main-effects logistic regression (null expectation `(k - 1)(1 - c)^2 c / N`
 #'   for `k` parameters, as in synthpop's `utility.gen()`), and the `neighbours` nearest
 #'   neighbours of each row by Gower distance (the share of synthetic rows among them,
 #'   with an exact null expectation from the hypergeometric distribution), which sees
 #'   broken associations that main effects cannot. (A classification tree, synthpop's
 #'   other choice, misses them when the marginals agree: no single split then separates
-#'   the rows, and trees grow one greedy split at a time.) `auc` is the logistic model's
-#'   in-sample area under the ROC curve (0.5: indistinguishable).
+#'   the rows, and trees grow one greedy split at a time; a forest of deep trees does
+#'   not), and a random forest (with the ranger package, otherwise `NA`; 200 trees,
+#'   out-of-bag propensities, the null pMSE from the same forest on shuffled labels),
+#'   the strongest detector of the three and the one to judge by. `auc` is the area under the ROC curve of the forest's out-of-bag and the
+#'   logistic model's in-sample propensities (0.5: indistinguishable).
 #' * **regression** (with `formula`): the model fitted by [stats::glm()] to real and to
 #'   synthetic data side by side: coefficients, standard errors, 95% Wald confidence
 #'   interval overlap (Karr et al. 2006; 1 for identical intervals, 0 for disjoint ones),
@@ -112,7 +115,7 @@ print.sygnet_utility <- function(x, ...) {
     say("Associations: mean |difference| {fmt(mean(abs(a$difference), na.rm = TRUE))} (largest: {paste0(top$column_1, '~', top$column_2, ' ', fmt(top$difference), collapse = ', ')})")
   }
   p <- x$propensity
-  say("Propensity pMSE ratio (1 is ideal): logistic {fmt(p$ratio[1])}, nearest neighbours {fmt(p$ratio[2])}; logistic AUC {fmt(p$auc[1])}")
+  say("Propensity AUC (0.5 is ideal): random forest {fmt(p$auc[3])}, logistic {fmt(p$auc[1])}; pMSE ratio (1 is ideal): forest {fmt(p$ratio[3])}, logistic {fmt(p$ratio[1])}, nearest neighbours {fmt(p$ratio[2])}")
   if (!is.null(x$regression)) {
     r <- x$regression
     say("Regression {.code {paste(deparse(x$formula, width.cutoff = 500L), collapse = ' ')}}: mean CI overlap {fmt(mean(r$ci_overlap, na.rm = TRUE))}, signs agree {sum(r$sign_agrees, na.rm = TRUE)}/{nrow(r)}, significance agrees {sum(r$significance_agrees, na.rm = TRUE)}/{nrow(r)}")

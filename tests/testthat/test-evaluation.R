@@ -45,12 +45,25 @@ test_that("independent columns keep marginals but lose associations and the regr
   slope <- u$regression[u$regression$term == "x", ]
   expect_equal(slope$ci_overlap, 0)
   expect_false(slope$significance_agrees)
-  # main effects cannot see shuffled rows; nearest neighbours can
+  # main effects cannot see shuffled rows; nearest neighbours and the forest can
   expect_lt(u$propensity$ratio[1], 3)
   expect_gt(u$propensity$ratio[2], 3)
+  skip_if_not_installed("ranger")
+  expect_equal(u$propensity$model[3], "forest")
+  expect_gt(u$propensity$auc[3], 0.7)
+  expect_gt(u$propensity$ratio[3], 3)
   expect_equal(u$prediction$metric, "r_squared")
   expect_gt(u$prediction$train_real, 0.8)
   expect_lt(u$prediction$train_synthetic, 0.1)
+})
+
+test_that("the forest detector cannot tell fresh rows of the same population apart", {
+  skip_if_not_installed("ranger")
+  real <- associated_data(1500, seed = 1)
+  fresh <- associated_data(1500, seed = 2)
+  u <- withr::with_seed(1, utility(fresh, real))
+  expect_lt(abs(u$propensity$auc[3] - 0.5), 0.05)
+  expect_lt(u$propensity$ratio[3], 2)
 })
 
 test_that("a fitted generator keeps the strong association that shuffling destroys", {
@@ -198,7 +211,7 @@ test_that("print, summary and plot methods run", {
   skip_if_not_installed("ggplot2")
   real <- associated_data(300)
   u <- withr::with_seed(1, utility(shuffle_columns(real), real, formula = y ~ x, target = "y"))
-  expect_output(print(u), "Propensity pMSE ratio")
+  expect_output(print(u), "Propensity AUC.*random forest")
   expect_output(print(summary(u)), "Pairwise associations")
   withr::local_pdf(NULL)
   expect_length(plot(u), 2L)
