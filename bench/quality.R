@@ -1,10 +1,22 @@
-# Fit time and quality of sygnet's default GAN on four social-science data sets.
+# Quality of sygnet's default GAN against a sequential CART synthesiser and against real
+# rows, on the benchmark's data sets (datasets.R), in one run.
 # Usage: Rscript bench/quality.R [epochs|default] [threads] [data sets...]
-# Prints one row per data set, from utility(): seconds to fit, mean marginal similarity
-# (1-KS / 1-TVD), mean absolute pairwise association difference, propensity AUC of a
-# main-effects logistic model (0.5 is best) and the mean confidence-interval overlap of
-# the published regression (1 is best). (Chile's published model uses only Y/N votes;
-# here all rows enter, with abstentions and undecided counted as not Y.)
+#
+# Each data set is split 80/20 at random; both generators see only the 80% ("train")
+# and draw as many rows. Every method's rows are scored against train by utility() and
+# disclosure_risk(); the 20% holdout is scored the same way as a yardstick (real rows of
+# the same population, four times fewer, so its confidence intervals are wider).
+# Columns: fit_s seconds to fit; marginal mean marginal similarity (1 is best);
+# assoc mean |association difference| (0 is best); rf_auc and logit_auc propensity AUC
+# of the random forest and the main-effects logistic model (0.5 is best); ci_overlap
+# mean confidence-interval overlap of the published regression and signs the share of
+# its coefficients whose sign agrees (1 is best); tstr R^2 or accuracy of predicting the
+# regression's response on the holdout, trained on the method's rows, over the same
+# trained on train; copies share of rows identical to a train row (holdout: its own
+# rate); dcr_ratio median distance to the closest train row over the holdout's (1 is
+# ideal, small means copying); mia membership-inference AUC (0.5 is best). A forest AUC
+# well below 0.5 also means copying: out-of-bag trees that saw a train row score its
+# synthetic copy as real.
 args <- commandArgs(TRUE)
 epochs <- if (length(args) >= 1 && args[[1]] != "default") as.integer(args[[1]]) else NULL
 threads <- if (length(args) >= 2) as.integer(args[[2]]) else 2L
@@ -12,28 +24,74 @@ wanted <- if (length(args) >= 3) args[-(1:2)] else NULL
 
 here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
 source(file.path(here, "datasets.R"))
+source(file.path(here, "cart.R"))
 suppressPackageStartupMessages(library(sygnet))
+
+score <- function(method, rows, train, holdout, set, seconds) {
+  target <- all.vars(set$formula[[2]])[1]
+  u <- withr::with_seed(1, utility(rows, train, formula = set$formula, family = set$family,
+                                   target = target, test = holdout, threads = threads))
+  risk <- if (method == "holdout") NULL else
+    withr::with_seed(1, disclosure_risk(rows, train, holdout = holdout, threads = threads))
+  measure <- function(name, column) {
+    if (is.null(risk)) return(NA_real_)
+    risk$measures[[column]][risk$measures$measure == name]
+  }
+  reg <- u$regression
+  data.frame(
+    method = method, fit_s = round(seconds, 1),
+    marginal = mean(u$marginals$similarity, na.rm = TRUE),
+    assoc = mean(abs(u$associations$difference), na.rm = TRUE),
+    rf_auc = u$propensity$auc[u$propensity$model == "forest"],
+    logit_auc = u$propensity$auc[u$propensity$model == "logistic"],
+    ci_overlap = mean(reg$ci_overlap, na.rm = TRUE),
+    signs = mean(reg$sign_agrees, na.rm = TRUE),
+    tstr = if (method == "holdout") NA_real_ else u$prediction$ratio,
+    copies = if (is.null(risk)) measure_holdout_copies(holdout, train) else measure("copies", "synthetic"),
+    dcr_ratio = measure("dcr_median", "synthetic") / measure("dcr_median", "reference"),
+    mia = measure("membership_auc", "synthetic")
+  )
+}
+
+# Share of holdout rows identical to a train row: the copy rate real data has anyway.
+measure_holdout_copies <- function(holdout, train) {
+  key <- function(d) do.call(paste, c(lapply(d, as.character), sep = "\r"))
+  mean(key(holdout) %in% key(train))
+}
 
 sets <- bench_datasets()
 if (!is.null(wanted)) sets <- sets[wanted]
 rows <- list()
 for (name in names(sets)) {
-  real <- sets[[name]]$data()
+  set <- sets[[name]]
+  real <- set$data()
+  in_train <- withr::with_seed(42, sample(nrow(real)) <= round(0.8 * nrow(real)))
+  train <- real[in_train, , drop = FALSE]
+  holdout <- real[!in_train, , drop = FALSE]
   set.seed(1)
   started <- proc.time()[["elapsed"]]
-  model <- fit(gan(epochs = epochs), real, threads = threads)
-  seconds <- proc.time()[["elapsed"]] - started
-  u <- utility(synthesize(model), real, formula = sets[[name]]$formula,
-               family = sets[[name]]$family, threads = threads)
-  rows[[name]] <- data.frame(
-    data = name, rows = nrow(real), cols = ncol(real), epochs = nrow(model$history),
-    fit_s = round(seconds, 1),
-    marginal = round(mean(u$marginals$similarity, na.rm = TRUE), 3),
-    assoc_diff = round(mean(abs(u$associations$difference), na.rm = TRUE), 3),
-    prop_auc = round(u$propensity$auc[1], 3),
-    ci_overlap = round(mean(u$regression$ci_overlap), 3)
+  model <- fit(gan(epochs = epochs), train, threads = threads)
+  gan_s <- proc.time()[["elapsed"]] - started
+  gan_rows <- synthesize(model)
+  started <- proc.time()[["elapsed"]]
+  cart_rows <- cart_synthesize(train, seed = 1)
+  cart_s <- proc.time()[["elapsed"]] - started
+  table <- rbind(
+    score("sygnet", gan_rows, train, holdout, set, gan_s),
+    score("cart", cart_rows, train, holdout, set, cart_s),
+    score("holdout", holdout, train, holdout, set, NA_real_)
   )
-  print(rows[[name]], row.names = FALSE)
+  rows[[name]] <- cbind(data = name, rows = nrow(train), cols = ncol(train), table)
+  print(rows[[name]], row.names = FALSE, digits = 3)
 }
-cat("\nsygnet", as.character(utils::packageVersion("sygnet")), "- default gan(), threads =", threads, "\n")
-print(do.call(rbind, rows), row.names = FALSE)
+all <- do.call(rbind, rows)
+cat("\nsygnet", as.character(utils::packageVersion("sygnet")), "- default gan(), threads =",
+    threads, "\n")
+print(all, row.names = FALSE, digits = 3)
+measures <- c("fit_s", "marginal", "assoc", "rf_auc", "logit_auc", "ci_overlap", "signs",
+              "tstr", "copies", "dcr_ratio", "mia")
+means <- stats::aggregate(all[measures], by = list(method = all$method), FUN = mean,
+                          na.rm = TRUE)
+cat("\nMeans over", length(rows), "data sets:\n")
+print(means[match(c("sygnet", "cart", "holdout"), means$method), ], row.names = FALSE,
+      digits = 3)
