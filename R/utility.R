@@ -25,6 +25,10 @@
 #'   out-of-bag propensities, the null pMSE from the same forest on shuffled labels),
 #'   the strongest detector of the three and the one to judge by. `auc` is the area under the ROC curve of the forest's out-of-bag and the
 #'   logistic model's in-sample propensities (0.5: indistinguishable).
+#' * **missingness**: for each column with missing values, its missing share within
+#'   bands of every other column (quartiles of numbers, the `max_levels` most frequent
+#'   levels of categories, and missing values), real and synthetic, and their
+#'   difference: whether the synthetic data keeps who is missing, not only how many.
 #' * **regression** (with `formula`): the model fitted by [stats::glm()] to real and to
 #'   synthetic data side by side: coefficients, standard errors, 95% Wald confidence
 #'   interval overlap (Karr et al. 2006; 1 for identical intervals, 0 for disjoint ones),
@@ -50,7 +54,8 @@
 #'   the logistic propensity model; the rest are pooled.
 #' @param threads Number of CPU threads for the nearest-neighbour search.
 #' @return An object of class `sygnet_utility`: a list with data frames `marginals`,
-#'   `associations`, `propensity`, `regression` and `prediction` (the last two `NULL`
+#'   `associations`, `missingness`, `propensity`, `regression` and `prediction` (the
+#'   last two `NULL`
 #'   unless asked for), with `print()`, `summary()` and `plot()` methods.
 #' @references Snoke, J., Raab, G. M., Nowok, B., Dibben, C. & Slavkovic, A. (2018).
 #'   General and specific utility measures for synthetic data. *JRSS A* 181, 663-688.
@@ -89,6 +94,7 @@ utility <- function(synthetic, data, formula = NULL, family = stats::gaussian(),
     list(
       marginals = marginal_table(data, sets, kinds),
       associations = association_table(data, sets, kinds),
+      missingness = missingness_table(data, sets, kinds, max_levels),
       propensity = propensity_table(data, sets, kinds, neighbours, max_levels, threads),
       regression = if (!is.null(formula)) regression_table(data, sets, formula, family),
       prediction = if (!is.null(target)) prediction_table(data, sets, target, kinds[[target]], test),
@@ -114,6 +120,11 @@ print.sygnet_utility <- function(x, ...) {
     top <- a[order(-abs(a$difference)), ][seq_len(min(3L, nrow(a))), ]
     say("Associations: mean |difference| {fmt(mean(abs(a$difference), na.rm = TRUE))} (largest: {paste0(top$column_1, '~', top$column_2, ' ', fmt(top$difference), collapse = ', ')})")
   }
+  g <- x$missingness
+  if (nrow(g) > 0L) {
+    top <- g[which.max(abs(g$difference) * (g$real_rows >= 20L)), ]
+    say("Conditional missingness: largest gap {.field {top$column}} missing when {.field {top$by}} is {top$band}: real {fmt(top$real)}, synthetic {fmt(top$synthetic)} ({top$real_rows} real rows)")
+  }
   p <- x$propensity
   say("Propensity AUC (0.5 is ideal): random forest {fmt(p$auc[3])}, logistic {fmt(p$auc[1])}; pMSE ratio (1 is ideal): forest {fmt(p$ratio[3])}, logistic {fmt(p$ratio[1])}, nearest neighbours {fmt(p$ratio[2])}")
   if (!is.null(x$regression)) {
@@ -131,7 +142,8 @@ fmt <- function(x, digits = 3) formatC(x, digits = digits, format = "g")
 
 #' @export
 summary.sygnet_utility <- function(object, ...) {
-  structure(object[c("marginals", "associations", "propensity", "regression", "prediction",
+  structure(object[c("marginals", "associations", "missingness", "propensity", "regression",
+                     "prediction",
                      "n", "k", "m")],
             class = "summary.sygnet_utility")
 }
@@ -148,6 +160,8 @@ print.summary.sygnet_utility <- function(x, digits = 3, ...) {
   say("{.strong Utility of synthetic data} ({x$m} set{?s} of {x$k} row{?s}; real data {x$n} row{?s})")
   show("Marginals:", x$marginals)
   show("Pairwise associations:", x$associations)
+  gaps <- x$missingness[order(-abs(x$missingness$difference)), , drop = FALSE]
+  if (nrow(gaps) > 0L) show("Conditional missingness (largest gaps):", utils::head(gaps, 10L))
   show("Propensity models:", x$propensity)
   show("Regression:", x$regression)
   show("Prediction:", x$prediction)

@@ -57,6 +57,24 @@ test_that("independent columns keep marginals but lose associations and the regr
   expect_lt(u$prediction$train_synthetic, 0.1)
 })
 
+test_that("conditional missingness shows who is missing, not only how many", {
+  real <- associated_data(2000)
+  # income is missing exactly when x is high; the synthetic copy keeps the share of
+  # missing incomes but spreads them at random
+  real$income <- ifelse(real$x > stats::quantile(real$x, 0.75), NA, round(exp(real$x), 1))
+  synthetic <- real
+  synthetic$income <- withr::with_seed(3, sample(real$income))
+  u <- withr::with_seed(1, utility(synthetic, real))
+  expect_equal(u$marginals$missing_difference[u$marginals$column == "income"], 0)
+  by_x <- u$missingness[u$missingness$column == "income" & u$missingness$by == "x", ]
+  expect_equal(nrow(by_x), 4L)
+  expect_equal(by_x$real, c(0, 0, 0, 1))
+  expect_true(all(abs(by_x$synthetic - 0.25) < 0.06))
+  expect_output(print(u), "income.*missing when.*x")
+  same <- withr::with_seed(1, utility(real, real))
+  expect_equal(same$missingness$difference, rep(0, nrow(same$missingness)))
+})
+
 test_that("the forest detector cannot tell fresh rows of the same population apart", {
   skip_if_not_installed("ranger")
   real <- associated_data(1500, seed = 1)
