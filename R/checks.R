@@ -2,9 +2,16 @@
 # argument (or column) and what is wrong with it. Settings of the model itself are
 # checked by the engine (see check_settings() in spec.R).
 
+# A whole number from `least` up to R's largest integer (finite, so Inf is refused).
+is_count <- function(x, least = 1) {
+  is.numeric(x) && length(x) == 1L && !is.na(x) && x >= least &&
+    x <= .Machine$integer.max && x == round(x)
+}
+
 check_count <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 1 || x != round(x)) {
-    sygnet_abort("{.arg {arg}} must be a whole number of at least 1.",
+  if (!is_count(x)) {
+    most <- .Machine$integer.max
+    sygnet_abort("{.arg {arg}} must be a whole number from 1 to {most}.",
                  class = "sygnet_error_input", call = call)
   }
 }
@@ -22,8 +29,7 @@ check_positive <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_e
 }
 
 check_threads <- function(threads, call = rlang::caller_env()) {
-  if (!is.numeric(threads) || length(threads) != 1L || is.na(threads) || threads < 1 ||
-      threads != round(threads)) {
+  if (!is_count(threads)) {
     sygnet_abort("{.arg threads} must be a whole number of at least 1.",
                  class = "sygnet_error_input", call = call)
   }
@@ -113,8 +119,10 @@ check_request <- function(object, n, conditions, call = rlang::caller_env()) {
     }
   }
   n <- n %||% object$n
-  if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 0 || n != round(n)) {
-    sygnet_abort("{.arg n} must be a whole number of rows.", class = "sygnet_error_input", call = call)
+  if (!is_count(n, least = 0)) {
+    most <- .Machine$integer.max
+    sygnet_abort("{.arg n} must be a whole number of rows, from 0 to {most}.",
+                 class = "sygnet_error_input", call = call)
   }
   list(n = n, conditions = conditions)
 }

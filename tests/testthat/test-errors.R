@@ -34,6 +34,17 @@ test_that("specifications are checked when made", {
                class = "sygnet_error_input")
 })
 
+test_that("infinite and huge counts are refused before any work", {
+  df <- data.frame(x = rnorm(20))
+  expect_error(gan(epochs = Inf), "epochs", class = "sygnet_error_input")
+  expect_error(fit(tiny_gan(), df, threads = Inf), "threads", class = "sygnet_error_input")
+  model <- fit(tiny_gan(epochs = 1L), df, verbose = FALSE)
+  expect_error(synthesize(model, n = Inf), "`n`", class = "sygnet_error_input")
+  expect_error(synthesize(model, n = 1e15), "`n`", class = "sygnet_error_input")
+  expect_error(simulate(model, nsim = Inf), "nsim", class = "sygnet_error_input")
+  expect_equal(nrow(synthesize(model, n = 0)), 0L)
+})
+
 test_that("the defaults come from the engine", {
   defaults <- gan_defaults()
   spec <- gan()
