@@ -12,6 +12,7 @@ use crate::config::TrainConfig;
 use crate::encoding::Encoder;
 use crate::error::Result;
 use crate::network::{Critic, Generator, Params};
+pub use crate::privacy::Clipping;
 
 /// Rows of a step are processed in this many shards (fewer when a batch has fewer
 /// packs), in parallel when the thread pool has room; fixed, so that results do not
@@ -72,15 +73,6 @@ pub struct PairPenalty {
     pub partner: Vec<u32>,
     pub alpha: Vec<f32>,
     pub masks: Vec<Vec<f32>>,
-}
-
-/// DP-SGD settings of a private critic update.
-#[derive(Debug, Clone, Copy)]
-pub struct Clipping {
-    /// Per-row gradient norm bound C.
-    pub max_norm: f64,
-    /// Noise standard deviation over C.
-    pub noise_multiplier: f64,
 }
 
 /// Computes the updates of a training step from the loop's draws.

@@ -14,13 +14,12 @@ use crate::condition::{CondSpec, Conditioner};
 use crate::config::TrainConfig;
 use crate::cpu_step::Explicit;
 use crate::encoding::Encoder;
-use crate::engine::{Clipping, Context, Engine, PairPenalty, PrivateDraws, UpdateDraws};
+use crate::engine::{Context, Engine, PairPenalty, PrivateDraws, UpdateDraws};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::network::{Critic, CriticSpec, Generator, GeneratorSpec, Params, CRITIC, GENERATOR};
-use crate::parallel::thread_pool;
-use crate::privacy::clipping::poisson_sample;
-use crate::privacy::PrivacyConfig;
+use crate::parallel::{thread_pool, DRAW_CHUNKS};
+use crate::privacy::DpSgd;
 use crate::rng::{PrivacyRng, RandomSource, SeededRng};
 use crate::schema::Table;
 
@@ -34,10 +33,6 @@ pub struct StepLosses {
     pub score_gap: f32,
 }
 
-/// Blocks of rows whose generator noise is drawn in parallel; fixed, so that the draws
-/// do not depend on the number of threads.
-const DRAW_CHUNKS: usize = 8;
-
 pub struct Trainer {
     cx: Context,
     engine: Box<dyn Engine>,
@@ -45,18 +40,16 @@ pub struct Trainer {
     /// Rows an epoch covers: the data's, or a private fit's declared public count.
     epoch_rows: usize,
     rng: SeededRng,
-    /// Poisson sampling and Gaussian noise of a private fit.
-    privacy_rng: Option<PrivacyRng>,
+    /// DP-SGD's settings, secret randomness and count, for a private fit.
+    dp: Option<DpSgd>,
     pool: Arc<rayon::ThreadPool>,
     steps_before: usize,
     steps: usize,
-    /// Differentially private critic updates taken.
-    private_steps: u64,
 }
 
 impl Trainer {
     /// A new model for `table`. A private fit sees `table` through
-    /// [`PrivacyConfig::public_table`], and its privacy draws are replayable only from
+    /// [`crate::privacy::PrivacyConfig::public_table`], and its privacy draws are replayable only from
     /// [`RandomSource::Seed`] (for tests): released private fits use
     /// [`RandomSource::System`].
     pub fn new(
@@ -152,11 +145,14 @@ impl Trainer {
             .unwrap_or(n_rows);
         let batch = config.effective_batch(epoch_rows);
         let critic_steps = config.critic_steps as u64;
-        let mut privacy_rng = None;
+        let mut dp = None;
         if let Some(privacy) = config.privacy.as_mut() {
             let steps = (privacy.epochs * epoch_rows.div_ceil(batch)) as u64 * critic_steps;
             privacy.calibrate(batch as f64 / epoch_rows as f64, steps)?;
-            privacy_rng = Some(PrivacyRng::new(source, &mut rng)?);
+            dp = Some(DpSgd::new(
+                privacy.clone(),
+                PrivacyRng::new(source, &mut rng)?,
+            )?);
         }
         let explicit = device.is_cpu() && config.attention_tokens == 0;
         let cx = Context {
@@ -182,11 +178,10 @@ impl Trainer {
             n_rows,
             epoch_rows,
             rng,
-            privacy_rng,
+            dp,
             pool,
             steps_before,
             steps: 0,
-            private_steps: 0,
         })
     }
 
@@ -212,28 +207,24 @@ impl Trainer {
 
     /// Epsilon spent so far, for a differentially private fit.
     pub fn epsilon_spent(&self) -> Result<Option<f64>> {
-        self.cx
-            .config
-            .privacy
-            .as_ref()
-            .map(|p| p.spent(self.private_steps))
-            .transpose()
+        self.dp.as_ref().map(DpSgd::epsilon_spent).transpose()
     }
 
     /// Runs `steps` steps. If a loss becomes non-finite, the weights are rolled back
     /// to where they were when this call started and an error is returned.
     pub fn train(&mut self, steps: usize) -> Result<Vec<StepLosses>> {
         self.engine.checkpoint(&self.cx)?;
-        let privacy = self.cx.config.privacy.clone();
+        let private = self.dp.is_some();
         let pool = Arc::clone(&self.pool);
         let result = pool.install(|| {
             let mut out = Vec::with_capacity(steps);
             for _ in 0..steps {
-                let losses = match &privacy {
-                    Some(privacy) => self.private_step(privacy)?,
-                    None => self.step()?,
+                let losses = if private {
+                    self.private_step()?
+                } else {
+                    self.step()?
                 };
-                let critic_ok = losses.critic.is_finite() || privacy.is_some();
+                let critic_ok = losses.critic.is_finite() || private;
                 if !(critic_ok && losses.generator.is_finite()) {
                     return Err(Error::Diverged(format!(
                         "training diverged at step {} (losses critic {}, generator {}); \
@@ -279,18 +270,15 @@ impl Trainer {
     /// Poisson sample of real rows, counted against the budget, then a generator update,
     /// which never sees real rows. Only the generator loss is reported: the critic loss
     /// on real rows would be an unaccounted look at the data.
-    fn private_step(&mut self, privacy: &PrivacyConfig) -> Result<StepLosses> {
-        let sigma = self.private_budget(privacy)?;
-        let clipping = Clipping {
-            max_norm: privacy.max_grad_norm,
-            noise_multiplier: sigma,
-        };
+    fn private_step(&mut self) -> Result<StepLosses> {
+        let critic_steps = self.cx.config.critic_steps;
+        let clipping = self.dp()?.clipping(critic_steps as u64)?;
         let mut last = None;
-        for _ in 0..self.cx.config.critic_steps {
-            let draws = self.draw_private_update(privacy, sigma)?;
+        for _ in 0..critic_steps {
+            let draws = self.draw_private_update()?;
             self.engine
                 .private_critic_update(&self.cx, &draws, clipping)?;
-            self.private_steps += 1;
+            self.dp()?.record_update();
             last = Some(draws);
         }
         let last = last.expect("at least one critic step");
@@ -410,42 +398,14 @@ impl Trainer {
         }
     }
 
-    /// The calibrated noise multiplier, if the budget allows one more step.
-    fn private_budget(&self, privacy: &PrivacyConfig) -> Result<f64> {
-        let sigma = privacy
-            .noise_multiplier
-            .ok_or_else(|| Error::Config("the noise has not been calibrated".into()))?;
-        if self.private_steps + self.cx.config.critic_steps as u64 > privacy.max_steps {
-            return Err(Error::Config(
-                "the privacy budget is spent: no further training steps are allowed".into(),
-            ));
-        }
-        Ok(sigma)
-    }
-
-    /// Standard normal noise for `coordinates` critic coordinates from the privacy
-    /// generator, in [`DRAW_CHUNKS`] blocks drawn in parallel, each from its own stream.
-    fn draw_privacy_noise(&mut self, coordinates: usize) -> Result<Vec<f32>> {
-        let rng = self.privacy_rng()?;
-        let mut streams: Vec<PrivacyRng> = (0..DRAW_CHUNKS).map(|_| rng.split()).collect();
-        let blocks: Vec<Vec<f32>> = streams
-            .par_iter_mut()
-            .enumerate()
-            .map(|(k, rng)| {
-                rng.normal_vec(coordinates * (k + 1) / DRAW_CHUNKS - coordinates * k / DRAW_CHUNKS)
-            })
-            .collect();
-        Ok(blocks.concat())
-    }
-
-    fn privacy_rng(&mut self) -> Result<&mut PrivacyRng> {
-        self.privacy_rng
+    fn dp(&mut self) -> Result<&mut DpSgd> {
+        self.dp
             .as_mut()
             .ok_or_else(|| Error::Config("this fit is not differentially private".into()))
     }
 
     /// Everything random in one private critic update, drawn in a fixed order.
-    fn draw_private_update(&mut self, privacy: &PrivacyConfig, sigma: f64) -> Result<PrivateDraws> {
+    fn draw_private_update(&mut self) -> Result<PrivateDraws> {
         let b = self.cx.batch;
         let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
         let fake_masks = self.draw_critic_masks(b, 1, false);
@@ -462,24 +422,21 @@ impl Trainer {
         } else {
             None
         };
-        let rows = poisson_sample(self.n_rows, privacy.sample_rate, self.privacy_rng()?);
+        let n_rows = self.n_rows;
+        let rows = self.dp()?.sample_rows(n_rows);
         let real_masks = if rows.is_empty() {
             Vec::new()
         } else {
             self.draw_critic_masks(rows.len(), 1, false)
         };
-        let gaussian = if sigma * privacy.max_grad_norm > 0.0 {
-            let coordinates = self
-                .cx
-                .critic_params
-                .vars()
-                .iter()
-                .map(|v| v.elem_count())
-                .sum();
-            self.draw_privacy_noise(coordinates)?
-        } else {
-            Vec::new()
-        };
+        let coordinates = self
+            .cx
+            .critic_params
+            .vars()
+            .iter()
+            .map(|v| v.elem_count())
+            .sum();
+        let gaussian = self.dp()?.noise(coordinates);
         Ok(PrivateDraws {
             noise,
             gumbel,
@@ -507,8 +464,8 @@ impl Trainer {
         let mut weights = self.cx.generator_params.snapshot()?;
         weights.extend(self.cx.critic_params.snapshot()?);
         let mut config = self.cx.config.clone();
-        if let Some(privacy) = config.privacy.as_mut() {
-            privacy.steps_taken = self.private_steps;
+        if let Some(dp) = &self.dp {
+            config.privacy = Some(dp.report());
         }
         Ok(Model {
             config,

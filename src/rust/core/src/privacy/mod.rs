@@ -3,6 +3,9 @@
 
 pub mod accountant;
 pub mod clipping;
+mod dpsgd;
+
+pub use dpsgd::{Clipping, DpSgd};
 
 use serde::{Deserialize, Serialize};
 
