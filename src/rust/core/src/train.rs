@@ -49,8 +49,8 @@ pub struct Trainer {
 
 impl Trainer {
     /// A new model for `table`. A private fit sees `table` through
-    /// [`crate::privacy::PrivacyConfig::public_table`], and its privacy draws are replayable only from
-    /// [`RandomSource::Seed`] (for tests): released private fits use
+    /// [`crate::privacy::PrivacyConfig::public_table`]; its privacy draws replay only
+    /// from [`RandomSource::Seed`] (tests): released private fits use
     /// [`RandomSource::System`].
     pub fn new(
         table: &Table,
