@@ -47,6 +47,11 @@ check_data <- function(data, arg = rlang::caller_arg(data), call = rlang::caller
   if (nrow(data) == 0L) {
     sygnet_abort("{.arg {arg}} has no rows.", class = "sygnet_error_input", call = call)
   }
+  unnamed <- which(is.na(names(data)) | names(data) == "")
+  if (length(unnamed) > 0L) {
+    sygnet_abort("{cli::qty(length(unnamed))}Column{?s} {unnamed} of {.arg {arg}} {?has/have} no name.",
+                 class = "sygnet_error_input", call = call)
+  }
   invisible(data)
 }
 

@@ -45,6 +45,17 @@ test_that("infinite and huge counts are refused before any work", {
   expect_equal(nrow(synthesize(model, n = 0)), 0L)
 })
 
+test_that("data that cannot be trained on is refused before training", {
+  expect_error(fit(tiny_gan(), data.frame(x = 1), verbose = FALSE), "at least 2",
+               class = "sygnet_error_input")
+  expect_error(fit(tiny_gan(), data.frame(x = c(NA_real_, NA)), verbose = FALSE),
+               "entirely missing", class = "sygnet_error_input")
+  unnamed <- data.frame(1:3, 4:6)
+  names(unnamed) <- c("a", NA)
+  expect_error(fit(tiny_gan(), unnamed, verbose = FALSE), "Column 2.*no name",
+               class = "sygnet_error_input")
+})
+
 test_that("the defaults come from the engine", {
   defaults <- gan_defaults()
   spec <- gan()

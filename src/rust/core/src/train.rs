@@ -115,6 +115,18 @@ impl Trainer {
         pool: Arc<rayon::ThreadPool>,
         device: Device,
     ) -> Result<Self> {
+        if table.n_rows() < 2 {
+            let n = table.n_rows();
+            let rows = if n == 1 { "row" } else { "rows" };
+            return Err(Error::Data(format!(
+                "the data has {n} {rows}; training needs at least 2"
+            )));
+        }
+        if encoder.width() == 0 {
+            return Err(Error::Data(
+                "every column is entirely missing: there is nothing to learn".into(),
+            ));
+        }
         let conditioner = if config.condition_on.is_empty() {
             None
         } else {
