@@ -12,7 +12,10 @@ synthetic_sets <- function(synthetic, data, call = rlang::caller_env()) {
   lapply(unname(sets), function(set) matching_frame(set, data, "synthetic", call))
 }
 
-# `other` with the columns of `data`, each of the same kind (numeric or categorical).
+# `other` with the columns of `data`, each of the same kind (numeric or categorical) and
+# in the same units: a date-time column compared with a Date column is converted to
+# dates (in its own time zone) and a Date column compared with a date-time one to
+# midnight UTC; dates against plain numbers are an error, since no unit is known.
 matching_frame <- function(other, data, arg, call = rlang::caller_env()) {
   check_data(other, arg = arg, call = call)
   missing <- setdiff(names(data), names(other))
@@ -26,8 +29,25 @@ matching_frame <- function(other, data, arg, call = rlang::caller_env()) {
       sygnet_abort("Column {.field {v}} is {column_kind(data[[v]], v)} in {.arg data} but not in {.arg {arg}}.",
                    class = "sygnet_error_input", call = call)
     }
+    other[[v]] <- same_units(other[[v]], data[[v]], v, arg, call)
   }
   other
+}
+
+time_class <- function(x) {
+  if (inherits(x, "Date")) "Date" else if (inherits(x, "POSIXct")) "POSIXct" else "none"
+}
+
+same_units <- function(x, reference, name, arg, call) {
+  from <- time_class(x)
+  to <- time_class(reference)
+  if (from == to) return(x)
+  if (from == "POSIXct" && to == "Date") return(as.Date(x, tz = attr(x, "tzone") %||% ""))
+  if (from == "Date" && to == "POSIXct") return(as.POSIXct(format(x), tz = "UTC"))
+  what <- function(class) if (class == "none") "numbers" else paste0("a ", class)
+  sygnet_abort(c("Column {.field {name}} is {what(to)} in {.arg data} but {what(from)} in {.arg {arg}}.",
+                 "i" = "Convert one of them, so that both are measured in the same unit."),
+               class = "sygnet_error_input", call = call)
 }
 
 column_kind <- function(x, name, call = rlang::caller_env()) {

@@ -252,3 +252,17 @@ test_that("as_synds builds an object synthpop can analyse", {
   fit_syn <- synthpop::lm.synds(y ~ x, data = sds)
   expect_equal(unname(fit_syn$mcoefavg), pool_synthetic(sets, y ~ x, n = 200)$estimate)
 })
+
+test_that("dates and date-times are compared in the same unit, and dates never as numbers", {
+  real <- data.frame(day = as.Date("2020-01-01") + 0:99, x = seq_len(100))
+  as_times <- real
+  as_times$day <- as.POSIXct(format(real$day), tz = "UTC")
+  risk <- withr::with_seed(1, disclosure_risk(as_times, real))
+  expect_equal(risk$measures$synthetic[risk$measures$measure == "copies"], 1)
+  u <- withr::with_seed(1, utility(as_times, real))
+  expect_equal(u$marginals$similarity[u$marginals$column == "day"], 1)
+  as_numbers <- real
+  as_numbers$day <- as.numeric(real$day)
+  expect_error(utility(as_numbers, real), "day.*Date.*numbers", class = "sygnet_error_input")
+  expect_error(disclosure_risk(as_numbers, real), "day.*Date", class = "sygnet_error_input")
+})
