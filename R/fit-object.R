@@ -3,6 +3,7 @@
 new_sygnet_fit <- function(session, spec, data, losses, per_epoch, previous, seed,
                            threads, device) {
   model <- native(rs_session_model(session))
+  info <- native(rs_model_info(model))
   private <- !is.null(spec$privacy)
   offset <- if (is.null(previous)) 0L else nrow(previous$history)
   epoch <- if (nrow(losses)) (seq_len(nrow(losses)) - 1L) %/% per_epoch + 1L else integer()
@@ -26,8 +27,9 @@ new_sygnet_fit <- function(session, spec, data, losses, per_epoch, previous, see
       device = device,
       interrupted = FALSE,
       check = NULL,
-      privacy = native(rs_model_info(model))$privacy,
-      versions = list(sygnet = as.character(utils::packageVersion("sygnet")), format = 1L)
+      privacy = info$privacy,
+      versions = list(sygnet = as.character(utils::packageVersion("sygnet")),
+                      format = info$format_version)
     ),
     class = "sygnet_fit"
   )

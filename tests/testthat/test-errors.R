@@ -88,3 +88,15 @@ test_that("the default number of epochs gives small data at least 3,000 steps", 
   expect_identical(sygnet:::resolve_epochs(5L, 2L), 5L)
   expect_output(print(gan()), "at least 3,000 steps")
 })
+
+test_that("a damaged model is refused with a model error, not used", {
+  set.seed(1)
+  model <- fit(tiny_gan(epochs = 1L), data.frame(x = rnorm(40), g = gl(2, 20)), verbose = FALSE)
+  expect_equal(model$versions$format, 2L)
+  damaged <- model
+  last <- length(damaged$model)
+  damaged$model[last - 10:1] <- as.raw(bitwXor(as.integer(damaged$model[last - 10:1]), 0x40L))
+  expect_error(synthesize(damaged, 5), "damaged", class = "sygnet_error_model")
+  expect_error(print(damaged), "damaged", class = "sygnet_error_model")
+  expect_equal(nrow(synthesize(model, 5)), 5L)
+})

@@ -482,6 +482,7 @@ fn rs_model_info(model: Raw) -> Result<List> {
         ),
         encoded_width = enc.width() as f64,
         steps = model.steps as f64,
+        format_version = sygnet_core::model::FORMAT_VERSION as i32,
         generator_parameters = n_params as f64,
         privacy = privacy_report(&model.config)?,
         condition_on = model.config.condition_on.clone()

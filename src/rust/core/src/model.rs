@@ -1,6 +1,7 @@
 //! A fitted model as bytes: a safetensors file whose tensors are the network weights
-//! and whose metadata holds the settings and the encoding as JSON. Reading it runs no
-//! code, it only parses.
+//! and whose metadata holds the settings and the encoding as JSON, sealed with a
+//! checksum of both. Reading it runs no code, it only parses, and a damaged or edited
+//! file is refused.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,9 @@ use crate::error::{Error, Result};
 use crate::network::{CriticSpec, GeneratorSpec};
 
 pub const FORMAT: &str = "sygnet-model";
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 seals the description and weights with a checksum; version 1 files (no
+/// checksum) are still read.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Everything but the weights, stored as one JSON document in the safetensors metadata
 /// (one key, so the bytes do not depend on hash-map order).
@@ -43,6 +46,51 @@ pub struct Model {
 
 const METADATA_KEY: &str = "sygnet";
 
+/// The metadata value: the description's JSON text, kept as written, and a checksum
+/// over that text and every weight.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    checksum: String,
+    description: String,
+}
+
+/// FNV-1a (64 bits) of the description text and the weights, sorted by name, each as
+/// its name, shape and little-endian values. It detects damage (flipped bytes, edits),
+/// not deliberate forgery.
+fn checksum(description: &str, weights: &HashMap<String, Tensor>) -> Result<String> {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut write = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    write(description.as_bytes());
+    let mut names: Vec<&String> = weights.keys().collect();
+    names.sort();
+    for name in names {
+        let t = &weights[name];
+        write(name.as_bytes());
+        for &d in t.dims() {
+            write(&(d as u64).to_le_bytes());
+        }
+        let values = t
+            .flatten_all()?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1::<f32>()?;
+        for v in values {
+            write(&v.to_le_bytes());
+        }
+    }
+    Ok(format!("{hash:016x}"))
+}
+
+fn damaged(what: &str) -> Error {
+    Error::ModelFormat(format!(
+        "the model is damaged: {what}; use an intact copy of the fitted object"
+    ))
+}
+
 impl Model {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let description = Description {
@@ -56,7 +104,12 @@ impl Model {
             steps: self.steps,
         };
         let json = serde_json::to_string(&description).expect("model description serialises");
-        let meta = HashMap::from([(METADATA_KEY.to_string(), json)]);
+        let sealed = Sealed {
+            checksum: checksum(&json, &self.weights)?,
+            description: json,
+        };
+        let value = serde_json::to_string(&sealed).expect("sealed description serialises");
+        let meta = HashMap::from([(METADATA_KEY.to_string(), value)]);
         let mut weights: Vec<(&String, &Tensor)> = self.weights.iter().collect();
         weights.sort_by(|a, b| a.0.cmp(b.0));
         safetensors::tensor::serialize(weights, Some(meta))
@@ -71,7 +124,11 @@ impl Model {
             .as_ref()
             .and_then(|m| m.get(METADATA_KEY))
             .ok_or_else(|| Error::ModelFormat("no sygnet description in the file".into()))?;
-        let d: Description = serde_json::from_str(json)
+        let sealed: Option<Sealed> = serde_json::from_str(json).ok();
+        let text = sealed
+            .as_ref()
+            .map_or(json.as_str(), |s| s.description.as_str());
+        let d: Description = serde_json::from_str(text)
             .map_err(|e| Error::ModelFormat(format!("bad description: {e}")))?;
         if d.format != FORMAT {
             return Err(Error::ModelFormat("not a sygnet model".into()));
@@ -82,7 +139,18 @@ impl Model {
                 d.format_version
             )));
         }
-        let weights = candle_core::safetensors::load_buffer(bytes, device)?;
+        if sealed.is_none() && d.format_version > 1 {
+            return Err(damaged("its checksum is missing"));
+        }
+        let weights = candle_core::safetensors::load_buffer(bytes, device)
+            .map_err(|_| damaged("its weights cannot be read"))?;
+        if let Some(sealed) = &sealed {
+            if checksum(&sealed.description, &weights)? != sealed.checksum {
+                return Err(damaged(
+                    "its weights or description do not match their checksum",
+                ));
+            }
+        }
         Ok(Model {
             config: d.config,
             encoder: d.encoder,
@@ -92,5 +160,59 @@ impl Model {
             weights,
             steps: d.steps,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TrainConfig;
+    use crate::rng::RandomSource;
+    use crate::schema::{Column, Kind, Table, Values};
+    use crate::train::Trainer;
+
+    fn model_bytes() -> Vec<u8> {
+        let x: Vec<f64> = (0..60).map(|i| f64::from(i % 7)).collect();
+        let table = Table::new(
+            vec![Column::new("x", Kind::Double, Values::Real(x)).unwrap()],
+            60,
+        )
+        .unwrap();
+        let config = TrainConfig {
+            batch_size: 20,
+            generator: vec![8],
+            critic: vec![8],
+            noise_dim: 4,
+            pac: 2,
+            ..TrainConfig::default()
+        };
+        let mut trainer =
+            Trainer::new(&table, config, RandomSource::Seed(1), 1, Device::Cpu).unwrap();
+        trainer.train(2).unwrap();
+        trainer.model().unwrap().to_bytes().unwrap()
+    }
+
+    #[test]
+    fn intact_models_load_and_damaged_ones_are_refused() {
+        let bytes = model_bytes();
+        let model = Model::from_bytes(&bytes, &Device::Cpu).unwrap();
+        assert_eq!(model.to_bytes().unwrap(), bytes);
+        // a flipped byte in the last weight's values
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0x40;
+        let err = Model::from_bytes(&flipped, &Device::Cpu).err().unwrap();
+        assert!(err.to_string().contains("damaged"), "{err}");
+        assert_eq!(err.kind(), "model");
+        // an edited description: the critic's input width 2 -> 3, same length
+        let mut edited = bytes.clone();
+        let at = bytes
+            .windows(9)
+            .position(|w| w == b"input_dim")
+            .expect("the description names input_dim");
+        let digit = at + bytes[at..].iter().position(|&b| b == b'2').unwrap();
+        edited[digit] = b'3';
+        let err = Model::from_bytes(&edited, &Device::Cpu).err().unwrap();
+        assert!(err.to_string().contains("damaged"), "{err}");
     }
 }
