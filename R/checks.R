@@ -185,3 +185,27 @@ check_columns_in <- function(columns, data, arg, call = rlang::caller_env()) {
                  class = "sygnet_error_input", call = call)
   }
 }
+
+# Refuses a draw whose data frame (twice over: the pieces and the joined frame) would not
+# fit in the memory the system has available now; no check where that is unknown.
+check_memory <- function(template, n, call = rlang::caller_env()) {
+  available <- available_memory()
+  if (is.na(available)) return(invisible())
+  per_row <- sum(vapply(template, function(x) if (is.double(x) || is.character(x)) 8 else 4,
+                        numeric(1)))
+  needed <- 2 * n * per_row
+  if (needed > available) {
+    gb <- function(bytes) format(bytes / 2^30, digits = 2, nsmall = 1)
+    sygnet_abort(c(
+      "Drawing {n} rows needs about {gb(needed)} GB of memory; {gb(available)} GB is available.",
+      "i" = "Draw fewer rows at a time: several calls of {.fn synthesize} with a smaller {.arg n}."
+    ), class = "sygnet_error_input", call = call)
+  }
+}
+
+available_memory <- function() {
+  lines <- tryCatch(readLines("/proc/meminfo", warn = FALSE), error = function(e) character())
+  line <- grep("^MemAvailable:", lines, value = TRUE)
+  if (length(line) == 0L) return(NA_real_)
+  as.numeric(gsub("[^0-9]", "", line)) * 1024
+}

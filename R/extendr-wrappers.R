@@ -36,9 +36,14 @@ rs_session_train <- function(session, steps) .Call(wrap__rs_session_train, sessi
 #' @noRd
 rs_session_model <- function(session) .Call(wrap__rs_session_model, session)
 
-#' Draws `n` rows from a model; `conditions` is NULL or a data frame with `n` rows.
+#' Draws rows `start..end` of the `n` rows a model gives for `seed` (the same rows in any
+#' pieces); `conditions` is NULL or a data frame with `n` rows.
 #' @noRd
-rs_synthesize <- function(model, n, conditions, seed_value, threads, device_name) .Call(wrap__rs_synthesize, model, n, conditions, seed_value, threads, device_name)
+rs_synthesize <- function(model, n, start, end, conditions, seed_value, threads, device_name) .Call(wrap__rs_synthesize, model, n, start, end, conditions, seed_value, threads, device_name)
+
+#' Rows a piece of a long draw should hold: a multiple of the engine's chunk.
+#' @noRd
+rs_synthesize_piece <- function() .Call(wrap__rs_synthesize_piece)
 
 #' What a model holds, for print() and summary().
 #' @noRd

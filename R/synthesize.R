@@ -33,11 +33,30 @@ synthesize.sygnet_fit <- function(object, n = NULL, conditions = NULL, ...,
   draw(object, request$n, request$conditions, native_seed(), threads, device)
 }
 
-draw <- function(object, n, conditions, seed, threads, device) {
+# Draws in pieces, so that Ctrl-C is noticed between them; the pieces are the rows one
+# call would draw (conditions, which the user already holds in memory, go in one call).
+draw <- function(object, n, conditions, seed, threads, device, call = rlang::caller_env()) {
   withr::local_envvar(RAYON_NUM_THREADS = threads)
+  check_memory(object$template, n, call = call)
   cond <- if (is.null(conditions)) NULL else as_columns(conditions)
-  columns <- native(rs_synthesize(object$model, n, cond, seed, threads, device))
+  piece <- if (is.null(cond)) native(rs_synthesize_piece()) else max(n, 1)
+  parts <- lapply(seq(0, max(n - 1, 0), by = piece), function(start) {
+    native(rs_synthesize(object$model, n, start, min(n, start + piece), cond, seed, threads,
+                         device), call = call)
+  })
+  columns <- if (length(parts) == 1L) parts[[1L]] else join_pieces(parts)
   as_frame(columns, object$template, n)
+}
+
+# Pieces of one draw joined column by column (they share every attribute).
+join_pieces <- function(parts) {
+  columns <- lapply(seq_along(parts[[1L]]), function(j) {
+    x <- unlist(lapply(parts, function(p) unclass(p[[j]])), use.names = FALSE)
+    attributes(x) <- attributes(parts[[1L]][[j]])
+    x
+  })
+  names(columns) <- names(parts[[1L]])
+  columns
 }
 
 #' Draw several synthetic data sets

@@ -46,3 +46,27 @@ test_that("conditions fix the values of conditioning columns", {
   expect_error(synthesize(model, conditions = data.frame(region = "mars")), "mars",
                class = "sygnet_error_input")
 })
+
+test_that("long draws come in pieces that join into the rows of one draw", {
+  set.seed(1)
+  model <- fit(tiny_gan(epochs = 1L), mixed_data(), verbose = FALSE)
+  n <- 140000
+  set.seed(5)
+  joined <- synthesize(model, n)
+  expect_equal(nrow(joined), n)
+  expect_identical(shape_of(joined), shape_of(mixed_data()))
+  # the same rows as one call to the engine with the same seed
+  set.seed(5)
+  seed <- sygnet:::native_seed()
+  at_once <- sygnet:::rs_synthesize(model$model, n, 0, n, NULL, seed, 1L, "cpu")
+  expect_identical(joined, sygnet:::as_frame(at_once, model$template, n))
+})
+
+test_that("a draw that cannot fit in memory is refused before it starts", {
+  available <- sygnet:::available_memory()
+  skip_if(is.na(available))
+  set.seed(1)
+  model <- fit(tiny_gan(epochs = 1L), mixed_data(), verbose = FALSE)
+  skip_if(available > 2 * .Machine$integer.max * 40)
+  expect_error(synthesize(model, .Machine$integer.max), "memory", class = "sygnet_error_input")
+})

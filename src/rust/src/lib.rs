@@ -397,12 +397,16 @@ fn rs_session_model(session: ExternalPtr<Session>) -> Result<Raw> {
     Ok(Raw::from_bytes(&model.to_bytes().map_err(fail)?))
 }
 
-/// Draws `n` rows from a model; `conditions` is NULL or a data frame with `n` rows.
+/// Draws rows `start..end` of the `n` rows a model gives for `seed` (the same rows in any
+/// pieces); `conditions` is NULL or a data frame with `n` rows.
 /// @noRd
 #[extendr]
+#[allow(clippy::too_many_arguments)]
 fn rs_synthesize(
     model: Raw,
     n: f64,
+    start: f64,
+    end: f64,
     conditions: Robj,
     seed_value: f64,
     threads: i32,
@@ -419,9 +423,10 @@ fn rs_synthesize(
         let table = convert::table_from_r(&list, n).map_err(fail)?;
         Some(sample::conditions_to_fixed(&model, &table).map_err(fail)?)
     };
-    let table = sample::synthesize(
+    let table = sample::synthesize_rows(
         &model,
         n,
+        start as usize..end as usize,
         fixed.as_ref(),
         seed_value as u64,
         threads.max(1) as usize,
@@ -429,6 +434,13 @@ fn rs_synthesize(
     )
     .map_err(fail)?;
     convert::table_to_r(table)
+}
+
+/// Rows a piece of a long draw should hold: a multiple of the engine's chunk.
+/// @noRd
+#[extendr]
+fn rs_synthesize_piece() -> f64 {
+    (256 * sample::CHUNK_ROWS) as f64
 }
 
 /// Propensity-score AUC of rows drawn from the model against the real data.
@@ -591,6 +603,7 @@ extendr_module! {
     fn rs_session_train;
     fn rs_session_model;
     fn rs_synthesize;
+    fn rs_synthesize_piece;
     fn rs_model_info;
     fn rs_check_fit;
     fn rs_nearest;

@@ -19,7 +19,7 @@ use crate::rng::SeededRng;
 use crate::schema::{Column, Kind, Table, Values};
 
 /// Rows are drawn in chunks of this many, each from its own random stream.
-const CHUNK_ROWS: usize = 512;
+pub const CHUNK_ROWS: usize = 512;
 /// Chunks per generator pass on a GPU.
 const GPU_CHUNKS: usize = 32;
 /// The generator's LeakyReLU slope, in the precision of the CPU forward pass.
@@ -94,6 +94,26 @@ pub fn synthesize(
     threads: usize,
     device: &Device,
 ) -> Result<Table> {
+    synthesize_rows(model, n, 0..n, fixed, seed, threads, device)
+}
+
+/// Rows `rows` of the `n` rows that [`synthesize`] draws with the same arguments, so that
+/// a long draw can be made in pieces; `rows.start` must be a multiple of [`CHUNK_ROWS`].
+pub fn synthesize_rows(
+    model: &Model,
+    n: usize,
+    rows: std::ops::Range<usize>,
+    fixed: Option<&Fixed>,
+    seed: u64,
+    threads: usize,
+    device: &Device,
+) -> Result<Table> {
+    if !rows.start.is_multiple_of(CHUNK_ROWS) || rows.end > n || rows.start > rows.end {
+        return Err(Error::Config(format!(
+            "rows {}..{} of {n} do not start at a multiple of {CHUNK_ROWS}",
+            rows.start, rows.end
+        )));
+    }
     if let Some(f) = fixed {
         if f.len() != n {
             return Err(Error::Config(format!(
@@ -106,25 +126,27 @@ pub fn synthesize(
     let pool = thread_pool(threads)?;
     pool.install(|| {
         let sampler = Sampler::new(model, device)?;
-        if n == 0 {
+        if rows.is_empty() {
             return model.encoder.decode_slots(0, &[], &[]);
         }
         let mut rng = SeededRng::new(seed);
-        let seeds: Vec<u64> = (0..n.div_ceil(CHUNK_ROWS))
+        let first = rows.start / CHUNK_ROWS;
+        let seeds: Vec<u64> = (0..rows.end.div_ceil(CHUNK_ROWS))
             .map(|_| rng.split_seed())
+            .skip(first)
             .collect();
         // On the CPU, chunks run in parallel; a GPU gets them in batches.
         let parts: Vec<Vec<Table>> = if device.is_cpu() {
             seeds
                 .par_iter()
                 .enumerate()
-                .map(|(c, &seed)| sampler.chunks(c, &[seed], n, fixed))
+                .map(|(c, &seed)| sampler.chunks(first + c, &[seed], rows.end, fixed))
                 .collect::<Result<_>>()?
         } else {
             seeds
                 .chunks(GPU_CHUNKS)
                 .enumerate()
-                .map(|(b, seeds)| sampler.chunks(b * GPU_CHUNKS, seeds, n, fixed))
+                .map(|(b, seeds)| sampler.chunks(first + b * GPU_CHUNKS, seeds, rows.end, fixed))
                 .collect::<Result<_>>()?
         };
         concat(parts.into_iter().flatten().collect())
@@ -581,6 +603,19 @@ mod tests {
     }
 
     /// Batched chunks (as on a GPU) give the rows of separate ones.
+    #[test]
+    fn rows_drawn_in_pieces_are_the_rows_drawn_at_once() {
+        let m = model(TrainConfig::default());
+        let n = 3 * CHUNK_ROWS + 100;
+        let all = synthesize(&m, n, None, 9, 2, &Device::Cpu).unwrap();
+        let pieces = [0..2 * CHUNK_ROWS, 2 * CHUNK_ROWS..n]
+            .into_iter()
+            .map(|rows| synthesize_rows(&m, n, rows, None, 9, 2, &Device::Cpu).unwrap())
+            .collect::<Vec<_>>();
+        assert_eq!(format!("{:?}", concat(pieces).unwrap()), format!("{all:?}"));
+        assert!(synthesize_rows(&m, n, 100..200, None, 9, 1, &Device::Cpu).is_err());
+    }
+
     #[test]
     fn batched_chunks_match_separate_ones() {
         let m = model(TrainConfig {
