@@ -1,6 +1,12 @@
 # Quality of sygnet's default GAN against a sequential CART synthesiser and against real
 # rows, on the benchmark's data sets (datasets.R), in one run.
-# Usage: Rscript bench/quality.R [epochs|default] [threads] [data sets...]
+# Usage: Rscript bench/quality.R [epochs|default] [threads] [data sets...] [--epsilon=E]
+#
+# With --epsilon=E, sygnet fits with differential privacy at that epsilon (the CART
+# baseline and the holdout stay as they are). A private fit needs a public codebook:
+# these data sets are public, so the factor levels are taken from the whole data set
+# and the numeric bounds from its range widened by a tenth on each side; for protected
+# data both must come from elsewhere (see ?dp).
 #
 # Each data set is split 80/20 at random; both generators see only the 80% ("train")
 # and draw as many rows. Every method's rows are scored against train by utility() and
@@ -18,6 +24,9 @@
 # well below 0.5 also means copying: out-of-bag trees that saw a train row score its
 # synthetic copy as real.
 args <- commandArgs(TRUE)
+epsilon_arg <- grep("^--epsilon=", args, value = TRUE)
+epsilon <- if (length(epsilon_arg)) as.numeric(sub("^--epsilon=", "", epsilon_arg)) else NULL
+args <- setdiff(args, epsilon_arg)
 epochs <- if (length(args) >= 1 && args[[1]] != "default") as.integer(args[[1]]) else NULL
 threads <- if (length(args) >= 2) as.integer(args[[2]]) else 2L
 wanted <- if (length(args) >= 3) args[-(1:2)] else NULL
@@ -26,6 +35,22 @@ here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value =
 source(file.path(here, "datasets.R"))
 source(file.path(here, "cart.R"))
 suppressPackageStartupMessages(library(sygnet))
+
+# A codebook read off a public data set: levels of every factor or character column,
+# and numeric bounds around the observed range.
+public_codebook <- function(real) {
+  categorical <- vapply(real, function(x) is.factor(x) || is.character(x), logical(1))
+  levels <- lapply(real[categorical], function(x) {
+    if (is.factor(x)) levels(x) else sort(unique(x[!is.na(x)]))
+  })
+  bounds <- lapply(real[!categorical & !vapply(real, is.logical, logical(1))], function(x) {
+    r <- range(as.double(unclass(x)), na.rm = TRUE)
+    pad <- max(diff(r), 1) / 10
+    bound <- c(r[1] - pad, r[2] + pad)
+    if (inherits(x, c("Date", "POSIXct"))) structure(bound, class = class(x)) else bound
+  })
+  list(levels = levels, bounds = bounds)
+}
 
 score <- function(method, rows, train, holdout, set, seconds) {
   target <- all.vars(set$formula[[2]])[1]
@@ -70,7 +95,11 @@ for (name in names(sets)) {
   holdout <- real[!in_train, , drop = FALSE]
   set.seed(1)
   started <- proc.time()[["elapsed"]]
-  model <- fit(gan(epochs = epochs), train, threads = threads)
+  privacy <- if (!is.null(epsilon)) {
+    codebook <- public_codebook(real)
+    dp(epsilon, bounds = codebook$bounds, levels = codebook$levels)
+  }
+  model <- fit(gan(epochs = epochs, privacy = privacy), train, threads = threads)
   gan_s <- proc.time()[["elapsed"]] - started
   gan_rows <- synthesize(model)
   started <- proc.time()[["elapsed"]]
@@ -85,8 +114,9 @@ for (name in names(sets)) {
   print(rows[[name]], row.names = FALSE, digits = 3)
 }
 all <- do.call(rbind, rows)
-cat("\nsygnet", as.character(utils::packageVersion("sygnet")), "- default gan(), threads =",
-    threads, "\n")
+cat("\nsygnet", as.character(utils::packageVersion("sygnet")), "- default gan(),",
+    if (is.null(epsilon)) "no DP," else paste0("DP at epsilon ", epsilon, ","),
+    "threads =", threads, "\n")
 print(all, row.names = FALSE, digits = 3)
 measures <- c("fit_s", "marginal", "assoc", "rf_auc", "logit_auc", "ci_overlap", "signs",
               "tstr", "copies", "dcr_ratio", "mia")
