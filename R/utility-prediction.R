@@ -25,7 +25,13 @@ prediction_table <- function(data, sets, target, kind, test) {
     1 - sum((y - predicted)^2) / sum((y - mean(y))^2)
   }
   on_real <- score(train)
-  on_synthetic <- mean(vapply(sets, score, numeric(1)))
+  on_synthetic <- mean(vapply(seq_along(sets), function(i) {
+    tryCatch(score(sets[[i]]), error = function(e) {
+      cli::cli_warn(c("Predicting {.field {target}} could not be learned from synthetic data set {i}; its score is missing.",
+                      "x" = conditionMessage(e)), class = "sygnet_warning_model")
+      NA_real_
+    })
+  }, numeric(1)))
   data.frame(target = target, metric = if (kind == "categorical") "accuracy" else "r_squared",
              train_real = on_real, train_synthetic = on_synthetic,
              ratio = on_synthetic / on_real)

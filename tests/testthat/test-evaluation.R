@@ -266,3 +266,13 @@ test_that("dates and date-times are compared in the same unit, and dates never a
   expect_error(utility(as_numbers, real), "day.*Date.*numbers", class = "sygnet_error_input")
   expect_error(disclosure_risk(as_numbers, real), "day.*Date", class = "sygnet_error_input")
 })
+
+test_that("a prediction that cannot be learned from synthetic data warns and leaves NA", {
+  real <- associated_data(300)
+  one_class <- real
+  one_class$group <- factor("high", levels = levels(real$group))
+  expect_warning(u <- withr::with_seed(1, utility(one_class, real, target = "group")),
+                 "group", class = "sygnet_warning_model")
+  expect_true(is.na(u$prediction$train_synthetic))
+  expect_gt(u$prediction$train_real, 0.6)
+})
