@@ -61,8 +61,8 @@ impl DpSgd {
     /// Standard normal noise for `coordinates` critic coordinates (none without noise),
     /// in [`DRAW_CHUNKS`] blocks drawn in parallel, each from its own stream.
     pub fn noise(&mut self, coordinates: usize) -> Vec<f32> {
-        let clipping = self.config.noise_multiplier.unwrap_or_default() * self.config.max_grad_norm;
-        if clipping <= 0.0 {
+        let std = self.config.noise_multiplier.unwrap_or_default() * self.config.max_grad_norm;
+        if std <= 0.0 {
             return Vec::new();
         }
         let mut streams: Vec<PrivacyRng> = (0..DRAW_CHUNKS).map(|_| self.rng.split()).collect();
