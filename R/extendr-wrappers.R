@@ -32,14 +32,19 @@ rs_session_info <- function(session) .Call(wrap__rs_session_info, session)
 #' @noRd
 rs_session_train <- function(session, steps) .Call(wrap__rs_session_train, session, steps)
 
+#' Fits the rejection sampler to the session's training rows and current generator.
+#' @noRd
+rs_session_fit_rejection <- function(session) .Call(wrap__rs_session_fit_rejection, session)
+
 #' The session's current model as safetensors bytes.
 #' @noRd
 rs_session_model <- function(session) .Call(wrap__rs_session_model, session)
 
 #' Draws rows `start..end` of the `n` rows a model gives for `seed` (the same rows in any
-#' pieces); `conditions` is NULL or a data frame with `n` rows.
+#' pieces); `conditions` is NULL or a data frame with `n` rows; `screened` uses the
+#' model's rejection sampler, if it has one.
 #' @noRd
-rs_synthesize <- function(model, n, start, end, conditions, seed_value, threads, device_name) .Call(wrap__rs_synthesize, model, n, start, end, conditions, seed_value, threads, device_name)
+rs_synthesize <- function(model, n, start, end, conditions, seed_value, threads, device_name, screened) .Call(wrap__rs_synthesize, model, n, start, end, conditions, seed_value, threads, device_name, screened)
 
 #' Rows a piece of a long draw should hold: a multiple of the engine's chunk.
 #' @noRd

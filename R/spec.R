@@ -126,6 +126,13 @@ check_settings <- function(spec, call = rlang::caller_env()) {
 #'   (one-hot outputs grow with the number of levels).
 #' @param attention_tokens,attention_heads Tokens each hidden vector is cut into, and
 #'   attention heads, when `gan(attention = TRUE)`. Widths must divide evenly.
+#' @param rejection After training, fit a small classifier that tells training rows from
+#'   generated ones, and let [synthesize()] keep each generated row with a probability
+#'   from the classifier's estimate of how much likelier such a row is in the real data
+#'   (discriminator rejection sampling). This corrects joint and conditional structure
+#'   the generator misses, at the price of generating several rows per row kept. The
+#'   classifier stops learning when it no longer improves on held-out rows. Not used for
+#'   differentially private fits: it would read the training rows outside the budget.
 #' @return An object of class `sygnet_control`.
 #' @export
 gan_control <- function(noise_dim = gan_defaults()$noise_dim,
@@ -141,15 +148,18 @@ gan_control <- function(noise_dim = gan_defaults()$noise_dim,
                         max_modes = gan_defaults()$max_modes,
                         max_levels = gan_defaults()$max_levels,
                         attention_tokens = gan_defaults()$attention_tokens,
-                        attention_heads = gan_defaults()$attention_heads) {
+                        attention_heads = gan_defaults()$attention_heads,
+                        rejection = gan_defaults()$rejection) {
   numeric_encoding <- rlang::arg_match(numeric_encoding, c("modes", "minmax"))
+  check_flag(rejection)
   control <- structure(
     list(
       noise_dim = noise_dim, pac = pac, critic_steps = critic_steps,
       gradient_penalty = gradient_penalty, critic_dropout = critic_dropout, tau = tau,
       beta1 = beta1, beta2 = beta2, weight_decay = weight_decay,
       numeric_encoding = numeric_encoding, max_modes = max_modes, max_levels = max_levels,
-      attention_tokens = attention_tokens, attention_heads = attention_heads
+      attention_tokens = attention_tokens, attention_heads = attention_heads,
+      rejection = rejection
     ),
     class = "sygnet_control"
   )
@@ -187,8 +197,15 @@ engine_config <- function(spec, privacy = NULL) {
     tau = ctl$tau, condition_on = spec$condition_on,
     numeric_encoding = ctl$numeric_encoding, max_modes = ctl$max_modes,
     max_levels = ctl$max_levels,
-    privacy = privacy
+    privacy = privacy,
+    rejection = uses_rejection(spec, privacy)
   )
+}
+
+# Whether a fit gets a rejection sampler: asked for (specs from before the setting
+# existed: yes) and not private.
+uses_rejection <- function(spec, privacy = spec$privacy) {
+  isTRUE(spec$control$rejection %||% TRUE) && is.null(privacy)
 }
 
 #' @export

@@ -14,6 +14,9 @@
 #' @param ... Unused.
 #' @param threads Number of CPU threads.
 #' @param device `"cpu"`, `"cuda"` or `"auto"`.
+#' @param rejection Use the model's rejection sampler (see `rejection` in
+#'   [gan_control()]), if it has one. `FALSE` draws straight from the generator: faster,
+#'   further from the real data.
 #' @return A data frame (a tibble if the training data was one).
 #' @seealso [simulate.sygnet_fit()] for several synthetic data sets.
 #' @export
@@ -25,24 +28,26 @@ synthesize <- function(object, ...) {
 #' @export
 synthesize.sygnet_fit <- function(object, n = NULL, conditions = NULL, ...,
                                   threads = getOption("sygnet.threads", 1L),
-                                  device = c("cpu", "auto", "cuda")) {
+                                  device = c("cpu", "auto", "cuda"), rejection = TRUE) {
   rlang::check_dots_empty()
   device <- rlang::arg_match(device)
   threads <- check_threads(threads)
+  check_flag(rejection)
   request <- check_request(object, n, conditions)
-  draw(object, request$n, request$conditions, native_seed(), threads, device)
+  draw(object, request$n, request$conditions, native_seed(), threads, device, rejection)
 }
 
 # Draws in pieces, so that Ctrl-C is noticed between them; the pieces are the rows one
 # call would draw (conditions, which the user already holds in memory, go in one call).
-draw <- function(object, n, conditions, seed, threads, device, call = rlang::caller_env()) {
+draw <- function(object, n, conditions, seed, threads, device, rejection = TRUE,
+                 call = rlang::caller_env()) {
   withr::local_envvar(RAYON_NUM_THREADS = threads)
   check_memory(object$template, n, call = call)
   cond <- if (is.null(conditions)) NULL else as_columns(conditions)
   piece <- if (is.null(cond)) native(rs_synthesize_piece()) else max(n, 1)
   parts <- lapply(seq(0, max(n - 1, 0), by = piece), function(start) {
     native(rs_synthesize(object$model, n, start, min(n, start + piece), cond, seed, threads,
-                         device), call = call)
+                         device, rejection), call = call)
   })
   columns <- if (length(parts) == 1L) parts[[1L]] else join_pieces(parts)
   as_frame(columns, object$template, n)

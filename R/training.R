@@ -45,6 +45,12 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
     sygnet_error_diverged = function(e) e
   )
   if (verbose) cli::cli_progress_done()
+  if (identical(outcome, "complete") && done > 0L &&
+      uses_rejection(spec)) {
+    if (verbose) cli::cli_progress_step("Fitting the rejection sampler")
+    native(rs_session_fit_rejection(session), call = call)
+    if (verbose) cli::cli_progress_done()
+  }
   result <- new_sygnet_fit(session, spec, data, losses[seq_len(done), , drop = FALSE],
                            per_epoch, previous, seed, threads, info$device)
   if (done > 0L && !inherits(outcome, "sygnet_error_diverged") && is.null(spec$privacy)) {

@@ -65,6 +65,8 @@ test_that("a private fit spends at most its budget and reports it", {
   expect_equal(p$critic_updates, p$max_critic_updates)
   expect_equal(dp_epsilon(p$noise_multiplier, p$sample_rate, p$critic_updates, p$delta), p$epsilon_spent)
   expect_null(fitted$check)
+  # No rejection sampler: it would read the training rows outside the budget.
+  expect_null(sygnet:::model_info(fitted)$rejection_acceptance)
   expect_true(all(is.na(fitted$history$critic_loss)))
   syn <- synthesize(fitted, 500)
   expect_identical(lapply(syn, class), lapply(data, class))

@@ -156,6 +156,7 @@ fn train_config(cfg: &List) -> Result<TrainConfig> {
             Ok(p) if !p.is_null() => Some(privacy_config(&p)?),
             _ => None,
         },
+        rejection: flag(cfg, "rejection")?,
     })
 }
 
@@ -252,7 +253,8 @@ fn rs_gan_defaults() -> List {
         max_modes = d.encoder.max_modes as i32,
         max_levels = d.encoder.max_levels as i32,
         attention_tokens = ATTENTION_TOKENS as i32,
-        attention_heads = d.attention_heads as i32
+        attention_heads = d.attention_heads as i32,
+        rejection = d.rejection
     )
 }
 
@@ -389,6 +391,13 @@ fn rs_session_train(mut session: ExternalPtr<Session>, steps: i32) -> Result<Rob
     Ok(matrix.into())
 }
 
+/// Fits the rejection sampler to the session's training rows and current generator.
+/// @noRd
+#[extendr]
+fn rs_session_fit_rejection(mut session: ExternalPtr<Session>) -> Result<()> {
+    session.trainer.fit_rejection().map_err(fail)
+}
+
 /// The session's current model as safetensors bytes.
 /// @noRd
 #[extendr]
@@ -398,7 +407,8 @@ fn rs_session_model(session: ExternalPtr<Session>) -> Result<Raw> {
 }
 
 /// Draws rows `start..end` of the `n` rows a model gives for `seed` (the same rows in any
-/// pieces); `conditions` is NULL or a data frame with `n` rows.
+/// pieces); `conditions` is NULL or a data frame with `n` rows; `screened` uses the
+/// model's rejection sampler, if it has one.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -411,10 +421,14 @@ fn rs_synthesize(
     seed_value: f64,
     threads: i32,
     device_name: &str,
+    screened: bool,
 ) -> Result<List> {
     tune_allocator();
     let dev = device_of(device_name)?;
-    let model = Model::from_bytes(model.as_slice(), &dev).map_err(fail)?;
+    let mut model = Model::from_bytes(model.as_slice(), &dev).map_err(fail)?;
+    if !screened {
+        model.rejection = None;
+    }
     let n = n as usize;
     let fixed = if conditions.is_null() {
         None
@@ -475,6 +489,15 @@ fn rs_model_info(model: Raw) -> Result<List> {
         .map(|c| match &c.transform {
             Transform::AllMissing => "all missing".to_string(),
             Transform::MinMax { .. } => "min-max".to_string(),
+            Transform::Modes {
+                mixture, spikes, ..
+            } if !spikes.is_empty() => {
+                format!(
+                    "{} mode(s), {} exact value(s)",
+                    mixture.n_modes(),
+                    spikes.len()
+                )
+            }
             Transform::Modes { mixture, .. } => format!("{} mode(s)", mixture.n_modes()),
             Transform::Categorical { n_levels } => format!("one-hot ({n_levels})"),
         })
@@ -497,7 +520,11 @@ fn rs_model_info(model: Raw) -> Result<List> {
         format_version = sygnet_core::model::FORMAT_VERSION as i32,
         generator_parameters = n_params as f64,
         privacy = privacy_report(&model.config)?,
-        condition_on = model.config.condition_on.clone()
+        condition_on = model.config.condition_on.clone(),
+        rejection_acceptance = match &model.rejection {
+            Some(r) => Robj::from(r.acceptance),
+            None => Robj::from(()),
+        }
     ))
 }
 
@@ -601,6 +628,7 @@ extendr_module! {
     fn rs_session_new;
     fn rs_session_info;
     fn rs_session_train;
+    fn rs_session_fit_rejection;
     fn rs_session_model;
     fn rs_synthesize;
     fn rs_synthesize_piece;

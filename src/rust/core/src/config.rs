@@ -38,6 +38,9 @@ pub struct TrainConfig {
     /// Differentially private training of the critic (DP-SGD), if asked for.
     #[serde(default)]
     pub privacy: Option<PrivacyConfig>,
+    /// Whether a rejection sampler is fitted after training ([`crate::rejection`]).
+    #[serde(default)]
+    pub rejection: bool,
 }
 
 impl Default for TrainConfig {
@@ -63,6 +66,7 @@ impl Default for TrainConfig {
             condition_on: Vec::new(),
             encoder: EncoderOptions::default(),
             privacy: None,
+            rejection: true,
         }
     }
 }
@@ -126,6 +130,9 @@ impl TrainConfig {
             }
             if !self.condition_on.is_empty() {
                 return bad("`condition_on` samples rows by their categories, which differentially private training cannot account for".into());
+            }
+            if self.rejection {
+                return bad("`rejection` sampling reads the training rows outside the privacy budget, so differentially private training cannot use it".into());
             }
         }
         if self.attention_tokens > 0 {

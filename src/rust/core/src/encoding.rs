@@ -19,6 +19,10 @@ use crate::schema::{Column, Kind, Table, Values};
 const MAX_DECIMALS: i32 = 6;
 /// Mode-normalised values are scaled so that +-4 standard deviations map to +-1.
 const MODE_SCALE: f64 = 4.0;
+/// A numeric value is a spike when this share of the values, and at least
+/// `SPIKE_ROWS` rows, take it.
+const SPIKE_SHARE: f64 = 0.05;
+const SPIKE_ROWS: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,6 +66,10 @@ pub enum Transform {
         min: f64,
         max: f64,
         decimals: Option<i32>,
+        /// Values held by many rows (see [`spikes`]), each with its own slot after the
+        /// modes, so that they come back exactly and at their rates.
+        #[serde(default)]
+        spikes: Vec<f64>,
     },
     Categorical {
         n_levels: usize,
@@ -135,7 +143,9 @@ impl Encoder {
             let width = match &c.transform {
                 Transform::AllMissing => 0,
                 Transform::MinMax { .. } => usize::from(c.missing) * 2,
-                Transform::Modes { mixture, .. } => mixture.n_modes() + usize::from(c.missing),
+                Transform::Modes {
+                    mixture, spikes, ..
+                } => mixture.n_modes() + spikes.len() + usize::from(c.missing),
                 Transform::Categorical { n_levels } => n_levels + usize::from(c.missing),
             };
             if width > 0 {
@@ -233,7 +243,9 @@ impl Encoder {
                         }
                     }
                 }
-                Transform::Modes { mixture, .. } => {
+                Transform::Modes {
+                    mixture, spikes, ..
+                } => {
                     let s = codec.scalar.expect("numeric columns have a scalar");
                     let g = group.expect("mode-normalised columns have a group");
                     let k = mixture.n_modes();
@@ -247,7 +259,11 @@ impl Encoder {
                                     "has missing values but the model was fitted without any",
                                 ));
                             }
-                            out[[i, g.start + k]] = 1.0;
+                            out[[i, g.start + k + spikes.len()]] = 1.0;
+                            continue;
+                        }
+                        if let Some(j) = spikes.iter().position(|&v| v == x) {
+                            out[[i, g.start + k + j]] = 1.0;
                             continue;
                         }
                         mixture.log_posterior_into(x, &mut post);
@@ -336,12 +352,16 @@ impl Encoder {
                     min,
                     max,
                     decimals,
+                    spikes,
                 } => {
                     let finish = Finish::new(*min, *max, *decimals);
                     numeric_values(&codec.kind, n, |i| {
                         let mode = slot(g, i);
                         if mode >= mixture.n_modes() {
-                            return f64::NAN;
+                            return spikes
+                                .get(mode - mixture.n_modes())
+                                .copied()
+                                .unwrap_or(f64::NAN);
                         }
                         let x = scalar(s, i) * MODE_SCALE * mixture.sds[mode] + mixture.means[mode];
                         finish.apply(x)
@@ -406,12 +426,19 @@ fn fit_column(col: &Column, options: &EncoderOptions, rng: &mut SeededRng) -> Re
                 };
                 match options.numeric {
                     NumericEncoding::MinMax => Transform::MinMax { min, max, decimals },
-                    NumericEncoding::Modes => Transform::Modes {
-                        mixture: Mixture::fit(&x, options.max_modes, rng),
-                        min,
-                        max,
-                        decimals,
-                    },
+                    NumericEncoding::Modes => {
+                        let spikes = spikes(&x);
+                        let rest: Vec<f64> =
+                            x.iter().copied().filter(|v| !spikes.contains(v)).collect();
+                        let continuous = if rest.is_empty() { &x } else { &rest };
+                        Transform::Modes {
+                            mixture: Mixture::fit(continuous, options.max_modes, rng),
+                            min,
+                            max,
+                            decimals,
+                            spikes,
+                        }
+                    }
                 }
             }
         }
@@ -424,6 +451,19 @@ fn fit_column(col: &Column, options: &EncoderOptions, rng: &mut SeededRng) -> Re
         scalar: None,
         group: None,
     })
+}
+
+/// Values that at least [`SPIKE_SHARE`] of the values, and at least [`SPIKE_ROWS`]
+/// rows, take exactly (zeros of zero-inflated columns, common whole numbers, codes).
+fn spikes(x: &[f64]) -> Vec<f64> {
+    let mut sorted = x.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let needed = (SPIKE_SHARE * x.len() as f64).max(SPIKE_ROWS as f64);
+    sorted
+        .chunk_by(|a, b| a == b)
+        .filter(|run| run.len() as f64 >= needed)
+        .map(|run| run[0])
+        .collect()
 }
 
 fn check_finite(col: &Column) -> Result<()> {
@@ -604,6 +644,49 @@ mod tests {
                 _ => assert_eq!(a, b),
             }
         }
+    }
+
+    #[test]
+    fn common_exact_values_get_their_own_slots_and_come_back_exactly() {
+        // 40% zeros, 10% of 3.2000000476837 (a float stored as double), the rest spread.
+        let n = 200;
+        let x: Vec<f64> = (0..n)
+            .map(|i| match i % 10 {
+                0..=3 => 0.0,
+                4 => 3.200_000_047_683_72,
+                _ => 5.0 + i as f64 * 0.137,
+            })
+            .collect();
+        let table = Table::new(
+            vec![Column::new("x", Kind::Double, Values::Real(x.clone())).unwrap()],
+            n,
+        )
+        .unwrap();
+        let mut rng = SeededRng::new(3);
+        let enc = Encoder::fit(&table, &EncoderOptions::default(), &mut rng).unwrap();
+        let Transform::Modes {
+            spikes: found,
+            mixture,
+            ..
+        } = &enc.columns[0].transform
+        else {
+            panic!("mode encoding expected")
+        };
+        assert_eq!(found, &vec![0.0, 3.200_000_047_683_72]);
+        assert_eq!(enc.groups[0].width, mixture.n_modes() + 2);
+        let back = enc.decode(&enc.encode(&table, &mut rng).unwrap()).unwrap();
+        let Values::Real(y) = &back.columns()[0].values else {
+            panic!()
+        };
+        for (a, b) in x.iter().zip(y) {
+            if *a == 0.0 || *a == 3.200_000_047_683_72 {
+                assert_eq!(a, b);
+            } else {
+                assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+            }
+        }
+        // Values below the share are not spikes.
+        assert!(spikes(&[1.0, 1.0, 2.0, 3.0]).is_empty());
     }
 
     #[test]

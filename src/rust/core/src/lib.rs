@@ -6,7 +6,8 @@
 //! - [`config`]: every setting, its default and its check; [`loss`]: the two losses;
 //! - [`train`]: the training loop; [`engine`]: what an engine computes for it, with
 //!   two engines behind it, [`cpu_step`] (hand-derived, CPU) and [`autograd`] (candle);
-//! - [`sample`]: drawing rows; [`model`]: model files;
+//! - [`sample`]: drawing rows; [`rejection`]: rejection sampling with a learned
+//!   density ratio; [`model`]: model files;
 //! - [`diagnostic`]: a quick propensity-score check of synthetic data;
 //! - [`distance`]: Gower nearest neighbours, for disclosure-risk measures;
 //! - [`privacy`]: differential privacy (clipping, noise, accountant);
@@ -29,6 +30,7 @@ pub mod model;
 pub mod network;
 pub mod parallel;
 pub mod privacy;
+pub mod rejection;
 pub mod rng;
 pub mod sample;
 pub mod schema;

@@ -144,6 +144,23 @@ impl Mixture {
         }
     }
 
+    /// Mean and standard deviation of the whole mixture.
+    pub fn moments(&self) -> (f64, f64) {
+        let total: f64 = self.weights.iter().sum();
+        let mean = self
+            .weights
+            .iter()
+            .zip(&self.means)
+            .map(|(w, m)| w * m)
+            .sum::<f64>()
+            / total;
+        let second = (self.weights.iter().zip(&self.means).zip(&self.sds))
+            .map(|((w, m), s)| w * (s * s + m * m))
+            .sum::<f64>()
+            / total;
+        (mean, (second - mean * mean).max(0.0).sqrt().max(1e-12))
+    }
+
     /// Writes log P(mode | x) into `out` and returns log p(x).
     pub fn log_posterior_into(&self, x: f64, out: &mut [f64]) -> f64 {
         let mut max = f64::NEG_INFINITY;

@@ -13,6 +13,7 @@ use crate::config::TrainConfig;
 use crate::encoding::Encoder;
 use crate::error::{Error, Result};
 use crate::network::{CriticSpec, GeneratorSpec};
+use crate::rejection::RejectionSpec;
 
 pub const FORMAT: &str = "sygnet-model";
 /// Version 2 seals the description and weights with a checksum; version 1 files (no
@@ -31,6 +32,8 @@ struct Description {
     generator: GeneratorSpec,
     critic: CriticSpec,
     steps: usize,
+    #[serde(default)]
+    rejection: Option<RejectionSpec>,
 }
 
 pub struct Model {
@@ -42,6 +45,9 @@ pub struct Model {
     pub weights: HashMap<String, Tensor>,
     /// Training steps taken so far.
     pub steps: usize,
+    /// The rejection sampler fitted after training, if any (weights under
+    /// [`crate::rejection::REJECTION`]).
+    pub rejection: Option<RejectionSpec>,
 }
 
 const METADATA_KEY: &str = "sygnet";
@@ -102,6 +108,7 @@ impl Model {
             generator: self.generator.clone(),
             critic: self.critic.clone(),
             steps: self.steps,
+            rejection: self.rejection.clone(),
         };
         let json = serde_json::to_string(&description).expect("model description serialises");
         let sealed = Sealed {
@@ -151,7 +158,11 @@ impl Model {
                 ));
             }
         }
+        if let Some(spec) = &d.rejection {
+            spec.check(&d.encoder)?;
+        }
         Ok(Model {
+            rejection: d.rejection,
             config: d.config,
             encoder: d.encoder,
             condition: d.condition,

@@ -15,11 +15,16 @@ use crate::network::{
     Generator, GeneratorSpec, Params, GENERATOR, LEAKY_SLOPE as LEAKY_SLOPE_F64, NORM_EPS,
 };
 use crate::parallel::thread_pool;
+use crate::rejection::{self, Screen};
 use crate::rng::SeededRng;
 use crate::schema::{Column, Kind, Table, Values};
 
 /// Rows are drawn in chunks of this many, each from its own random stream.
 pub const CHUNK_ROWS: usize = 512;
+/// Rounds of rejection sampling before a row takes its last candidate.
+const MAX_ROUNDS: usize = 64;
+/// Candidates per wanted row and round, at most.
+const MAX_TRIES: usize = 16;
 /// Chunks per generator pass on a GPU.
 const GPU_CHUNKS: usize = 32;
 /// The generator's LeakyReLU slope, in the precision of the CPU forward pass.
@@ -125,7 +130,7 @@ pub fn synthesize_rows(
     }
     let pool = thread_pool(threads)?;
     pool.install(|| {
-        let sampler = Sampler::new(model, device)?;
+        let sampler = Sampler::new(model, device, true)?;
         if rows.is_empty() {
             return model.encoder.decode_slots(0, &[], &[]);
         }
@@ -136,7 +141,17 @@ pub fn synthesize_rows(
             .skip(first)
             .collect();
         // On the CPU, chunks run in parallel; a GPU gets them in batches.
-        let parts: Vec<Vec<Table>> = if device.is_cpu() {
+        let parts: Vec<Vec<Table>> = if let Some(screen) = &sampler.screen {
+            seeds
+                .par_iter()
+                .enumerate()
+                .map(|(c, &seed)| {
+                    sampler
+                        .screened_chunk(screen, first + c, seed, rows.end, fixed)
+                        .map(|t| vec![t])
+                })
+                .collect::<Result<_>>()?
+        } else if device.is_cpu() {
             seeds
                 .par_iter()
                 .enumerate()
@@ -153,6 +168,40 @@ pub fn synthesize_rows(
     })
 }
 
+/// `n` rows drawn from the generator without the model's rejection sampler, as numeric
+/// scalars and slots (see [`Encoder::decode_slots`](crate::encoding::Encoder::decode_slots)).
+pub fn draw_unscreened(
+    model: &Model,
+    n: usize,
+    seed: u64,
+    threads: usize,
+    device: &Device,
+) -> Result<(Vec<f32>, Vec<u32>)> {
+    let pool = thread_pool(threads)?;
+    pool.install(|| {
+        let sampler = Sampler::new(model, device, false)?;
+        let mut rng = SeededRng::new(seed);
+        let seeds: Vec<u64> = (0..n.div_ceil(CHUNK_ROWS))
+            .map(|_| rng.split_seed())
+            .collect();
+        let parts: Vec<(Vec<f32>, Vec<u32>)> = seeds
+            .par_iter()
+            .enumerate()
+            .map(|(c, &seed)| {
+                let rows = n.min((c + 1) * CHUNK_ROWS) - c * CHUNK_ROWS;
+                sampler.candidates(rows, None, &mut SeededRng::new(seed))
+            })
+            .collect::<Result<_>>()?;
+        let mut scalars = Vec::new();
+        let mut slots = Vec::new();
+        for (s, g) in parts {
+            scalars.extend(s);
+            slots.extend(g);
+        }
+        Ok((scalars, slots))
+    })
+}
+
 /// How generator logits are computed: on the CPU without attention, by [`Mlp`]; else by
 /// the generator itself.
 enum Forward {
@@ -165,10 +214,12 @@ struct Sampler<'a> {
     forward: Forward,
     /// Per softmax group, the conditioning column it belongs to, if any.
     group_condition: Vec<Option<usize>>,
+    /// The model's rejection sampler, if it has one and it is used.
+    screen: Option<Screen>,
 }
 
 impl<'a> Sampler<'a> {
-    fn new(model: &'a Model, device: &Device) -> Result<Self> {
+    fn new(model: &'a Model, device: &Device, screened: bool) -> Result<Self> {
         let spec = &model.generator;
         let params = Params::from_tensors(&model.weights, GENERATOR, device)?;
         // Building the generator checks that every weight is there with its shape.
@@ -186,10 +237,18 @@ impl<'a> Sampler<'a> {
         {
             group_condition[model.encoder.columns[c.column].group.expect("group")] = Some(j);
         }
+        let screen = match &model.rejection {
+            Some(r) if screened => {
+                r.check(&model.encoder)?;
+                Some(Screen::new(r, &model.weights)?)
+            }
+            _ => None,
+        };
         Ok(Sampler {
             model,
             forward,
             group_condition,
+            screen,
         })
     }
 
@@ -242,9 +301,84 @@ impl<'a> Sampler<'a> {
             .map(|(rows, mut rng)| {
                 let l = &logits[done * width..(done + rows.len()) * width];
                 done += rows.len();
-                self.draw(l, fixed.map(|f| &f[rows]), &mut rng)
+                let (scalars, slots) = self.draw(l, fixed.map(|f| &f[rows.clone()]), &mut rng);
+                self.model
+                    .encoder
+                    .decode_slots(rows.len(), &scalars, &slots)
             })
             .collect()
+    }
+
+    /// Unscreened rows as numeric scalars and slots: `rows` generator passes, row `i`
+    /// with the conditions `fixed[i]`.
+    fn candidates(
+        &self,
+        rows: usize,
+        fixed: Option<&[Vec<Option<usize>>]>,
+        rng: &mut SeededRng,
+    ) -> Result<(Vec<f32>, Vec<u32>)> {
+        let mut input = Vec::new();
+        self.input(rows, fixed, rng, &mut input);
+        let logits = self.logits(input, rows)?;
+        Ok(self.draw(&logits, fixed, rng))
+    }
+
+    /// Chunk `c` of an `n`-row sample by rejection sampling: every row still wanted gets
+    /// a few candidates per round (about one kept per row in expectation), and the first
+    /// kept candidate fills it. Rows still empty after [`MAX_ROUNDS`] take their last
+    /// candidate, so a chunk always finishes.
+    fn screened_chunk(
+        &self,
+        screen: &Screen,
+        c: usize,
+        seed: u64,
+        n: usize,
+        fixed: Option<&Fixed>,
+    ) -> Result<Table> {
+        let spec = &self.model.generator;
+        let (n_scalars, n_groups) = (spec.n_scalars, spec.groups.len());
+        let rows = c * CHUNK_ROWS..n.min((c + 1) * CHUNK_ROWS);
+        let len = rows.len();
+        let mut rng = SeededRng::new(seed);
+        let tries = ((1.0 / screen.spec.acceptance).ceil() as usize).clamp(1, MAX_TRIES);
+        let mut scalars = vec![0.0; len * n_scalars];
+        let mut slots = vec![0u32; len * n_groups];
+        let mut pending: Vec<usize> = (0..len).collect();
+        for round in 0..MAX_ROUNDS {
+            let wanted: Vec<usize> = pending
+                .iter()
+                .flat_map(|&r| std::iter::repeat_n(r, tries))
+                .collect();
+            let conditions: Option<Vec<Vec<Option<usize>>>> =
+                fixed.map(|f| wanted.iter().map(|&r| f[rows.start + r].clone()).collect());
+            let (cand_scalars, cand_slots) =
+                self.candidates(wanted.len(), conditions.as_deref(), &mut rng)?;
+            let features = rejection::features(
+                &self.model.encoder,
+                wanted.len(),
+                &cand_scalars,
+                &cand_slots,
+            );
+            let logits = screen.logits(features, wanted.len())?;
+            let last = round + 1 == MAX_ROUNDS;
+            let mut filled = vec![false; len];
+            for (k, &r) in wanted.iter().enumerate() {
+                let u = rng.uniform();
+                if filled[r] || !(last || screen.keep(logits[k], u)) {
+                    continue;
+                }
+                filled[r] = true;
+                scalars[r * n_scalars..(r + 1) * n_scalars]
+                    .copy_from_slice(&cand_scalars[k * n_scalars..(k + 1) * n_scalars]);
+                slots[r * n_groups..(r + 1) * n_groups]
+                    .copy_from_slice(&cand_slots[k * n_groups..(k + 1) * n_groups]);
+            }
+            pending.retain(|&r| !filled[r]);
+            if pending.is_empty() {
+                break;
+            }
+        }
+        self.model.encoder.decode_slots(len, &scalars, &slots)
     }
 
     /// Appends the generator input of `rows` rows (noise, then condition) to `input`.
@@ -278,7 +412,7 @@ impl<'a> Sampler<'a> {
         logits: &[f32],
         fixed: Option<&[Vec<Option<usize>>]>,
         rng: &mut SeededRng,
-    ) -> Result<Table> {
+    ) -> (Vec<f32>, Vec<u32>) {
         let spec = &self.model.generator;
         let width = spec.output_width();
         let n = logits.len() / width;
@@ -308,7 +442,7 @@ impl<'a> Sampler<'a> {
                 slots.push(slot as u32);
             }
         }
-        self.model.encoder.decode_slots(n, &scalars, &slots)
+        (scalars, slots)
     }
 }
 
@@ -624,7 +758,7 @@ mod tests {
             condition_on: vec!["b".into()],
             ..TrainConfig::default()
         });
-        let sampler = Sampler::new(&m, &Device::Cpu).unwrap();
+        let sampler = Sampler::new(&m, &Device::Cpu, false).unwrap();
         let fixed: Fixed = (0..ROWS).map(|i| vec![(i % 3 == 0).then_some(1)]).collect();
         let seeds = [4, 5, 6];
         for f in [None, Some(&fixed)] {

@@ -20,7 +20,9 @@ use crate::model::Model;
 use crate::network::{Critic, CriticSpec, Generator, GeneratorSpec, Params, CRITIC, GENERATOR};
 use crate::parallel::{thread_pool, DRAW_CHUNKS};
 use crate::privacy::DpSgd;
+use crate::rejection::{self, RejectionSpec};
 use crate::rng::{PrivacyRng, RandomSource, SeededRng};
+use crate::sample;
 use crate::schema::Table;
 
 /// Losses of one training step.
@@ -45,6 +47,8 @@ pub struct Trainer {
     pool: Arc<rayon::ThreadPool>,
     steps_before: usize,
     steps: usize,
+    /// The rejection sampler fitted to the current weights, if any.
+    rejection: Option<(RejectionSpec, HashMap<String, Tensor>)>,
 }
 
 impl Trainer {
@@ -194,6 +198,7 @@ impl Trainer {
             pool,
             steps_before,
             steps: 0,
+            rejection: None,
         })
     }
 
@@ -225,6 +230,7 @@ impl Trainer {
     /// Runs `steps` steps. If a loss becomes non-finite, the weights are rolled back
     /// to where they were when this call started and an error is returned.
     pub fn train(&mut self, steps: usize) -> Result<Vec<StepLosses>> {
+        self.rejection = None;
         self.engine.checkpoint(&self.cx)?;
         let private = self.dp.is_some();
         let pool = Arc::clone(&self.pool);
@@ -461,6 +467,39 @@ impl Trainer {
         })
     }
 
+    /// Fits the rejection sampler ([`crate::rejection`]) to the training rows and the
+    /// generator as it is now; training further discards it. Not for private fits: it
+    /// reads the training rows outside the privacy budget.
+    pub fn fit_rejection(&mut self) -> Result<()> {
+        if self.dp.is_some() {
+            return Err(Error::Config(
+                "rejection sampling reads the training rows outside the privacy budget, so a differentially private fit cannot use it".into(),
+            ));
+        }
+        self.rejection = None;
+        let model = self.model()?;
+        let encoder = &self.cx.encoder;
+        let encoded: Vec<f32> = self
+            .cx
+            .data
+            .flatten_all()?
+            .to_device(&Device::Cpu)?
+            .to_vec1()?;
+        let (scalars, slots) = rejection::slots_of(encoder, &encoded);
+        let real = rejection::features(encoder, self.n_rows, &scalars, &slots);
+        let n = self.n_rows.min(rejection::MAX_ROWS);
+        let seed = self.rng.split_seed();
+        let threads = self.pool.current_num_threads();
+        let (scalars, slots) = sample::draw_unscreened(&model, n, seed, threads, &Device::Cpu)?;
+        let generated = rejection::features(encoder, n, &scalars, &slots);
+        let mut rng = self.rng.split();
+        let fitted = self
+            .pool
+            .install(|| rejection::fit(encoder, &real, &generated, &mut rng))?;
+        self.rejection = Some(fitted);
+        Ok(())
+    }
+
     /// The settings, with the privacy calibration settled.
     pub fn config(&self) -> &TrainConfig {
         &self.cx.config
@@ -475,6 +514,9 @@ impl Trainer {
         );
         let mut weights = self.cx.generator_params.snapshot()?;
         weights.extend(self.cx.critic_params.snapshot()?);
+        if let Some((_, w)) = &self.rejection {
+            weights.extend(w.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         let mut config = self.cx.config.clone();
         if let Some(dp) = &self.dp {
             config.privacy = Some(dp.report());
@@ -487,6 +529,7 @@ impl Trainer {
             critic,
             weights,
             steps: self.steps_before + self.steps,
+            rejection: self.rejection.as_ref().map(|(spec, _)| spec.clone()),
         })
     }
 }

@@ -53,6 +53,7 @@ fn config(epsilon: f64) -> TrainConfig {
         critic_steps: 1,
         critic_dropout: 0.0,
         learning_rate: 1e-2,
+        rejection: false,
         privacy: Some(PrivacyConfig {
             epsilon,
             delta: DELTA,

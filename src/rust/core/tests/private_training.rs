@@ -65,6 +65,7 @@ fn config(epsilon: f64, epochs: usize) -> TrainConfig {
         pac: 1,
         critic_steps: 2,
         privacy: Some(privacy(epsilon, epochs)),
+        rejection: false,
         ..TrainConfig::default()
     }
 }

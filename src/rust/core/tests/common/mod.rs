@@ -68,6 +68,7 @@ pub fn private() -> TrainConfig {
     };
     TrainConfig {
         pac: 1,
+        rejection: false,
         privacy: Some(PrivacyConfig {
             epsilon: 2.0,
             delta: 1e-5,

@@ -1,0 +1,466 @@
+//! Rejection sampling with a learned density ratio (discriminator rejection sampling,
+//! Azadi et al. 2019). After training, a small classifier learns to tell training rows
+//! from generated ones; its logit estimates log(p_real / p_generated) of a row. Synthesis
+//! keeps a generated row with probability min(1, exp(logit - threshold)), which moves
+//! the kept rows towards the real distribution wherever the generator misses it
+//! (joint and conditional structure included). The classifier is stopped early on
+//! held-out rows, so it learns the population's shape rather than the training rows.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{loss, ops, AdamW, Linear, Optimizer, ParamsAdamW};
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::{Encoder, Transform};
+use crate::error::{Error, Result};
+use crate::network::{Params, LEAKY_SLOPE};
+use crate::rng::SeededRng;
+
+/// Name prefix of the classifier's weights in a model file.
+pub const REJECTION: &str = "rejection.";
+/// Hidden layer widths of the classifier.
+const HIDDEN: [usize; 2] = [64, 64];
+/// Share of held-out generated rows whose logit is at or below the threshold: the rest
+/// are always kept. Higher corrects more and keeps fewer draws.
+const THRESHOLD_QUANTILE: f64 = 0.9;
+/// Rows of each kind the classifier learns from, at most.
+pub const MAX_ROWS: usize = 50_000;
+const HELD_OUT_SHARE: f64 = 0.2;
+const BATCH: usize = 256;
+/// Steps between checks of the held-out loss, at least (and at least one epoch).
+const CHECK_EVERY: usize = 50;
+const MAX_STEPS: usize = 10_000;
+/// Checks without a better held-out loss before training stops.
+const PATIENCE: usize = 10;
+const LEARNING_RATE: f64 = 1e-3;
+const WEIGHT_DECAY: f64 = 1e-4;
+
+/// The fitted classifier's shape and the threshold of its logits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectionSpec {
+    pub input_dim: usize,
+    pub hidden: Vec<usize>,
+    /// Logit at or above which a draw is always kept.
+    pub threshold: f32,
+    /// Expected share of draws kept, measured on held-out generated rows.
+    pub acceptance: f64,
+}
+
+impl RejectionSpec {
+    /// Names and shapes of the classifier's weights, layer by layer (weight, then bias).
+    pub fn parameters(&self) -> Vec<(String, Vec<usize>)> {
+        let mut widths = vec![self.input_dim];
+        widths.extend(&self.hidden);
+        widths.push(1);
+        widths
+            .windows(2)
+            .enumerate()
+            .flat_map(|(i, w)| {
+                [
+                    (format!("{}.weight", layer(i)), vec![w[1], w[0]]),
+                    (format!("{}.bias", layer(i)), vec![w[1]]),
+                ]
+            })
+            .collect()
+    }
+
+    /// Checks the spec against the encoder it is used with.
+    pub fn check(&self, encoder: &Encoder) -> Result<()> {
+        let ok = self.input_dim == feature_width(encoder)
+            && !self.hidden.is_empty()
+            && self.hidden.iter().all(|&w| w > 0)
+            && self.threshold.is_finite()
+            && self.acceptance > 0.0
+            && self.acceptance <= 1.0;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::ModelFormat(
+                "the rejection sampler does not match the encoding".into(),
+            ))
+        }
+    }
+}
+
+fn layer(i: usize) -> String {
+    format!("{REJECTION}layer{i}")
+}
+
+/// Width of the classifier's input: the encoded row, then the position of each
+/// mode-normalised value in its whole column.
+pub fn feature_width(encoder: &Encoder) -> usize {
+    encoder.width() + n_mode_columns(encoder)
+}
+
+fn n_mode_columns(encoder: &Encoder) -> usize {
+    encoder
+        .columns
+        .iter()
+        .filter(|c| matches!(c.transform, Transform::Modes { .. }))
+        .count()
+}
+
+/// Classifier inputs of `n` rows given as their numeric scalars and chosen slots (as
+/// [`Encoder::decode_slots`] takes them). A missing value's scalar is zero, as in
+/// encoded training rows. Mode-normalised columns also get their value standardised
+/// by the whole mixture, so that the classifier sees values across modes on one scale.
+pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> Vec<f32> {
+    let width = feature_width(encoder);
+    let encoded = encoder.width();
+    let n_groups = encoder.groups.len();
+    let mut out = vec![0.0; n * width];
+    for (i, row) in out.chunks_exact_mut(width).enumerate() {
+        let scalars = &scalars[i * encoder.n_scalars..(i + 1) * encoder.n_scalars];
+        let slots = &slots[i * n_groups..(i + 1) * n_groups];
+        row[..encoder.n_scalars].copy_from_slice(scalars);
+        for (g, &slot) in encoder.groups.iter().zip(slots) {
+            row[g.start + slot as usize] = 1.0;
+        }
+        let mut extra = encoded;
+        for codec in &encoder.columns {
+            let slot = codec.group.map(|g| slots[g] as usize);
+            let (present, mixture) = match &codec.transform {
+                Transform::MinMax { .. } => (slot.is_none_or(|s| s == 0), None),
+                Transform::Modes {
+                    mixture, spikes, ..
+                } => {
+                    let s = slot.expect("mode-normalised columns have a group");
+                    (
+                        s < mixture.n_modes() + spikes.len(),
+                        Some((mixture, spikes, s)),
+                    )
+                }
+                _ => continue,
+            };
+            let s = codec.scalar.expect("numeric columns have a scalar");
+            let spike =
+                mixture.and_then(|(m, spikes, slot)| spikes.get(slot.wrapping_sub(m.n_modes())));
+            if !present || spike.is_some() {
+                row[s] = 0.0;
+            }
+            if let Some((mixture, _, mode)) = mixture {
+                if present {
+                    let (mean, sd) = mixture.moments();
+                    let x = match spike {
+                        Some(&v) => v,
+                        None => mixture.means[mode] + 4.0 * mixture.sds[mode] * f64::from(row[s]),
+                    };
+                    row[extra] = ((x - mean) / sd).clamp(-10.0, 10.0) as f32;
+                }
+                extra += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Scalars and slots of encoded rows (one-hot groups), for [`features`].
+pub fn slots_of(encoder: &Encoder, encoded: &[f32]) -> (Vec<f32>, Vec<u32>) {
+    let width = encoder.width();
+    let n = encoded.len() / width;
+    let mut scalars = Vec::with_capacity(n * encoder.n_scalars);
+    let mut slots = Vec::with_capacity(n * encoder.groups.len());
+    for row in encoded.chunks_exact(width) {
+        scalars.extend_from_slice(&row[..encoder.n_scalars]);
+        for g in &encoder.groups {
+            let group = &row[g.start..g.start + g.width];
+            let slot = (0..g.width)
+                .max_by(|&a, &b| group[a].total_cmp(&group[b]).then(b.cmp(&a)))
+                .unwrap_or(0);
+            slots.push(slot as u32);
+        }
+    }
+    (scalars, slots)
+}
+
+struct Classifier {
+    layers: Vec<Linear>,
+}
+
+impl Classifier {
+    fn new(spec: &RejectionSpec, params: &Params, rng: &mut SeededRng) -> Result<Self> {
+        let mut widths = vec![spec.input_dim];
+        widths.extend(&spec.hidden);
+        widths.push(1);
+        let layers = widths
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| params.linear(&layer(i), w[0], w[1], rng))
+            .collect::<Result<_>>()?;
+        Ok(Classifier { layers })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut a = x.clone();
+        let last = self.layers.len() - 1;
+        for (i, l) in self.layers.iter().enumerate() {
+            a = l.forward(&a)?;
+            if i < last {
+                a = ops::leaky_relu(&a, LEAKY_SLOPE)?;
+            }
+        }
+        Ok(a.squeeze(1)?)
+    }
+}
+
+/// Rows of one kind, split into the rows learnt from and the held-out rows.
+struct Split {
+    fit: Vec<f32>,
+    held_out: Vec<f32>,
+}
+
+fn split(rows: &[f32], width: usize, rng: &mut SeededRng) -> Split {
+    let n = rows.len() / width;
+    let mut keep: Vec<u32> = rng
+        .subset(n, MAX_ROWS.min(n))
+        .into_iter()
+        .map(|i| i as u32)
+        .collect();
+    rng.shuffle(&mut keep);
+    let n_held = ((keep.len() as f64 * HELD_OUT_SHARE).round() as usize).clamp(1, keep.len() - 1);
+    let gather = |idx: &[u32]| {
+        idx.iter()
+            .flat_map(|&i| {
+                rows[i as usize * width..(i as usize + 1) * width]
+                    .iter()
+                    .copied()
+            })
+            .collect::<Vec<f32>>()
+    };
+    Split {
+        held_out: gather(&keep[..n_held]),
+        fit: gather(&keep[n_held..]),
+    }
+}
+
+/// Fits the classifier to `real` and `generated` rows of [`features`] (at least two of
+/// each). Returns its spec and weights.
+pub fn fit(
+    encoder: &Encoder,
+    real: &[f32],
+    generated: &[f32],
+    rng: &mut SeededRng,
+) -> Result<(RejectionSpec, HashMap<String, Tensor>)> {
+    let width = feature_width(encoder);
+    if real.len() < 2 * width || generated.len() < 2 * width {
+        return Err(Error::Data(
+            "the rejection sampler needs at least two real and two generated rows".into(),
+        ));
+    }
+    let device = Device::Cpu;
+    let real = split(real, width, rng);
+    let generated = split(generated, width, rng);
+    let mut spec = RejectionSpec {
+        input_dim: width,
+        hidden: HIDDEN.to_vec(),
+        threshold: 0.0,
+        acceptance: 1.0,
+    };
+    let params = Params::new(&device);
+    let classifier = Classifier::new(&spec, &params, rng)?;
+    let mut opt = AdamW::new(
+        params.vars(),
+        ParamsAdamW {
+            lr: LEARNING_RATE,
+            weight_decay: WEIGHT_DECAY,
+            ..ParamsAdamW::default()
+        },
+    )?;
+    let tensor =
+        |rows: &[f32]| Tensor::from_vec(rows.to_vec(), (rows.len() / width, width), &device);
+    let held_out = Tensor::cat(&[tensor(&real.held_out)?, tensor(&generated.held_out)?], 0)?;
+    let held_labels = labels(
+        real.held_out.len() / width,
+        generated.held_out.len() / width,
+        &device,
+    )?;
+    let (n_real, n_gen) = (real.fit.len() / width, generated.fit.len() / width);
+    let half = (BATCH / 2).min(n_real).min(n_gen);
+    let check_every = n_real.max(n_gen).div_ceil(half).max(CHECK_EVERY);
+    let mut best = (f32::INFINITY, params.snapshot()?);
+    let mut since_best = 0;
+    for _ in 0..MAX_STEPS.div_ceil(check_every) {
+        for _ in 0..check_every {
+            let pick = |rows: &[f32], n: usize, rng: &mut SeededRng| {
+                rng.indices(half, n)
+                    .into_iter()
+                    .flat_map(|i| rows[i as usize * width..(i as usize + 1) * width].to_vec())
+                    .collect::<Vec<f32>>()
+            };
+            let mut batch = pick(&real.fit, n_real, rng);
+            batch.extend(pick(&generated.fit, n_gen, rng));
+            let x = Tensor::from_vec(batch, (2 * half, width), &device)?;
+            let y = labels(half, half, &device)?;
+            let l = loss::binary_cross_entropy_with_logit(&classifier.forward(&x)?, &y)?;
+            opt.backward_step(&l)?;
+        }
+        let held_loss =
+            loss::binary_cross_entropy_with_logit(&classifier.forward(&held_out)?, &held_labels)?
+                .to_scalar::<f32>()?;
+        if !held_loss.is_finite() {
+            break;
+        }
+        if held_loss < best.0 {
+            best = (held_loss, params.snapshot()?);
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= PATIENCE {
+                break;
+            }
+        }
+    }
+    params.restore(&best.1)?;
+    let mut logits: Vec<f32> = classifier
+        .forward(&tensor(&generated.held_out)?)?
+        .to_vec1()?;
+    logits.sort_by(f32::total_cmp);
+    let at = ((logits.len() - 1) as f64 * THRESHOLD_QUANTILE).round() as usize;
+    spec.threshold = logits[at];
+    spec.acceptance = logits
+        .iter()
+        .map(|&l| f64::from(l - spec.threshold).min(0.0).exp())
+        .sum::<f64>()
+        / logits.len() as f64;
+    Ok((spec, params.snapshot()?))
+}
+
+/// Labels 1 for `real` rows followed by 0 for `generated` rows.
+fn labels(real: usize, generated: usize, device: &Device) -> Result<Tensor> {
+    let mut y = vec![1.0f32; real];
+    y.resize(real + generated, 0.0);
+    Ok(Tensor::from_vec(y, real + generated, device)?.to_dtype(DType::F32)?)
+}
+
+/// The fitted classifier on the CPU, for synthesis: logits of rows of features.
+pub struct Screen {
+    layers: Vec<(Tensor, Vec<f32>)>,
+    pub spec: RejectionSpec,
+}
+
+impl Screen {
+    pub fn new(spec: &RejectionSpec, weights: &HashMap<String, Tensor>) -> Result<Self> {
+        let names = spec.parameters();
+        let get = |(name, shape): &(String, Vec<usize>)| -> Result<Tensor> {
+            let t = weights
+                .get(name)
+                .ok_or_else(|| Error::ModelFormat(format!("weight {name} is missing")))?;
+            if t.dims() != shape.as_slice() {
+                return Err(Error::ModelFormat(format!(
+                    "weight {name} has shape {:?}, expected {shape:?}",
+                    t.dims()
+                )));
+            }
+            Ok(t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?)
+        };
+        let layers = names
+            .chunks_exact(2)
+            .map(|wb| Ok((get(&wb[0])?.t()?.contiguous()?, get(&wb[1])?.to_vec1()?)))
+            .collect::<Result<_>>()?;
+        Ok(Screen {
+            layers,
+            spec: spec.clone(),
+        })
+    }
+
+    /// Logits of `n` rows of features.
+    pub fn logits(&self, features: Vec<f32>, n: usize) -> Result<Vec<f32>> {
+        let mut a = features;
+        let mut width = self.spec.input_dim;
+        let last = self.layers.len() - 1;
+        for (i, (weight, bias)) in self.layers.iter().enumerate() {
+            let x = Tensor::from_vec(a, (n, width), &Device::Cpu)?;
+            let mut y: Vec<f32> = x.matmul(weight)?.flatten_all()?.to_vec1()?;
+            width = bias.len();
+            for row in y.chunks_exact_mut(width) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v += b;
+                    if i < last && *v < 0.0 {
+                        *v *= LEAKY_SLOPE as f32;
+                    }
+                }
+            }
+            a = y;
+        }
+        Ok(a)
+    }
+
+    /// Whether to keep a draw with logit `logit`, given a uniform draw `u`.
+    pub fn keep(&self, logit: f32, u: f64) -> bool {
+        u < f64::from(logit - self.spec.threshold).min(0.0).exp()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::EncoderOptions;
+    use crate::schema::{Column, Kind, Table, Values};
+
+    #[test]
+    fn features_zero_missing_values_and_place_values_on_one_scale() {
+        let mut rng = SeededRng::new(1);
+        let x: Vec<f64> = (0..300)
+            .map(|i| {
+                if i % 10 == 0 {
+                    f64::NAN
+                } else if i % 2 == 0 {
+                    f64::from(i) * 0.01
+                } else {
+                    50.0 + f64::from(i) * 0.02
+                }
+            })
+            .collect();
+        let table = Table::new(
+            vec![Column::new("x", Kind::Double, Values::Real(x.clone())).unwrap()],
+            x.len(),
+        )
+        .unwrap();
+        let encoder = Encoder::fit(&table, &EncoderOptions::default(), &mut rng).unwrap();
+        let encoded = encoder.encode(&table, &mut rng).unwrap();
+        let (scalars, slots) = slots_of(&encoder, encoded.as_slice().unwrap());
+        let f = features(&encoder, x.len(), &scalars, &slots);
+        let width = feature_width(&encoder);
+        assert_eq!(width, encoder.width() + 1);
+        let z: Vec<f32> = f.chunks_exact(width).map(|row| row[width - 1]).collect();
+        // Missing: scalar and standardised value are zero. Present: the standardised
+        // value is one linear function of x across both modes.
+        let present: Vec<(f64, f64)> = x
+            .iter()
+            .zip(&z)
+            .filter(|(x, _)| !x.is_nan())
+            .map(|(&x, &z)| (x, f64::from(z)))
+            .collect();
+        for (row, x) in f.chunks_exact(width).zip(&x) {
+            if x.is_nan() {
+                assert_eq!(row[0], 0.0);
+                assert_eq!(row[width - 1], 0.0);
+            }
+        }
+        let (x0, z0) = present[0];
+        let (x1, z1) = present[present.len() - 1];
+        let slope = (z1 - z0) / (x1 - x0);
+        assert!(slope > 0.0);
+        for &(x, z) in &present {
+            assert!((z0 + slope * (x - x0) - z).abs() < 1e-3, "x {x}: z {z}");
+        }
+    }
+
+    #[test]
+    fn draws_above_the_threshold_are_always_kept() {
+        let spec = RejectionSpec {
+            input_dim: 1,
+            hidden: vec![1],
+            threshold: 2.0,
+            acceptance: 0.5,
+        };
+        let screen = Screen {
+            layers: Vec::new(),
+            spec,
+        };
+        assert!(screen.keep(2.5, 0.999_999));
+        assert!(screen.keep(2.0 - 1.0, 0.3)); // kept with probability e^-1 = 0.37
+        assert!(!screen.keep(2.0 - 1.0, 0.4));
+    }
+}
