@@ -12,7 +12,9 @@
 #'
 #' @param epochs Passes over the training data. The default, `NULL`, means 300 epochs,
 #'   or more on small data sets so that training takes at least 3,000 steps (on 344
-#'   rows, 300 epochs are only 600 steps, and the fit is visibly under-trained).
+#'   rows, 300 epochs are only 600 steps, and the fit is visibly under-trained), and
+#'   fewer on large ones so that it takes at most 10,000 steps (25,000 rows: 80 epochs).
+#'   Differentially private fits choose their epochs as in [dp()].
 #' @param batch_size Rows per training step (rounded down to a multiple of
 #'   `gan_control()$pac`, and at most the number of rows).
 #' @param generator,critic Widths of the hidden layers, e.g. `c(256, 256)`.
@@ -176,9 +178,11 @@ gan_control <- function(noise_dim = gan_defaults()$noise_dim,
   control
 }
 
-# Epochs to train: as specified, or by default 300 and at least `min_steps` steps.
-resolve_epochs <- function(epochs, steps_per_epoch, min_steps = 3000L) {
-  epochs %||% max(300L, as.integer(ceiling(min_steps / steps_per_epoch)))
+# Epochs to train: as specified, or by default 300, at least `min_steps` steps and at
+# most `max_steps` (rounded up to whole epochs).
+resolve_epochs <- function(epochs, steps_per_epoch, min_steps = 3000L, max_steps = Inf) {
+  epochs %||% as.integer(ceiling(max(min(300 * steps_per_epoch, max_steps), min_steps) /
+                                   steps_per_epoch))
 }
 
 # The flat list of settings the engine reads; `privacy` from resolve_privacy().
@@ -212,7 +216,7 @@ uses_rejection <- function(spec, privacy = spec$privacy) {
 print.sygnet_spec <- function(x, ...) {
   say("{.strong GAN specification} ({.cls sygnet_spec})")
   say_bullets(c(
-    if (is.null(x$epochs)) "loss: {x$loss}; 300 epochs or at least 3,000 steps, batch size {x$batch_size}" else "loss: {x$loss}; {x$epochs} epoch{?s}, batch size {x$batch_size}",
+    if (is.null(x$epochs)) "loss: {x$loss}; 300 epochs, at least 3,000 and at most 10,000 steps, batch size {x$batch_size}" else "loss: {x$loss}; {x$epochs} epoch{?s}, batch size {x$batch_size}",
     "generator: {paste(x$generator, collapse = ' x ')}{if (x$attention) ' with feature attention' else ''}, dropout {x$dropout}",
     "critic: {paste(x$critic, collapse = ' x ')}, pac {x$control$pac}, dropout {x$control$critic_dropout}",
     "learning rate {x$learning_rate}; numeric encoding: {x$control$numeric_encoding}",

@@ -7,7 +7,7 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
                          call = rlang::caller_env()) {
   info <- native(rs_session_info(session), call = call)
   per_epoch <- as.integer(info$steps_per_epoch)
-  epochs <- resolve_epochs(epochs, per_epoch)
+  epochs <- resolve_epochs(epochs, per_epoch, max_steps = 10000L)
   total <- epochs * per_epoch
   losses <- matrix(NA_real_, total, 3L)
   done <- 0L

@@ -81,12 +81,14 @@ test_that("asking for CUDA without CUDA support explains how to get it", {
                "SYGNET_CARGO_FEATURES=cuda", class = "sygnet_error_device")
 })
 
-test_that("the default number of epochs gives small data at least 3,000 steps", {
+test_that("the default number of epochs gives small data at least 3,000 steps and large data at most 10,000", {
   expect_null(gan()$epochs)
   expect_identical(sygnet:::resolve_epochs(NULL, 2L), 1500L)
   expect_identical(sygnet:::resolve_epochs(NULL, 38L), 300L)
   expect_identical(sygnet:::resolve_epochs(5L, 2L), 5L)
-  expect_output(print(gan()), "at least 3,000 steps")
+  expect_identical(sygnet:::resolve_epochs(NULL, 125L, max_steps = 10000L), 80L)
+  expect_identical(sygnet:::resolve_epochs(NULL, 30L, max_steps = 10000L), 300L)
+  expect_output(print(gan()), "at least 3,000 and at most 10,000 steps")
 })
 
 test_that("a damaged model is refused with a model error, not used", {

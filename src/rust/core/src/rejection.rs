@@ -21,19 +21,27 @@ use crate::rng::SeededRng;
 pub const REJECTION: &str = "rejection.";
 /// Hidden layer widths of the classifier.
 const HIDDEN: [usize; 2] = [64, 64];
+/// Classifiers averaged.
+const MEMBERS: usize = 3;
 /// Share of held-out generated rows whose logit is at or below the threshold: the rest
 /// are always kept. Higher corrects more and keeps fewer draws.
-const THRESHOLD_QUANTILE: f64 = 0.9;
-/// Rows of each kind the classifier learns from, at most.
-pub const MAX_ROWS: usize = 50_000;
+const THRESHOLD_QUANTILE: f64 = 0.99;
+/// Training rows the classifier learns from, at most.
+const MAX_REAL: usize = 50_000;
+/// Generated rows the classifier learns from, at most.
+pub const MAX_GENERATED: usize = 200_000;
 const HELD_OUT_SHARE: f64 = 0.2;
-const BATCH: usize = 256;
+const BATCH: usize = 512;
 /// Steps between checks of the held-out loss, at least (and at least one epoch).
-const CHECK_EVERY: usize = 50;
-const MAX_STEPS: usize = 10_000;
+const CHECK_EVERY: usize = 100;
+const MAX_STEPS: usize = 30_000;
 /// Checks without a better held-out loss before training stops.
-const PATIENCE: usize = 10;
-const LEARNING_RATE: f64 = 1e-3;
+const PATIENCE: usize = 20;
+const LEARNING_RATE: f64 = 3e-3;
+const DROPOUT: f32 = 0.2;
+/// Generated rows the classifier learns from, per training row (fresh rows cost
+/// nothing, and more of them keep it from learning the generated sample by heart).
+pub const GENERATED_PER_ROW: usize = 10;
 const WEIGHT_DECAY: f64 = 1e-4;
 
 /// The fitted classifier's shape and the threshold of its logits.
@@ -41,6 +49,8 @@ const WEIGHT_DECAY: f64 = 1e-4;
 pub struct RejectionSpec {
     pub input_dim: usize,
     pub hidden: Vec<usize>,
+    /// Classifiers trained alike from different starts; their logits are averaged.
+    pub members: usize,
     /// Logit at or above which a draw is always kept.
     pub threshold: f32,
     /// Expected share of draws kept, measured on held-out generated rows.
@@ -48,19 +58,24 @@ pub struct RejectionSpec {
 }
 
 impl RejectionSpec {
-    /// Names and shapes of the classifier's weights, layer by layer (weight, then bias).
+    /// Names and shapes of the classifiers' weights, member by member and layer by
+    /// layer (weight, then bias).
     pub fn parameters(&self) -> Vec<(String, Vec<usize>)> {
         let mut widths = vec![self.input_dim];
         widths.extend(&self.hidden);
         widths.push(1);
-        widths
-            .windows(2)
-            .enumerate()
-            .flat_map(|(i, w)| {
-                [
-                    (format!("{}.weight", layer(i)), vec![w[1], w[0]]),
-                    (format!("{}.bias", layer(i)), vec![w[1]]),
-                ]
+        (0..self.members)
+            .flat_map(|m| {
+                widths
+                    .windows(2)
+                    .enumerate()
+                    .flat_map(|(i, w)| {
+                        [
+                            (format!("{}.weight", layer(m, i)), vec![w[1], w[0]]),
+                            (format!("{}.bias", layer(m, i)), vec![w[1]]),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect()
     }
@@ -68,6 +83,7 @@ impl RejectionSpec {
     /// Checks the spec against the encoder it is used with.
     pub fn check(&self, encoder: &Encoder) -> Result<()> {
         let ok = self.input_dim == feature_width(encoder)
+            && self.members > 0
             && !self.hidden.is_empty()
             && self.hidden.iter().all(|&w| w > 0)
             && self.threshold.is_finite()
@@ -83,14 +99,14 @@ impl RejectionSpec {
     }
 }
 
-fn layer(i: usize) -> String {
-    format!("{REJECTION}layer{i}")
+fn layer(member: usize, i: usize) -> String {
+    format!("{REJECTION}{member}.layer{i}")
 }
 
-/// Width of the classifier's input: the encoded row, then the position of each
-/// mode-normalised value in its whole column.
+/// Width of the classifier's input: the encoded row, then two numbers per
+/// mode-normalised column (see [`features`]).
 pub fn feature_width(encoder: &Encoder) -> usize {
-    encoder.width() + n_mode_columns(encoder)
+    encoder.width() + 2 * n_mode_columns(encoder)
 }
 
 fn n_mode_columns(encoder: &Encoder) -> usize {
@@ -103,8 +119,10 @@ fn n_mode_columns(encoder: &Encoder) -> usize {
 
 /// Classifier inputs of `n` rows given as their numeric scalars and chosen slots (as
 /// [`Encoder::decode_slots`] takes them). A missing value's scalar is zero, as in
-/// encoded training rows. Mode-normalised columns also get their value standardised
-/// by the whole mixture, so that the classifier sees values across modes on one scale.
+/// encoded training rows. Mode-normalised columns also get their value on two whole-
+/// column scales, so that the classifier compares values across modes: standardised by
+/// the mixture's mean and standard deviation, and its position in the mixture's
+/// distribution (2 F(x) - 1, which spreads skewed columns evenly).
 pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> Vec<f32> {
     let width = feature_width(encoder);
     let encoded = encoder.width();
@@ -147,8 +165,9 @@ pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> 
                         None => mixture.means[mode] + 4.0 * mixture.sds[mode] * f64::from(row[s]),
                     };
                     row[extra] = ((x - mean) / sd).clamp(-10.0, 10.0) as f32;
+                    row[extra + 1] = (2.0 * mixture.cdf(x) - 1.0) as f32;
                 }
-                extra += 1;
+                extra += 2;
             }
         }
     }
@@ -179,25 +198,38 @@ struct Classifier {
 }
 
 impl Classifier {
-    fn new(spec: &RejectionSpec, params: &Params, rng: &mut SeededRng) -> Result<Self> {
+    fn new(
+        spec: &RejectionSpec,
+        member: usize,
+        params: &Params,
+        rng: &mut SeededRng,
+    ) -> Result<Self> {
         let mut widths = vec![spec.input_dim];
         widths.extend(&spec.hidden);
         widths.push(1);
         let layers = widths
             .windows(2)
             .enumerate()
-            .map(|(i, w)| params.linear(&layer(i), w[0], w[1], rng))
+            .map(|(i, w)| params.linear(&layer(member, i), w[0], w[1], rng))
             .collect::<Result<_>>()?;
         Ok(Classifier { layers })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// Logits; with `dropout`, hidden units are dropped at rate [`DROPOUT`] by masks
+    /// from `rng` (training only).
+    fn forward(&self, x: &Tensor, dropout: Option<&mut SeededRng>) -> Result<Tensor> {
         let mut a = x.clone();
         let last = self.layers.len() - 1;
+        let mut dropout = dropout;
         for (i, l) in self.layers.iter().enumerate() {
             a = l.forward(&a)?;
             if i < last {
                 a = ops::leaky_relu(&a, LEAKY_SLOPE)?;
+                if let Some(rng) = dropout.as_deref_mut() {
+                    let mask = rng.dropout_mask(a.elem_count(), DROPOUT);
+                    let mask = Tensor::from_vec(mask, a.dims(), a.device())?;
+                    a = (a * mask)?;
+                }
             }
         }
         Ok(a.squeeze(1)?)
@@ -210,10 +242,10 @@ struct Split {
     held_out: Vec<f32>,
 }
 
-fn split(rows: &[f32], width: usize, rng: &mut SeededRng) -> Split {
+fn split(rows: &[f32], width: usize, cap: usize, rng: &mut SeededRng) -> Split {
     let n = rows.len() / width;
     let mut keep: Vec<u32> = rng
-        .subset(n, MAX_ROWS.min(n))
+        .subset(n, cap.min(n))
         .into_iter()
         .map(|i| i as u32)
         .collect();
@@ -248,17 +280,49 @@ pub fn fit(
             "the rejection sampler needs at least two real and two generated rows".into(),
         ));
     }
-    let device = Device::Cpu;
-    let real = split(real, width, rng);
-    let generated = split(generated, width, rng);
+    let real = split(real, width, MAX_REAL, rng);
+    let generated = split(generated, width, MAX_GENERATED, rng);
     let mut spec = RejectionSpec {
         input_dim: width,
         hidden: HIDDEN.to_vec(),
+        members: MEMBERS,
         threshold: 0.0,
         acceptance: 1.0,
     };
+    let mut weights = HashMap::new();
+    let mut logits = vec![0.0f32; generated.held_out.len() / width];
+    for member in 0..MEMBERS {
+        let (w, l) = fit_member(&spec, member, &real, &generated, &mut rng.split())?;
+        weights.extend(w);
+        logits
+            .iter_mut()
+            .zip(l)
+            .for_each(|(a, b)| *a += b / MEMBERS as f32);
+    }
+    logits.sort_by(f32::total_cmp);
+    let at = ((logits.len() - 1) as f64 * THRESHOLD_QUANTILE).round() as usize;
+    spec.threshold = logits[at];
+    spec.acceptance = logits
+        .iter()
+        .map(|&l| f64::from(l - spec.threshold).min(0.0).exp())
+        .sum::<f64>()
+        / logits.len() as f64;
+    Ok((spec, weights))
+}
+
+/// Trains one member, stopped where its held-out loss was lowest. Returns its weights
+/// and its logits of the held-out generated rows.
+fn fit_member(
+    spec: &RejectionSpec,
+    member: usize,
+    real: &Split,
+    generated: &Split,
+    rng: &mut SeededRng,
+) -> Result<(HashMap<String, Tensor>, Vec<f32>)> {
+    let device = Device::Cpu;
+    let width = spec.input_dim;
     let params = Params::new(&device);
-    let classifier = Classifier::new(&spec, &params, rng)?;
+    let classifier = Classifier::new(spec, member, &params, rng)?;
     let mut opt = AdamW::new(
         params.vars(),
         ParamsAdamW {
@@ -269,12 +333,10 @@ pub fn fit(
     )?;
     let tensor =
         |rows: &[f32]| Tensor::from_vec(rows.to_vec(), (rows.len() / width, width), &device);
-    let held_out = Tensor::cat(&[tensor(&real.held_out)?, tensor(&generated.held_out)?], 0)?;
-    let held_labels = labels(
-        real.held_out.len() / width,
-        generated.held_out.len() / width,
-        &device,
-    )?;
+    let held_real = tensor(&real.held_out)?;
+    let held_generated = tensor(&generated.held_out)?;
+    let ones = labels(held_real.dim(0)?, 0, &device)?;
+    let zeros = labels(0, held_generated.dim(0)?, &device)?;
     let (n_real, n_gen) = (real.fit.len() / width, generated.fit.len() / width);
     let half = (BATCH / 2).min(n_real).min(n_gen);
     let check_every = n_real.max(n_gen).div_ceil(half).max(CHECK_EVERY);
@@ -292,12 +354,19 @@ pub fn fit(
             batch.extend(pick(&generated.fit, n_gen, rng));
             let x = Tensor::from_vec(batch, (2 * half, width), &device)?;
             let y = labels(half, half, &device)?;
-            let l = loss::binary_cross_entropy_with_logit(&classifier.forward(&x)?, &y)?;
+            let l = loss::binary_cross_entropy_with_logit(&classifier.forward(&x, Some(rng))?, &y)?;
             opt.backward_step(&l)?;
         }
+        // Both kinds weigh the same, as in the balanced training batches.
         let held_loss =
-            loss::binary_cross_entropy_with_logit(&classifier.forward(&held_out)?, &held_labels)?
-                .to_scalar::<f32>()?;
+            (loss::binary_cross_entropy_with_logit(&classifier.forward(&held_real, None)?, &ones)?
+                .to_scalar::<f32>()?
+                + loss::binary_cross_entropy_with_logit(
+                    &classifier.forward(&held_generated, None)?,
+                    &zeros,
+                )?
+                .to_scalar::<f32>()?)
+                / 2.0;
         if !held_loss.is_finite() {
             break;
         }
@@ -312,18 +381,8 @@ pub fn fit(
         }
     }
     params.restore(&best.1)?;
-    let mut logits: Vec<f32> = classifier
-        .forward(&tensor(&generated.held_out)?)?
-        .to_vec1()?;
-    logits.sort_by(f32::total_cmp);
-    let at = ((logits.len() - 1) as f64 * THRESHOLD_QUANTILE).round() as usize;
-    spec.threshold = logits[at];
-    spec.acceptance = logits
-        .iter()
-        .map(|&l| f64::from(l - spec.threshold).min(0.0).exp())
-        .sum::<f64>()
-        / logits.len() as f64;
-    Ok((spec, params.snapshot()?))
+    let logits = classifier.forward(&held_generated, None)?.to_vec1()?;
+    Ok((params.snapshot()?, logits))
 }
 
 /// Labels 1 for `real` rows followed by 0 for `generated` rows.
@@ -333,15 +392,15 @@ fn labels(real: usize, generated: usize, device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(y, real + generated, device)?.to_dtype(DType::F32)?)
 }
 
-/// The fitted classifier on the CPU, for synthesis: logits of rows of features.
+/// The fitted classifiers on the CPU, for synthesis: logits of rows of features.
 pub struct Screen {
-    layers: Vec<(Tensor, Vec<f32>)>,
+    /// Per member, its layers: transposed weight and bias.
+    members: Vec<Vec<(Tensor, Vec<f32>)>>,
     pub spec: RejectionSpec,
 }
 
 impl Screen {
     pub fn new(spec: &RejectionSpec, weights: &HashMap<String, Tensor>) -> Result<Self> {
-        let names = spec.parameters();
         let get = |(name, shape): &(String, Vec<usize>)| -> Result<Tensor> {
             let t = weights
                 .get(name)
@@ -354,36 +413,43 @@ impl Screen {
             }
             Ok(t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?)
         };
-        let layers = names
+        let layers: Vec<(Tensor, Vec<f32>)> = spec
+            .parameters()
             .chunks_exact(2)
             .map(|wb| Ok((get(&wb[0])?.t()?.contiguous()?, get(&wb[1])?.to_vec1()?)))
             .collect::<Result<_>>()?;
+        let per_member = spec.hidden.len() + 1;
         Ok(Screen {
-            layers,
+            members: layers.chunks(per_member).map(<[_]>::to_vec).collect(),
             spec: spec.clone(),
         })
     }
 
-    /// Logits of `n` rows of features.
-    pub fn logits(&self, features: Vec<f32>, n: usize) -> Result<Vec<f32>> {
-        let mut a = features;
-        let mut width = self.spec.input_dim;
-        let last = self.layers.len() - 1;
-        for (i, (weight, bias)) in self.layers.iter().enumerate() {
-            let x = Tensor::from_vec(a, (n, width), &Device::Cpu)?;
-            let mut y: Vec<f32> = x.matmul(weight)?.flatten_all()?.to_vec1()?;
-            width = bias.len();
-            for row in y.chunks_exact_mut(width) {
-                for (v, b) in row.iter_mut().zip(bias) {
-                    *v += b;
-                    if i < last && *v < 0.0 {
-                        *v *= LEAKY_SLOPE as f32;
+    /// Logits of `n` rows of features: the members' mean.
+    pub fn logits(&self, features: &[f32], n: usize) -> Result<Vec<f32>> {
+        let mut mean = vec![0.0f32; n];
+        for layers in &self.members {
+            let mut a = features.to_vec();
+            let mut width = self.spec.input_dim;
+            let last = layers.len() - 1;
+            for (i, (weight, bias)) in layers.iter().enumerate() {
+                let x = Tensor::from_vec(a, (n, width), &Device::Cpu)?;
+                let mut y: Vec<f32> = x.matmul(weight)?.flatten_all()?.to_vec1()?;
+                width = bias.len();
+                for row in y.chunks_exact_mut(width) {
+                    for (v, b) in row.iter_mut().zip(bias) {
+                        *v += b;
+                        if i < last && *v < 0.0 {
+                            *v *= LEAKY_SLOPE as f32;
+                        }
                     }
                 }
+                a = y;
             }
-            a = y;
+            let k = self.members.len() as f32;
+            mean.iter_mut().zip(a).for_each(|(m, v)| *m += v / k);
         }
-        Ok(a)
+        Ok(mean)
     }
 
     /// Whether to keep a draw with logit `logit`, given a uniform draw `u`.
@@ -422,8 +488,8 @@ mod tests {
         let (scalars, slots) = slots_of(&encoder, encoded.as_slice().unwrap());
         let f = features(&encoder, x.len(), &scalars, &slots);
         let width = feature_width(&encoder);
-        assert_eq!(width, encoder.width() + 1);
-        let z: Vec<f32> = f.chunks_exact(width).map(|row| row[width - 1]).collect();
+        assert_eq!(width, encoder.width() + 2);
+        let z: Vec<f32> = f.chunks_exact(width).map(|row| row[width - 2]).collect();
         // Missing: scalar and standardised value are zero. Present: the standardised
         // value is one linear function of x across both modes.
         let present: Vec<(f64, f64)> = x
@@ -435,9 +501,21 @@ mod tests {
         for (row, x) in f.chunks_exact(width).zip(&x) {
             if x.is_nan() {
                 assert_eq!(row[0], 0.0);
+                assert_eq!(row[width - 2], 0.0);
                 assert_eq!(row[width - 1], 0.0);
             }
         }
+        // The distribution position rises with x, within (-1, 1).
+        let mut by_x: Vec<(f64, f32)> = x
+            .iter()
+            .zip(f.chunks_exact(width))
+            .filter(|(x, _)| !x.is_nan())
+            .map(|(&x, row)| (x, row[width - 1]))
+            .collect();
+        by_x.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(by_x.windows(2).all(|w| w[0].1 <= w[1].1));
+        assert!(by_x.iter().all(|(_, u)| u.abs() < 1.0));
+        assert!(by_x[0].1 < -0.9 && by_x[by_x.len() - 1].1 > 0.9);
         let (x0, z0) = present[0];
         let (x1, z1) = present[present.len() - 1];
         let slope = (z1 - z0) / (x1 - x0);
@@ -452,11 +530,12 @@ mod tests {
         let spec = RejectionSpec {
             input_dim: 1,
             hidden: vec![1],
+            members: 1,
             threshold: 2.0,
             acceptance: 0.5,
         };
         let screen = Screen {
-            layers: Vec::new(),
+            members: Vec::new(),
             spec,
         };
         assert!(screen.keep(2.5, 0.999_999));

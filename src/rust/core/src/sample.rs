@@ -359,7 +359,7 @@ impl<'a> Sampler<'a> {
                 &cand_scalars,
                 &cand_slots,
             );
-            let logits = screen.logits(features, wanted.len())?;
+            let logits = screen.logits(&features, wanted.len())?;
             let last = round + 1 == MAX_ROUNDS;
             let mut filled = vec![false; len];
             for (k, &r) in wanted.iter().enumerate() {

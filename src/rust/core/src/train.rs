@@ -487,7 +487,7 @@ impl Trainer {
             .to_vec1()?;
         let (scalars, slots) = rejection::slots_of(encoder, &encoded);
         let real = rejection::features(encoder, self.n_rows, &scalars, &slots);
-        let n = self.n_rows.min(rejection::MAX_ROWS);
+        let n = (self.n_rows * rejection::GENERATED_PER_ROW).min(rejection::MAX_GENERATED);
         let seed = self.rng.split_seed();
         let threads = self.pool.current_num_threads();
         let (scalars, slots) = sample::draw_unscreened(&model, n, seed, threads, &Device::Cpu)?;
