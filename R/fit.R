@@ -11,6 +11,14 @@
 #' of class `sygnet_error_diverged` whose `fit` field holds the model as it was before
 #' the failing steps.
 #'
+#' After training, a rejection sampler is fitted (see `rejection` in [gan_control()]),
+#' and a few rows are drawn for two checks: the propensity AUC in `print()` (not for
+#' private fits) and a collapse check that warns, with class `sygnet_warning_collapse`
+#' and the columns in the warning's `columns` field, when more than half of a numeric
+#' column's draws sit at one end of its range (more than a quarter above the real
+#' share there) or a categorical column uses at most half of its levels. A private fit
+#' is checked against its declared levels only, never against the data.
+#'
 #' @section Reproducibility: all randomness (initial weights, noise, minibatches,
 #'   dropout) comes from the engine's own generator, seeded from R's random number
 #'   generator. After `set.seed()`, a fit is reproduced exactly on the same machine with

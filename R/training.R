@@ -53,8 +53,9 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
   }
   result <- new_sygnet_fit(session, spec, data, losses[seq_len(done), , drop = FALSE],
                            per_epoch, previous, seed, threads, info$device)
-  if (done > 0L && !inherits(outcome, "sygnet_error_diverged") && is.null(spec$privacy)) {
-    result$check <- list(propensity_auc = check_fit(result, data))
+  if (done > 0L && !inherits(outcome, "sygnet_error_diverged")) {
+    if (is.null(spec$privacy)) result$check <- list(propensity_auc = check_fit(result, data))
+    check_collapse(result, data, call = call)
   }
   if (inherits(outcome, "sygnet_error_diverged")) {
     sygnet_abort(c(conditionMessage(outcome),

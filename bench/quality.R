@@ -1,6 +1,11 @@
 # Quality of sygnet's default GAN against a sequential CART synthesiser and against real
 # rows, on the benchmark's data sets (datasets.R), in one run.
 # Usage: Rscript bench/quality.R [epochs|default] [threads] [data sets...] [--epsilon=E]
+#                                [--seed=S] [--no-rejection]
+#
+# --seed=S seeds both generators with S instead of 1 (the split stays the same), for a
+# second run that shows the run-to-run spread; --no-rejection fits sygnet without its
+# rejection sampler (gan_control(rejection = FALSE)), for the ablation.
 #
 # With --epsilon=E, sygnet fits with differential privacy at that epsilon (the CART
 # baseline and the holdout stay as they are). A private fit needs a public codebook:
@@ -26,7 +31,10 @@
 args <- commandArgs(TRUE)
 epsilon_arg <- grep("^--epsilon=", args, value = TRUE)
 epsilon <- if (length(epsilon_arg)) as.numeric(sub("^--epsilon=", "", epsilon_arg)) else NULL
-args <- setdiff(args, epsilon_arg)
+seed_arg <- grep("^--seed=", args, value = TRUE)
+seed <- if (length(seed_arg)) as.integer(sub("^--seed=", "", seed_arg)) else 1L
+rejection <- !"--no-rejection" %in% args
+args <- setdiff(args, c(epsilon_arg, seed_arg, "--no-rejection"))
 epochs <- if (length(args) >= 1 && args[[1]] != "default") as.integer(args[[1]]) else NULL
 threads <- if (length(args) >= 2) as.integer(args[[2]]) else 2L
 wanted <- if (length(args) >= 3) args[-(1:2)] else NULL
@@ -93,17 +101,18 @@ for (name in names(sets)) {
   in_train <- withr::with_seed(42, sample(nrow(real)) <= round(0.8 * nrow(real)))
   train <- real[in_train, , drop = FALSE]
   holdout <- real[!in_train, , drop = FALSE]
-  set.seed(1)
+  set.seed(seed)
   started <- proc.time()[["elapsed"]]
   privacy <- if (!is.null(epsilon)) {
     codebook <- public_codebook(real)
     dp(epsilon, bounds = codebook$bounds, levels = codebook$levels)
   }
-  model <- fit(gan(epochs = epochs, privacy = privacy), train, threads = threads)
+  spec <- gan(epochs = epochs, privacy = privacy, control = gan_control(rejection = rejection))
+  model <- fit(spec, train, threads = threads)
   gan_s <- proc.time()[["elapsed"]] - started
   gan_rows <- synthesize(model)
   started <- proc.time()[["elapsed"]]
-  cart_rows <- cart_synthesize(train, seed = 1)
+  cart_rows <- cart_synthesize(train, seed = seed)
   cart_s <- proc.time()[["elapsed"]] - started
   table <- rbind(
     score("sygnet", gan_rows, train, holdout, set, gan_s),
@@ -116,6 +125,7 @@ for (name in names(sets)) {
 all <- do.call(rbind, rows)
 cat("\nsygnet", as.character(utils::packageVersion("sygnet")), "- default gan(),",
     if (is.null(epsilon)) "no DP," else paste0("DP at epsilon ", epsilon, ","),
+    if (rejection) "rejection sampling," else "no rejection sampling,", "seed", seed, ",",
     "threads =", threads, "\n")
 print(all, row.names = FALSE, digits = 3)
 measures <- c("fit_s", "marginal", "assoc", "rf_auc", "logit_auc", "ci_overlap", "signs",
