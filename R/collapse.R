@@ -24,11 +24,14 @@ check_collapse <- function(model, data, rows = synthesize(model, min(model$n, co
 }
 
 # Named descriptions of the collapsed columns of `synthetic`: a numeric column with more
-# than half of its values at its smallest or largest value, where the reference (if
-# given) has at most a quarter fewer there; a categorical column using at most half of
-# the levels the reference uses (or of the declared `levels`), when that is two or more.
+# than half of its values at its smallest or largest value, more than 25 points above
+# the reference's share of that value (if a reference is given); a categorical column
+# using at most half of the levels the reference uses (or of the declared `levels`),
+# when that is two or more.
 collapsed_columns <- function(synthetic, reference = NULL, levels = NULL) {
   found <- character()
+  # Column names go into cli messages, where braces would be read as code.
+  shown <- function(name) gsub("}", "}}", gsub("{", "{{", name, fixed = TRUE), fixed = TRUE)
   for (name in names(synthetic)) {
     x <- synthetic[[name]]
     if (is.factor(x) || is.character(x) || is.logical(x)) {
@@ -37,7 +40,7 @@ collapsed_columns <- function(synthetic, reference = NULL, levels = NULL) {
       } else if (is.logical(x)) c("FALSE", "TRUE") else levels[[name]]
       used <- intersect(unique(as.character(x[!is.na(x)])), wanted)
       if (length(wanted) >= 2L && length(used) <= length(wanted) / 2) {
-        found[[name]] <- sprintf("{.field %s} uses %d of %d level%s", name, length(used),
+        found[[name]] <- sprintf("{.field %s} uses %d of %d level%s", shown(name), length(used),
                                  length(wanted), if (length(wanted) == 1L) "" else "s")
       }
     } else if (is.numeric(x) || inherits(x, c("Date", "POSIXct"))) {
@@ -53,9 +56,9 @@ collapsed_columns <- function(synthetic, reference = NULL, levels = NULL) {
       }
       if (share > 0.5 && ends[1] < ends[2] && share > real_share + 0.25) {
         found[[name]] <- sprintf("{.field %s} has %d%% of its values at %s",
-                                 name, round(100 * share), format(end, digits = 4))
+                                 shown(name), round(100 * share), format(end, digits = 4))
       } else if (share > 0.5 && ends[1] == ends[2] && real_share < 0.75) {
-        found[[name]] <- sprintf("{.field %s} has a single value, %s", name,
+        found[[name]] <- sprintf("{.field %s} has a single value, %s", shown(name),
                                  format(end, digits = 4))
       }
     }

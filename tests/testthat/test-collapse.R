@@ -47,3 +47,11 @@ test_that("a fit whose draws collapsed warns, naming the columns", {
   expect_identical(w$columns, c("x", "g"))
   expect_length(sygnet:::check_collapse(m, d, rows = d), 0L)
 })
+
+test_that("column names with braces are shown as they are", {
+  real <- data.frame(`a{b}` = c(1, 2, 3, 4), check.names = FALSE)
+  syn <- data.frame(`a{b}` = c(4, 4, 4, 1), check.names = FALSE)
+  found <- sygnet:::collapsed_columns(syn, reference = real)
+  expect_named(found, "a{b}")
+  expect_warning(cli::cli_warn(found), "a\\{b\\} has 75%")
+})

@@ -2,7 +2,8 @@
 //! each other, in fixed-size chunks (so the network's working memory does not grow with
 //! the number of rows) that run in parallel on the CPU. Each chunk has its own random
 //! stream derived from the seed, so the rows depend on the seed but not on the number
-//! of threads.
+//! of threads. A model with a rejection sampler ([`crate::rejection`]) fills each chunk
+//! with the candidates the sampler keeps, drawn from the chunk's own stream.
 
 use std::collections::HashMap;
 
@@ -309,8 +310,8 @@ impl<'a> Sampler<'a> {
             .collect()
     }
 
-    /// Unscreened rows as numeric scalars and slots: `rows` generator passes, row `i`
-    /// with the conditions `fixed[i]`.
+    /// `rows` unscreened rows from one generator pass, as numeric scalars and slots; row
+    /// `i` with the conditions `fixed[i]`.
     fn candidates(
         &self,
         rows: usize,
