@@ -1,10 +1,11 @@
 //! Rejection sampling with a learned density ratio (discriminator rejection sampling,
-//! Azadi et al. 2019). After training, a small classifier learns to tell training rows
-//! from generated ones; its logit estimates log(p_real / p_generated) of a row. Synthesis
-//! keeps a generated row with probability min(1, exp(logit - threshold)), which moves
-//! the kept rows towards the real distribution wherever the generator misses it
-//! (joint and conditional structure included). The classifier is stopped early on
-//! held-out rows, so it learns the population's shape rather than the training rows.
+//! Azadi et al. 2019). After training, small classifiers learn to tell training rows
+//! from generated ones; their mean logit estimates log(p_real / p_generated) of a row.
+//! Synthesis keeps a generated row with probability min(1, exp(logit - threshold)),
+//! which moves the kept rows towards the real distribution wherever the generator
+//! misses it (joint and conditional structure included). Each classifier is stopped
+//! early on held-out rows, so it learns the population's shape rather than the training
+//! rows.
 
 use std::collections::HashMap;
 
