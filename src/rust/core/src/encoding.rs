@@ -18,7 +18,7 @@ use crate::schema::{Column, Kind, Table, Values};
 /// Largest number of decimal places detected and restored for a numeric column.
 const MAX_DECIMALS: i32 = 6;
 /// Mode-normalised values are scaled so that +-4 standard deviations map to +-1.
-const MODE_SCALE: f64 = 4.0;
+pub(crate) const MODE_SCALE: f64 = 4.0;
 /// A numeric value is a spike when this share of the values, and at least
 /// `SPIKE_ROWS` rows, take it.
 const SPIKE_SHARE: f64 = 0.05;

@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{loss, ops, AdamW, Linear, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
-use crate::encoding::{Encoder, Transform};
+use crate::encoding::{Encoder, Transform, MODE_SCALE};
 use crate::error::{Error, Result};
 use crate::network::{Params, LEAKY_SLOPE};
 use crate::rng::SeededRng;
@@ -128,6 +128,15 @@ pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> 
     let width = feature_width(encoder);
     let encoded = encoder.width();
     let n_groups = encoder.groups.len();
+    // Each mixture's mean and standard deviation, once per call rather than per row.
+    let moments: Vec<(f64, f64)> = encoder
+        .columns
+        .iter()
+        .map(|c| match &c.transform {
+            Transform::Modes { mixture, .. } => mixture.moments(),
+            _ => (0.0, 1.0),
+        })
+        .collect();
     let mut out = vec![0.0; n * width];
     for (i, row) in out.chunks_exact_mut(width).enumerate() {
         let scalars = &scalars[i * encoder.n_scalars..(i + 1) * encoder.n_scalars];
@@ -137,7 +146,7 @@ pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> 
             row[g.start + slot as usize] = 1.0;
         }
         let mut extra = encoded;
-        for codec in &encoder.columns {
+        for (codec, &(mean, sd)) in encoder.columns.iter().zip(&moments) {
             let slot = codec.group.map(|g| slots[g] as usize);
             let (present, mixture) = match &codec.transform {
                 Transform::MinMax { .. } => (slot.is_none_or(|s| s == 0), None),
@@ -160,10 +169,11 @@ pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> 
             }
             if let Some((mixture, _, mode)) = mixture {
                 if present {
-                    let (mean, sd) = mixture.moments();
                     let x = match spike {
                         Some(&v) => v,
-                        None => mixture.means[mode] + 4.0 * mixture.sds[mode] * f64::from(row[s]),
+                        None => {
+                            mixture.means[mode] + MODE_SCALE * mixture.sds[mode] * f64::from(row[s])
+                        }
                     };
                     row[extra] = ((x - mean) / sd).clamp(-10.0, 10.0) as f32;
                     row[extra + 1] = (2.0 * mixture.cdf(x) - 1.0) as f32;
@@ -390,7 +400,7 @@ fn fit_member(
 fn labels(real: usize, generated: usize, device: &Device) -> Result<Tensor> {
     let mut y = vec![1.0f32; real];
     y.resize(real + generated, 0.0);
-    Ok(Tensor::from_vec(y, real + generated, device)?.to_dtype(DType::F32)?)
+    Ok(Tensor::from_vec(y, real + generated, device)?)
 }
 
 /// The fitted classifiers on the CPU, for synthesis: logits of rows of features.
