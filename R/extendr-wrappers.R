@@ -36,6 +36,11 @@ rs_session_train <- function(session, steps) .Call(wrap__rs_session_train, sessi
 #' @noRd
 rs_session_fit_rejection <- function(session) .Call(wrap__rs_session_fit_rejection, session)
 
+#' Calibrates a private session's generator to its released marginals (the end of
+#' training).
+#' @noRd
+rs_session_calibrate <- function(session) .Call(wrap__rs_session_calibrate, session)
+
 #' The session's current model as safetensors bytes.
 #' @noRd
 rs_session_model <- function(session) .Call(wrap__rs_session_model, session)

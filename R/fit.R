@@ -75,6 +75,15 @@ fit.sygnet_spec <- function(object, data, ...,
                  class = "sygnet_error_input")
   }
   withr::local_envvar(RAYON_NUM_THREADS = threads)
+  if (!is.null(object$privacy)) {
+    settings <- private_settings(object)
+    object <- settings$spec
+    if (verbose && length(settings$said)) {
+      cli::cli_inform(c("i" = "Private fit: {settings$said}.",
+                        " " = "Chosen for the privacy budget; set them in {.fn gan} or {.fn gan_control} to override."),
+                      .envir = environment())
+    }
+  }
   epochs <- object$epochs
   privacy <- NULL
   seed <- NULL

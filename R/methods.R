@@ -34,7 +34,9 @@ print.sygnet_fit <- function(x, ...) {
 privacy_line <- function(p) {
   sprintf("differential privacy: epsilon %.3g spent of %.3g, delta %.2g; noise multiplier %.3g, clipping norm %.3g, sampling rate %.3g, %d critic updates",
           p$epsilon_spent, p$epsilon, p$delta, p$noise_multiplier, p$max_grad_norm,
-          p$sample_rate, as.integer(p$critic_updates))
+          p$sample_rate, as.integer(p$critic_updates)) |>
+    paste0(if (!is.na(p$marginal_noise %||% NA_real_))
+      sprintf("; column histograms released with noise multiplier %.3g", p$marginal_noise))
 }
 
 #' @rdname sygnet_fit-methods

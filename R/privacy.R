@@ -6,17 +6,34 @@
 #' of the data. Use it as `gan(privacy = dp(epsilon = 1, bounds = ...))`.
 #'
 #' @section Mechanism:
-#' Only the critic sees real rows. Each critic update draws every real row independently
+#' Before training, a share `marginal_share` of the budget releases every column's
+#' histogram (over its declared levels, or over bins between its declared bounds, each
+#' with a count of missing values) by the Gaussian mechanism: a row adds one to one bin
+#' of each column, so the histograms together have L2 sensitivity `sqrt(columns)`, and
+#' the noise is set so that this release alone would spend `marginal_share * epsilon`.
+#' Numbers are then encoded by their position in their column's released distribution,
+#' and the generator starts out drawing the released marginals; after training, its
+#' output is calibrated to them (category shares by shifting its output biases, numbers
+#' by rank), which is post-processing of released values and costs nothing more. The
+#' rest of the budget goes to training, which learns how the columns relate.
+#'
+#' Only the critic sees real rows during training. Each critic update draws every real row independently
 #' with probability `q = batch_size / n` (Poisson sampling), computes each row's gradient,
 #' scales it down to norm at most `max_grad_norm`, sums, and adds Gaussian noise with
 #' standard deviation `noise_multiplier * max_grad_norm` (DP-SGD, Abadi et al. 2016).
 #' The generator learns only from the critic, so it and everything it generates are
 #' post-processing and cost no further privacy. The privacy loss of all critic updates is
-#' tracked by a Rényi-DP accountant for the Poisson-subsampled Gaussian mechanism
-#' (Mironov, Talwar & Zhang 2019) and converted to (epsilon, delta) with the conversion
-#' of Balle et al. (2020). Before training, the noise is calibrated so that the requested
-#' epochs spend at most `epsilon`; training never takes a step beyond it, and the fit
-#' reports the epsilon actually spent (less if training was interrupted).
+#' tracked, together with the histogram release, by a Rényi-DP accountant for the
+#' Poisson-subsampled Gaussian mechanism (Mironov, Talwar & Zhang 2019) and converted
+#' to (epsilon, delta) with the conversion of Balle et al. (2020). Before training, the
+#' noise is calibrated so that the release and the requested epochs together spend at
+#' most `epsilon`; training never takes a step beyond it, and the fit reports the epsilon
+#' actually spent (less if training was interrupted).
+#'
+#' Settings left unset in [gan()] are chosen for a private fit: 50 epochs, batch size
+#' 300, a 64 x 64 critic updated once per generator update, learning rate 2e-4 (every
+#' update spends budget, and a small critic gives the noise fewer coordinates to swamp).
+#' The fit says what it chose; settings you give are kept.
 #'
 #' What changes in private training: rows are judged one at a time (`pac = 1`); the
 #' gradient penalty is taken between pairs of generated rows, so it never touches a real
@@ -43,9 +60,9 @@
 #'   `FALSE`/`TRUE`.
 #' * **`bounds`** for every numeric, integer, Date and date-time column: values outside
 #'   are clipped to the bounds, and synthetic values stay inside them. Choose them from
-#'   domain knowledge (e.g. age 16 to 99), never from the data. Numbers are scaled
-#'   linearly between the bounds (no data-dependent mode normalisation) and doubles are
-#'   not rounded to the data's decimal places; integers stay whole. `NaN` and infinite
+#'   domain knowledge (e.g. age 16 to 99), never from the data. Numbers are placed by
+#'   their column's released histogram between the bounds (no mode normalisation) and
+#'   doubles are not rounded to the data's decimal places; integers stay whole. `NaN` and infinite
 #'   values are treated as missing (they are errors in non-private fits).
 #' * **the number of rows**: `rows` if declared, else the data's row count `n`. It sets
 #'   the sampling rate (`batch_size / rows`), the length of an epoch and the default
@@ -53,8 +70,11 @@
 #'   published as it is; declare `rows` (e.g. the size of the sampling frame) when the
 #'   count itself must stay private.
 #' Every column gets a missing-value slot, so whether a column has missing values is
-#' learned privately rather than read from the data. Nothing else reads the data: the
-#' post-fit quality check and the critic's losses on real rows are not computed.
+#' learned privately rather than read from the data. The number of bins of a numeric
+#' column comes from public inputs only (the row count and the noise: about four noise
+#' standard deviations of rows per bin, 8 to 32 bins; whole-number columns with fewer
+#' values get one bin per value). Nothing else reads the data: the post-fit quality
+#' check and the critic's losses on real rows are not computed.
 #'
 #' @section Randomness:
 #' Which rows join an update and the Gaussian noise are drawn from ChaCha20 keyed by the
@@ -90,6 +110,9 @@
 #' @param rows `NULL`, or the public number of rows that sets the sampling rate and
 #'   the epoch length instead of the data's row count (see "What counts as public").
 #' @param budget `NULL`, or a [dp_budget()] ledger that this fit is charged to.
+#' @param marginal_share Share of `epsilon` spent on releasing the columns' histograms
+#'   before training (see "Mechanism"); 0 releases none, and numbers are then scaled
+#'   linearly between their bounds.
 #' @return An object of class `sygnet_dp`.
 #' @references Abadi, M. et al. (2016). Deep learning with differential privacy. *CCS*.
 #'
@@ -112,7 +135,8 @@
 #' spec
 #' @export
 dp <- function(epsilon, delta = NULL, max_grad_norm = 1, noise_multiplier = NULL,
-               bounds = NULL, levels = NULL, rows = NULL, budget = NULL) {
+               bounds = NULL, levels = NULL, rows = NULL, budget = NULL,
+               marginal_share = 0.5) {
   check_positive(epsilon)
   if (!is.null(delta)) {
     if (!is.numeric(delta) || length(delta) != 1L || is.na(delta) || delta <= 0 || delta >= 1) {
@@ -124,13 +148,18 @@ dp <- function(epsilon, delta = NULL, max_grad_norm = 1, noise_multiplier = NULL
   bounds <- check_bounds(bounds)
   levels <- check_levels(levels)
   if (!is.null(rows)) check_count(rows)
+  if (!is.numeric(marginal_share) || length(marginal_share) != 1L || is.na(marginal_share) ||
+      marginal_share < 0 || marginal_share >= 1) {
+    sygnet_abort("{.arg marginal_share} must be a number at least 0 and below 1.",
+                 class = "sygnet_error_input")
+  }
   if (!is.null(budget) && !inherits(budget, "sygnet_dp_budget")) {
     sygnet_abort("{.arg budget} must be a ledger from {.fn dp_budget}.", class = "sygnet_error_input")
   }
   structure(
     list(epsilon = epsilon, delta = delta, max_grad_norm = max_grad_norm,
          noise_multiplier = noise_multiplier, bounds = bounds, levels = levels,
-         rows = rows, budget = budget),
+         rows = rows, budget = budget, marginal_share = marginal_share),
     class = "sygnet_dp"
   )
 }
@@ -168,7 +197,8 @@ resolve_privacy <- function(privacy, data, epochs, call = rlang::caller_env()) {
     epochs = epochs,
     bounds = privacy$bounds,
     levels = privacy$levels,
-    rows = privacy$rows
+    rows = privacy$rows,
+    marginal_share = privacy$marginal_share %||% 0
   )
 }
 
@@ -229,8 +259,8 @@ dp_budget <- function(epsilon, delta = 1e-5) {
   ledger <- new.env(parent = emptyenv())
   ledger$epsilon <- epsilon
   ledger$delta <- delta
-  ledger$uses <- data.frame(noise_multiplier = numeric(), sample_rate = numeric(),
-                            critic_updates = numeric())
+  ledger$uses <- data.frame(fit = integer(), noise_multiplier = numeric(),
+                            sample_rate = numeric(), critic_updates = numeric())
   class(ledger) <- "sygnet_dp_budget"
   ledger
 }
@@ -252,10 +282,18 @@ composed_epsilon <- function(uses, delta) {
 
 # Records a private fit's planned critic updates in its ledger, or refuses the fit.
 charge_budget <- function(budget, privacy, call = rlang::caller_env()) {
-  use <- data.frame(noise_multiplier = privacy$noise_multiplier,
+  recorded <- budget$uses
+  if (is.null(recorded$fit)) recorded <- cbind(fit = seq_len(nrow(recorded)), recorded)
+  fit <- ledger_fits(recorded) + 1L
+  use <- data.frame(fit = fit, noise_multiplier = privacy$noise_multiplier,
                     sample_rate = privacy$sample_rate,
                     critic_updates = privacy$max_critic_updates)
-  uses <- rbind(budget$uses, use)
+  if (!is.na(privacy$marginal_noise)) {
+    release <- data.frame(fit = fit, noise_multiplier = privacy$marginal_noise,
+                          sample_rate = 1, critic_updates = 1)
+    use <- rbind(release, use)
+  }
+  uses <- rbind(recorded, use)
   total <- composed_epsilon(uses, budget$delta)
   if (total > budget$epsilon) {
     sygnet_abort(c(
@@ -268,9 +306,15 @@ charge_budget <- function(budget, privacy, call = rlang::caller_env()) {
   invisible(total)
 }
 
+# Fits recorded in a ledger's uses (each fit is one or two uses: its histogram release
+# and its critic updates; ledgers from before the release have one use per fit).
+ledger_fits <- function(uses) {
+  if (is.null(uses$fit)) nrow(uses) else length(unique(uses$fit))
+}
+
 #' @export
 print.sygnet_dp_budget <- function(x, ...) {
-  say("{.strong Privacy budget} ({.cls sygnet_dp_budget}): epsilon {signif(dp_budget_spent(x), 3)} spent of {x$epsilon} at delta {x$delta}, over {nrow(x$uses)} fit{?s}")
+  say("{.strong Privacy budget} ({.cls sygnet_dp_budget}): epsilon {signif(dp_budget_spent(x), 3)} spent of {x$epsilon} at delta {x$delta}, over {ledger_fits(x$uses)} fit{?s}")
   invisible(x)
 }
 
@@ -283,7 +327,7 @@ print.sygnet_dp_budget <- function(x, ...) {
 #' (step 0.1), 11 to 63, 128, 256, 512 and 1024, computed exactly also at fractional
 #' orders, and the conversion to (epsilon, delta) of Balle et al. (2020). A private fit
 #' makes `epochs * ceiling(n / batch_size) * critic_steps` updates at rate
-#' `batch_size / n`.
+#' `batch_size / n`, after one unsampled release of the column histograms (see [dp()]).
 #'
 #' @param noise_multiplier Noise standard deviation over the clipping norm.
 #' @param sample_rate Probability that a row joins an update.

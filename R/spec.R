@@ -64,6 +64,8 @@ gan <- function(epochs = NULL,
   if (!inherits(control, "sygnet_control")) {
     sygnet_abort("{.arg control} must be made by {.fn gan_control}.", class = "sygnet_error_input")
   }
+  # Arguments the user set (epochs = NULL means the default).
+  given <- setdiff(names(match.call())[-1L], if (is.null(epochs)) "epochs")
   spec <- structure(
     list(
       epochs = if (is.null(epochs)) NULL else as.integer(epochs),
@@ -76,7 +78,8 @@ gan <- function(epochs = NULL,
       loss = loss,
       condition_on = unique(condition_on),
       privacy = privacy,
-      control = control
+      control = control,
+      defaulted = setdiff(private_default_args, given)
     ),
     class = "sygnet_spec"
   )
@@ -161,7 +164,8 @@ gan_control <- function(noise_dim = gan_defaults()$noise_dim,
       beta1 = beta1, beta2 = beta2, weight_decay = weight_decay,
       numeric_encoding = numeric_encoding, max_modes = max_modes, max_levels = max_levels,
       attention_tokens = attention_tokens, attention_heads = attention_heads,
-      rejection = rejection
+      rejection = rejection,
+      defaulted = if (missing(critic_steps)) "critic_steps" else character()
     ),
     class = "sygnet_control"
   )
@@ -176,6 +180,31 @@ gan_control <- function(noise_dim = gan_defaults()$noise_dim,
                 "attention_tokens", "attention_heads")
   control[integers] <- lapply(control[integers], as.integer)
   control
+}
+
+# The settings of gan() that private fits choose for themselves when left unset.
+private_default_args <- c("epochs", "batch_size", "critic", "learning_rate")
+
+# A private fit's settings where the user left them unset: large batches and few
+# steps (every step spends budget), a small critic (fewer coordinates for the noise to
+# swamp) updated once per generator update, and a lower learning rate. The released
+# marginals carry each column's distribution; training learns how columns relate.
+# Returns the spec and a description of what was chosen.
+private_settings <- function(spec) {
+  chosen <- list(epochs = 50L, batch_size = 300L, critic = c(64L, 64L),
+                 learning_rate = 2e-4)
+  args <- intersect(names(chosen), spec$defaulted)
+  spec[args] <- chosen[args]
+  said <- c(epochs = paste(spec$epochs, "epochs"),
+            batch_size = paste("batch size", spec$batch_size),
+            critic = paste("critic", paste(spec$critic, collapse = " x ")),
+            learning_rate = paste("learning rate", format(spec$learning_rate)))[args]
+  if ("critic_steps" %in% spec$control$defaulted) {
+    spec$control$critic_steps <- 1L
+    said <- c(said, "1 critic update per generator update")
+  }
+  spec$defaulted <- character()
+  list(spec = spec, said = unname(said))
 }
 
 # Epochs to train: as specified, or by default 300, at least `min_steps` steps and at
@@ -216,7 +245,8 @@ uses_rejection <- function(spec, privacy = spec$privacy) {
 print.sygnet_spec <- function(x, ...) {
   say("{.strong GAN specification} ({.cls sygnet_spec})")
   say_bullets(c(
-    if (is.null(x$epochs)) "loss: {x$loss}; 300 epochs, at least 3,000 and at most 10,000 steps, batch size {x$batch_size}" else "loss: {x$loss}; {x$epochs} epoch{?s}, batch size {x$batch_size}",
+    if (!is.null(x$privacy) && length(x$defaulted)) "loss: {x$loss}; {.field {x$defaulted}} chosen for privacy at fit"
+    else if (is.null(x$epochs)) "loss: {x$loss}; 300 epochs, at least 3,000 and at most 10,000 steps, batch size {x$batch_size}" else "loss: {x$loss}; {x$epochs} epoch{?s}, batch size {x$batch_size}",
     "generator: {paste(x$generator, collapse = ' x ')}{if (x$attention) ' with feature attention' else ''}, dropout {x$dropout}",
     "critic: {paste(x$critic, collapse = ' x ')}, pac {x$control$pac}, dropout {x$control$critic_dropout}",
     "learning rate {x$learning_rate}; numeric encoding: {x$control$numeric_encoding}",
@@ -229,6 +259,7 @@ print.sygnet_spec <- function(x, ...) {
 #' @export
 print.sygnet_control <- function(x, ...) {
   say("{.cls sygnet_control}")
-  say_bullets(paste0(names(x), ": ", vapply(x, format, "")))
+  shown <- x[setdiff(names(x), "defaulted")]
+  say_bullets(paste0(names(shown), ": ", vapply(shown, format, "")))
   invisible(x)
 }

@@ -45,6 +45,7 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
     sygnet_error_diverged = function(e) e
   )
   if (verbose) cli::cli_progress_done()
+  if (!is.null(spec$privacy)) native(rs_session_calibrate(session), call = call)
   if (identical(outcome, "complete") && done > 0L &&
       uses_rejection(spec)) {
     if (verbose) cli::cli_progress_step("Fitting the rejection sampler")

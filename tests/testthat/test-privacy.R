@@ -51,23 +51,51 @@ test_that("dp() checks its arguments", {
                "differentially private", class = "sygnet_error_input")
 })
 
+test_that("private fits choose unset settings for the budget and start from released marginals", {
+  data <- private_data(600)
+  set.seed(2)
+  expect_message(fitted <- fit(gan(privacy = private_dp(1)), data, verbose = TRUE),
+                 "Private fit: 50 epochs, batch size 300")
+  expect_equal(fitted$spec[c("epochs", "batch_size", "critic", "learning_rate")],
+               list(epochs = 50L, batch_size = 300L, critic = c(64L, 64L), learning_rate = 2e-4))
+  expect_equal(fitted$spec$control$critic_steps, 1L)
+  kept <- fit(gan(epochs = 2, batch_size = 50, learning_rate = 1e-3, privacy = private_dp(1),
+                  control = gan_control(critic_steps = 2)), data, verbose = FALSE)
+  expect_equal(kept$spec[c("epochs", "batch_size", "critic", "learning_rate")],
+               list(epochs = 2L, batch_size = 50L, critic = c(64L, 64L), learning_rate = 1e-3))
+  expect_equal(kept$spec$control$critic_steps, 2L)
+  # Without the release (min-max scaling from the bounds, the old behaviour), the same
+  # budget gives far worse marginals.
+  similarity <- function(model) {
+    syn <- withr::with_seed(1, synthesize(model, 2000))
+    mean(mapply(sygnet:::marginal_similarity, data, syn,
+                ifelse(vapply(data, is.numeric, logical(1)), "numeric", "categorical")))
+  }
+  unreleased <- suppressWarnings(fit(gan(privacy = private_dp(1, marginal_share = 0)), data,
+                                     verbose = FALSE), classes = "sygnet_warning_collapse")
+  expect_gt(similarity(fitted), 0.8)
+  expect_gt(similarity(fitted), similarity(unreleased) + 0.1)
+})
+
 test_that("a private fit spends at most its budget and reports it", {
   data <- private_data()
   set.seed(1)
-  # three private epochs at epsilon 1 may collapse columns (the check's job, not this test's)
-  fitted <- suppressWarnings(
-    fit(gan(epochs = 3, batch_size = 50, privacy = private_dp()), data, verbose = FALSE),
-    classes = "sygnet_warning_collapse"
-  )
+  fitted <- fit(gan(epochs = 3, batch_size = 50, privacy = private_dp()), data, verbose = FALSE)
   p <- fitted$privacy
   expect_equal(p$epsilon, 1)
   expect_lte(p$epsilon_spent, 1)
   expect_gt(p$epsilon_spent, 0.99)
   expect_equal(p$delta, min(1e-5, 0.1 / 300))
   expect_equal(p$sample_rate, 50 / 300)
-  expect_equal(p$critic_updates, 3 * 6 * 3)
+  # one critic update per generator update: the private default
+  expect_equal(p$critic_updates, 3 * 6 * 1)
   expect_equal(p$critic_updates, p$max_critic_updates)
-  expect_equal(dp_epsilon(p$noise_multiplier, p$sample_rate, p$critic_updates, p$delta), p$epsilon_spent)
+  # the histogram release and the critic updates together spend what the fit reports
+  uses <- data.frame(noise_multiplier = c(p$marginal_noise, p$noise_multiplier),
+                     sample_rate = c(1, p$sample_rate), critic_updates = c(1, p$critic_updates))
+  expect_equal(sygnet:::composed_epsilon(uses, p$delta), p$epsilon_spent)
+  expect_lt(dp_epsilon(p$noise_multiplier, p$sample_rate, p$critic_updates, p$delta), p$epsilon_spent)
+  expect_equal(dp_epsilon(p$marginal_noise, 1, 1, p$delta), 0.5, tolerance = 1e-4)
   expect_null(fitted$check)
   # No rejection sampler: it would read the training rows outside the budget.
   expect_null(sygnet:::model_info(fitted)$rejection_acceptance)
@@ -187,7 +215,8 @@ test_that("a budget ledger adds up private fits and refuses one too many", {
   expect_null(first$spec$privacy$budget)
   expect_output(print(budget), "1 fit")
   expect_error(fit(spec, data, verbose = FALSE), "budget", class = "sygnet_error_budget")
-  expect_equal(nrow(budget$uses), 1L)
+  expect_equal(sygnet:::ledger_fits(budget$uses), 1L)
+  expect_equal(nrow(budget$uses), 2L) # the histogram release and the critic updates
   small <- gan(epochs = 2, batch_size = 50,
                privacy = private_dp(0.1, delta = 1e-5, budget = budget))
   second <- fit(small, data, verbose = FALSE)

@@ -216,6 +216,8 @@ fn privacy_config(robj: &Robj) -> Result<PrivacyConfig> {
             Ok(r) if !r.is_null() => Some(count(&p, "rows")?),
             _ => None,
         },
+        marginal_share: number(&p, "marginal_share")?,
+        marginal_noise: None,
     })
 }
 
@@ -275,6 +277,8 @@ fn privacy_report(config: &TrainConfig) -> Result<Robj> {
         epsilon_spent = p.epsilon_spent().map_err(fail)?,
         delta = p.delta,
         noise_multiplier = p.noise_multiplier.unwrap_or(f64::NAN),
+        marginal_share = p.marginal_share,
+        marginal_noise = p.marginal_noise.unwrap_or(f64::NAN),
         max_grad_norm = p.max_grad_norm,
         sample_rate = p.sample_rate,
         critic_updates = p.steps_taken as f64,
@@ -398,6 +402,14 @@ fn rs_session_fit_rejection(mut session: ExternalPtr<Session>) -> Result<()> {
     session.trainer.fit_rejection().map_err(fail)
 }
 
+/// Calibrates a private session's generator to its released marginals (the end of
+/// training).
+/// @noRd
+#[extendr]
+fn rs_session_calibrate(mut session: ExternalPtr<Session>) -> Result<()> {
+    session.trainer.calibrate_marginals().map_err(fail)
+}
+
 /// The session's current model as safetensors bytes.
 /// @noRd
 #[extendr]
@@ -489,6 +501,9 @@ fn rs_model_info(model: Raw) -> Result<List> {
         .map(|c| match &c.transform {
             Transform::AllMissing => "all missing".to_string(),
             Transform::MinMax { .. } => "min-max".to_string(),
+            Transform::Quantile { edges, .. } => {
+                format!("private distribution ({} bins)", edges.len() - 1)
+            }
             Transform::Modes {
                 mixture, spikes, ..
             } if !spikes.is_empty() => {
@@ -629,6 +644,7 @@ extendr_module! {
     fn rs_session_info;
     fn rs_session_train;
     fn rs_session_fit_rejection;
+    fn rs_session_calibrate;
     fn rs_session_model;
     fn rs_synthesize;
     fn rs_synthesize_piece;

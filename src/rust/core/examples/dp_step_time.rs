@@ -72,6 +72,8 @@ fn main() {
             max_steps: 0,
             steps_taken: 0,
             rows: None,
+            marginal_share: 0.25,
+            marginal_noise: None,
         }),
         ..plain.clone()
     };

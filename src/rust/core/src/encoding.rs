@@ -74,6 +74,105 @@ pub enum Transform {
     Categorical {
         n_levels: usize,
     },
+    /// A private fit's numeric column, placed by its released distribution
+    /// ([`crate::privacy::marginals`]): `tanh(QUANTILE_SCALE * logit(F(x)))`, `F` the
+    /// piecewise-linear distribution function through `cumulative` at `edges`.
+    Quantile {
+        edges: Vec<f64>,
+        cumulative: Vec<f64>,
+        min: f64,
+        max: f64,
+        decimals: Option<i32>,
+        /// After calibration, the generator's values at equally spaced probabilities:
+        /// a generated value is decoded by its position among them, so that generated
+        /// values follow the released distribution whatever their own spread.
+        #[serde(default)]
+        generated: Vec<f64>,
+    },
+}
+
+/// Scale of a quantile-encoded value's logistic score: an untrained generator's outputs
+/// (about N(0, 0.45^2) before tanh) then draw close to the column's distribution.
+const QUANTILE_SCALE: f64 = 0.25;
+/// Distribution positions are kept this far from 0 and 1.
+const QUANTILE_MARGIN: f64 = 1e-6;
+
+/// The position in [0, 1] of `x` among `knots` (sorted values at equally spaced
+/// probabilities), linear between knots; the middle of a run of knots equal to `x`.
+fn position(knots: &[f64], x: f64) -> f64 {
+    let last = (knots.len() - 1).max(1) as f64;
+    let below = knots.partition_point(|&k| k < x);
+    let through = knots.partition_point(|&k| k <= x);
+    if below < through {
+        return (below + through - 1) as f64 / 2.0 / last;
+    }
+    if below == 0 {
+        return 0.0;
+    }
+    if below == knots.len() {
+        return 1.0;
+    }
+    let (a, b) = (knots[below - 1], knots[below]);
+    ((below - 1) as f64 + (x - a) / (b - a)) / last
+}
+
+impl Transform {
+    /// A min-max or quantile column's value `x` on the network's scale [-1, 1].
+    fn scale(&self, x: f64) -> f64 {
+        match self {
+            Transform::MinMax { min, max, .. } if max > min => {
+                (2.0 * (x - min) / (max - min) - 1.0).clamp(-1.0, 1.0)
+            }
+            Transform::Quantile {
+                edges, cumulative, ..
+            } => {
+                let i = edges.partition_point(|&e| e <= x);
+                let p = if i == 0 {
+                    0.0
+                } else if i == edges.len() {
+                    1.0
+                } else {
+                    let share = (x - edges[i - 1]) / (edges[i] - edges[i - 1]);
+                    cumulative[i - 1] + share * (cumulative[i] - cumulative[i - 1])
+                };
+                let p = p.clamp(QUANTILE_MARGIN, 1.0 - QUANTILE_MARGIN);
+                (QUANTILE_SCALE * (p / (1.0 - p)).ln()).tanh()
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The inverse of [`Self::scale`] for `e` in [-1, 1].
+    fn unscale(&self, e: f64) -> f64 {
+        match self {
+            Transform::MinMax { min, max, .. } => min + (e + 1.0) / 2.0 * (max - min),
+            Transform::Quantile {
+                edges,
+                cumulative,
+                generated,
+                ..
+            } => {
+                let p = if generated.is_empty() {
+                    1.0 / (1.0 + (-e.atanh() / QUANTILE_SCALE).exp())
+                } else {
+                    position(generated, e)
+                };
+                let p = p.clamp(QUANTILE_MARGIN, 1.0 - QUANTILE_MARGIN);
+                // The bin whose cumulative share first reaches p rises from below p.
+                let i = cumulative
+                    .partition_point(|&c| c < p)
+                    .clamp(1, edges.len() - 1);
+                let rise = cumulative[i] - cumulative[i - 1];
+                let share = if rise > 0.0 {
+                    (p - cumulative[i - 1]) / rise
+                } else {
+                    0.5
+                };
+                edges[i - 1] + share * (edges[i] - edges[i - 1])
+            }
+            _ => f64::NAN,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,7 +230,7 @@ impl Encoder {
         for c in columns.iter_mut() {
             if matches!(
                 c.transform,
-                Transform::MinMax { .. } | Transform::Modes { .. }
+                Transform::MinMax { .. } | Transform::Modes { .. } | Transform::Quantile { .. }
             ) {
                 c.scalar = Some(n_scalars);
                 n_scalars += 1;
@@ -142,7 +241,7 @@ impl Encoder {
         for c in columns.iter_mut() {
             let width = match &c.transform {
                 Transform::AllMissing => 0,
-                Transform::MinMax { .. } => usize::from(c.missing) * 2,
+                Transform::MinMax { .. } | Transform::Quantile { .. } => usize::from(c.missing) * 2,
                 Transform::Modes {
                     mixture, spikes, ..
                 } => mixture.n_modes() + spikes.len() + usize::from(c.missing),
@@ -223,7 +322,7 @@ impl Encoder {
                         out[[i, g.start + slot]] = 1.0;
                     }
                 }
-                Transform::MinMax { min, max, .. } => {
+                Transform::MinMax { .. } | Transform::Quantile { .. } => {
                     let s = codec.scalar.expect("numeric columns have a scalar");
                     for i in 0..n {
                         let x = numeric_value(&col.values, i);
@@ -232,12 +331,7 @@ impl Encoder {
                             out[[i, g.start + 1]] = 1.0;
                             continue;
                         }
-                        let scaled = if max > min {
-                            2.0 * (x - min) / (max - min) - 1.0
-                        } else {
-                            0.0
-                        };
-                        out[[i, s]] = scaled.clamp(-1.0, 1.0) as f32;
+                        out[[i, s]] = codec.transform.scale(x) as f32;
                         if let Some(g) = group {
                             out[[i, g.start]] = 1.0;
                         }
@@ -337,14 +431,17 @@ impl Encoder {
                         _ => Values::Code((0..n).map(|i| code(i).map(|c| c as u32)).collect()),
                     }
                 }
-                Transform::MinMax { min, max, decimals } => {
+                Transform::MinMax { min, max, decimals }
+                | Transform::Quantile {
+                    min, max, decimals, ..
+                } => {
                     let finish = Finish::new(*min, *max, *decimals);
                     let missing = codec.group.is_some();
                     numeric_values(&codec.kind, n, |i| {
                         if missing && slot(g, i) == 1 {
                             return f64::NAN;
                         }
-                        finish.apply(min + (scalar(s, i) + 1.0) / 2.0 * (max - min))
+                        finish.apply(codec.transform.unscale(scalar(s, i)))
                     })
                 }
                 Transform::Modes {
@@ -487,7 +584,7 @@ fn missing_group(codec: &ColumnCodec, group: Option<Group>) -> Result<Group> {
     })
 }
 
-fn numeric_value(values: &Values, i: usize) -> f64 {
+pub(crate) fn numeric_value(values: &Values, i: usize) -> f64 {
     match values {
         Values::Real(v) => v[i],
         Values::Integer(v) => v[i].map_or(f64::NAN, f64::from),
@@ -495,7 +592,7 @@ fn numeric_value(values: &Values, i: usize) -> f64 {
     }
 }
 
-fn category_code(values: &Values, i: usize) -> Option<usize> {
+pub(crate) fn category_code(values: &Values, i: usize) -> Option<usize> {
     match values {
         Values::Logical(v) => v[i].map(usize::from),
         Values::Code(v) => v[i].map(|c| c as usize),
@@ -577,6 +674,42 @@ fn numeric_values(kind: &Kind, n: usize, x: impl Fn(usize) -> f64) -> Values {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantile_encoding_places_values_by_their_released_distribution() {
+        let mut t = Transform::Quantile {
+            edges: vec![0.0, 1.0, 2.0, 4.0],
+            cumulative: vec![0.0, 0.5, 0.5, 1.0],
+            min: 0.0,
+            max: 4.0,
+            decimals: None,
+            generated: Vec::new(),
+        };
+        // The median of the released distribution sits at 0; the round trip holds
+        // where the distribution has mass, and the empty bin is never decoded.
+        assert!(t.scale(1.0).abs() < 1e-12);
+        for x in [0.3, 0.9, 2.5, 3.7] {
+            assert!((t.unscale(t.scale(x)) - x).abs() < 1e-9, "{x}");
+        }
+        assert!(t.scale(0.2) < t.scale(0.9) && t.scale(2.1) < t.scale(3.9));
+        let decoded: Vec<f64> = (-99..=99)
+            .map(|k| t.unscale(f64::from(k) / 100.0))
+            .collect();
+        assert!(decoded.iter().all(|x| !(1.0..2.0).contains(x) || *x == 1.0));
+        // Calibrated: generated values decode by their rank among the recorded ones.
+        if let Transform::Quantile { generated, .. } = &mut t {
+            *generated = vec![-0.2, -0.1, 0.0, 0.1, 0.2];
+        }
+        assert!(
+            (t.unscale(0.0) - 1.0).abs() < 1e-6,
+            "the middle knot is the median"
+        );
+        assert!(
+            (t.unscale(-0.15) - 0.25).abs() < 1e-6,
+            "an eighth of the way"
+        );
+        assert_eq!(position(&[0.5, 0.5, 0.5], 0.5), 0.5);
+    }
 
     fn mixed_table() -> Table {
         let n = 6;

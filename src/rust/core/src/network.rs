@@ -83,6 +83,17 @@ impl Params {
         Ok(())
     }
 
+    /// Replaces the values of the existing parameter `name` (same shape).
+    fn set(&self, name: &str, values: Vec<f32>) -> Result<()> {
+        let data = self.map.data().lock().expect("weights lock");
+        let var = data
+            .get(name)
+            .ok_or_else(|| Error::ModelFormat(format!("weight {name} is missing")))?;
+        let t = Tensor::from_vec(values, var.dims(), &self.device)?;
+        var.set(&t)?;
+        Ok(())
+    }
+
     fn get_or_init(
         &self,
         name: &str,
@@ -388,6 +399,23 @@ impl Generator {
             parts.push(ops::softmax(&y, D::Minus1)?);
         }
         Ok(Tensor::cat(&parts, 1)?)
+    }
+
+    /// The output layer's bias.
+    pub fn output_bias(&self, p: &Params) -> Result<Vec<f32>> {
+        let name = format!("{}.bias", generator_out());
+        let t = p
+            .tensors()
+            .remove(&name)
+            .ok_or_else(|| Error::ModelFormat(format!("weight {name} is missing")))?;
+        Ok(t.to_device(&Device::Cpu)?.to_vec1()?)
+    }
+
+    /// Sets the output layer's bias (a private fit's released log shares before
+    /// training, so that the untrained generator draws the released marginals; their
+    /// calibration after it).
+    pub fn set_output_bias(&self, p: &Params, bias: Vec<f32>) -> Result<()> {
+        p.set(&format!("{}.bias", generator_out()), bias)
     }
 
     pub fn spec(&self) -> &GeneratorSpec {

@@ -149,7 +149,9 @@ pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> 
         for (codec, &(mean, sd)) in encoder.columns.iter().zip(&moments) {
             let slot = codec.group.map(|g| slots[g] as usize);
             let (present, mixture) = match &codec.transform {
-                Transform::MinMax { .. } => (slot.is_none_or(|s| s == 0), None),
+                Transform::MinMax { .. } | Transform::Quantile { .. } => {
+                    (slot.is_none_or(|s| s == 0), None)
+                }
                 Transform::Modes {
                     mixture, spikes, ..
                 } => {

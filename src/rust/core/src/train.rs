@@ -13,12 +13,13 @@ use crate::autograd::Autograd;
 use crate::condition::{CondSpec, Conditioner};
 use crate::config::TrainConfig;
 use crate::cpu_step::Explicit;
-use crate::encoding::Encoder;
+use crate::encoding::{Encoder, Transform};
 use crate::engine::{Context, Engine, PairPenalty, PrivateDraws, UpdateDraws};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::network::{Critic, CriticSpec, Generator, GeneratorSpec, Params, CRITIC, GENERATOR};
 use crate::parallel::{thread_pool, DRAW_CHUNKS};
+use crate::privacy::marginals::{self, Marginal};
 use crate::privacy::DpSgd;
 use crate::rejection::{self, RejectionSpec};
 use crate::rng::{PrivacyRng, RandomSource, SeededRng};
@@ -35,6 +36,12 @@ pub struct StepLosses {
     pub score_gap: f32,
 }
 
+/// Generated rows per round of a private fit's calibration, rounds of its bias
+/// shifts, and the generated values it records per numeric column.
+const CALIBRATION_ROWS: usize = 20_000;
+const CALIBRATION_ROUNDS: usize = 3;
+const CALIBRATION_KNOTS: usize = 101;
+
 pub struct Trainer {
     cx: Context,
     engine: Box<dyn Engine>,
@@ -49,6 +56,10 @@ pub struct Trainer {
     steps: usize,
     /// The rejection sampler fitted to the current weights, if any.
     rejection: Option<(RejectionSpec, HashMap<String, Tensor>)>,
+    /// A private fit's released marginals, until [`Trainer::calibrate_marginals`].
+    released: Option<Vec<Marginal>>,
+    /// Set by the calibration, after which training cannot go on.
+    calibrated: bool,
 }
 
 impl Trainer {
@@ -66,16 +77,36 @@ impl Trainer {
         config.check()?;
         let mut rng = SeededRng::from_source(source)?;
         let pool = Arc::new(thread_pool(threads)?);
-        match &config.privacy {
+        let mut config = config;
+        match config.privacy.as_mut() {
             Some(privacy) => {
                 let table = privacy.public_table(table)?;
-                let encoder = privacy.public_encoder(&table, &config.encoder)?;
-                Self::build(&table, config, encoder, None, 0, rng, source, pool, device)
+                let released = match privacy.settle_marginal_noise()? {
+                    Some(noise) => {
+                        let rows = privacy.rows.unwrap_or(table.n_rows());
+                        let mut secret = PrivacyRng::new(source, &mut rng)?;
+                        Some(marginals::release(
+                            &table,
+                            privacy,
+                            noise,
+                            rows,
+                            &mut secret,
+                        )?)
+                    }
+                    None => None,
+                };
+                let encoder =
+                    privacy.public_encoder(&table, &config.encoder, released.as_deref())?;
+                Self::build(
+                    &table, config, encoder, None, released, 0, rng, source, pool, device,
+                )
             }
             None => {
                 let encoder =
                     pool.install(|| Encoder::fit(table, &config.encoder, &mut rng.split()))?;
-                Self::build(table, config, encoder, None, 0, rng, source, pool, device)
+                Self::build(
+                    table, config, encoder, None, None, 0, rng, source, pool, device,
+                )
             }
         }
     }
@@ -99,6 +130,7 @@ impl Trainer {
             model.config.clone(),
             model.encoder.clone(),
             Some(&model.weights),
+            None,
             model.steps,
             SeededRng::from_source(source)?,
             source,
@@ -113,6 +145,7 @@ impl Trainer {
         mut config: TrainConfig,
         encoder: Encoder,
         weights: Option<&HashMap<String, Tensor>>,
+        released: Option<Vec<Marginal>>,
         steps_before: usize,
         mut rng: SeededRng,
         source: RandomSource,
@@ -146,6 +179,9 @@ impl Trainer {
         };
         let mut init_rng = rng.split();
         let generator = Generator::new(&gspec, &generator_params, &mut init_rng)?;
+        if let Some(m) = &released {
+            generator.set_output_bias(&generator_params, marginals::prior_logits(&encoder, m))?;
+        }
         let critic = Critic::new(&cspec, &critic_params, &mut init_rng)?;
         let encoded = pool.install(|| encoder.encode(table, &mut rng.split()))?;
         let (n_rows, width) = encoded.dim();
@@ -199,6 +235,8 @@ impl Trainer {
             steps_before,
             steps: 0,
             rejection: None,
+            released,
+            calibrated: false,
         })
     }
 
@@ -230,6 +268,12 @@ impl Trainer {
     /// Runs `steps` steps. If a loss becomes non-finite, the weights are rolled back
     /// to where they were when this call started and an error is returned.
     pub fn train(&mut self, steps: usize) -> Result<Vec<StepLosses>> {
+        if self.calibrated {
+            return Err(Error::Config(
+                "training has finished: the generator was calibrated to the released marginals"
+                    .into(),
+            ));
+        }
         self.rejection = None;
         self.engine.checkpoint(&self.cx)?;
         let private = self.dp.is_some();
@@ -497,6 +541,72 @@ impl Trainer {
             .pool
             .install(|| rejection::fit(encoder, &real, &generated, &mut rng))?;
         self.rejection = Some(fitted);
+        Ok(())
+    }
+
+    /// Post-processing of a private fit's generator by its released marginals (no
+    /// further privacy cost): shifts the output bias of every softmax group until the
+    /// generator draws the released shares, then records each numeric column's
+    /// generated values at equally spaced probabilities, so that decoding maps them by
+    /// rank onto the released distribution. Training cannot go on afterwards; without
+    /// released marginals this does nothing.
+    pub fn calibrate_marginals(&mut self) -> Result<()> {
+        let Some(released) = self.released.take() else {
+            return Ok(());
+        };
+        self.engine.store(&self.cx)?;
+        self.calibrated = true;
+        let threads = self.pool.current_num_threads();
+        let n_groups = self.cx.encoder.groups.len();
+        let n = CALIBRATION_ROWS;
+        for _ in 0..CALIBRATION_ROUNDS {
+            let model = self.model()?;
+            let seed = self.rng.split_seed();
+            let (_, slots) = sample::draw_unscreened(&model, n, seed, threads, &Device::Cpu)?;
+            let mut bias = self.cx.generator.output_bias(&self.cx.generator_params)?;
+            for (codec, m) in self.cx.encoder.columns.iter().zip(&released) {
+                let Some(gi) = codec.group else { continue };
+                let g = self.cx.encoder.groups[gi];
+                let target = m.slot_shares();
+                if target.len() != g.width {
+                    continue;
+                }
+                let mut drawn = vec![0.0; g.width];
+                for row in slots.chunks(n_groups) {
+                    drawn[row[gi] as usize] += 1.0 / n as f64;
+                }
+                for (j, (p, q)) in target.iter().zip(&drawn).enumerate() {
+                    let shift =
+                        (p.max(marginals::SHARE_FLOOR) / q.max(marginals::SHARE_FLOOR)).ln();
+                    bias[g.start + j] += shift as f32;
+                }
+            }
+            self.cx
+                .generator
+                .set_output_bias(&self.cx.generator_params, bias)?;
+        }
+        let model = self.model()?;
+        let seed = self.rng.split_seed();
+        let (scalars, slots) = sample::draw_unscreened(&model, n, seed, threads, &Device::Cpu)?;
+        let n_scalars = self.cx.encoder.n_scalars;
+        for codec in self.cx.encoder.columns.iter_mut() {
+            let (Some(s), Transform::Quantile { generated, .. }) =
+                (codec.scalar, &mut codec.transform)
+            else {
+                continue;
+            };
+            let mut values: Vec<f64> = (0..n)
+                .filter(|&i| codec.group.is_none_or(|gi| slots[i * n_groups + gi] == 0))
+                .map(|i| f64::from(scalars[i * n_scalars + s]))
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            values.sort_by(f64::total_cmp);
+            *generated = (0..CALIBRATION_KNOTS)
+                .map(|k| values[k * (values.len() - 1) / (CALIBRATION_KNOTS - 1)])
+                .collect();
+        }
         Ok(())
     }
 

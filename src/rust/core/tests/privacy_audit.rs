@@ -70,6 +70,8 @@ fn config(epsilon: f64) -> TrainConfig {
             max_steps: 0,
             steps_taken: 0,
             rows: Some(ROWS),
+            marginal_share: 0.0,
+            marginal_noise: None,
         }),
         ..TrainConfig::default()
     }

@@ -4,8 +4,9 @@
 use sygnet_core::config::TrainConfig;
 use sygnet_core::device::Device;
 use sygnet_core::encoding::EncoderOptions;
-use sygnet_core::privacy::{Bound, Levels, PrivacyConfig};
-use sygnet_core::rng::{RandomSource, SeededRng};
+use sygnet_core::privacy::{accountant, marginals, Bound, Levels, PrivacyConfig};
+use sygnet_core::rng::{PrivacyRng, RandomSource, SeededRng};
+use sygnet_core::sample;
 use sygnet_core::schema::{Column, Kind, Table, Values};
 use sygnet_core::train::Trainer;
 
@@ -53,6 +54,8 @@ fn privacy(epsilon: f64, epochs: usize) -> PrivacyConfig {
         max_steps: 0,
         steps_taken: 0,
         rows: None,
+        marginal_share: 0.25,
+        marginal_noise: None,
     }
 }
 
@@ -74,10 +77,10 @@ fn config(epsilon: f64, epochs: usize) -> TrainConfig {
 fn the_public_encoding_depends_on_the_schema_only() {
     let options = EncoderOptions::default();
     let a = privacy(1.0, 1)
-        .public_encoder(&table(300, 1), &options)
+        .public_encoder(&table(300, 1), &options, None)
         .unwrap();
     let b = privacy(1.0, 1)
-        .public_encoder(&table(300, 2), &options)
+        .public_encoder(&table(300, 2), &options, None)
         .unwrap();
     assert_eq!(a, b);
     // every column has a missing slot; the factor keeps its unused level
@@ -104,6 +107,109 @@ fn training_spends_the_budget_and_no_more() {
     assert_eq!(p.max_steps, p.steps_taken);
     assert!((p.sample_rate - 0.25).abs() < 1e-12);
     assert_eq!(p.epsilon_spent().unwrap(), spent);
+    // The histogram release is charged: the critic updates alone spend less.
+    let updates_alone = accountant::epsilon(
+        p.noise_multiplier.unwrap(),
+        p.sample_rate,
+        p.steps_taken,
+        p.delta,
+    )
+    .unwrap()
+    .epsilon;
+    let release_alone = accountant::epsilon(p.marginal_noise.unwrap(), 1.0, 1, p.delta)
+        .unwrap()
+        .epsilon;
+    assert!(
+        (release_alone - 0.25 * 2.0).abs() < 1e-3,
+        "release {release_alone}"
+    );
+    assert!(
+        updates_alone < spent,
+        "updates {updates_alone}, total {spent}"
+    );
+}
+
+#[test]
+fn the_released_histograms_carry_noise_of_the_accounted_size() {
+    let data = table(2000, 5);
+    let p = privacy(1.0, 1);
+    let public = p.public_table(&data).unwrap();
+    let mut seeded = SeededRng::new(3);
+    let mut secret = PrivacyRng::new(RandomSource::Seed(1), &mut seeded).unwrap();
+    let exact = marginals::release(&public, &p, 0.0, 2000, &mut secret).unwrap();
+    let missing = (0..2000).filter(|i| i % 7 == 0).count() as f64;
+    assert_eq!(exact[1].missing, missing);
+    assert_eq!(exact[1].counts.iter().sum::<f64>(), 2000.0 - missing);
+    assert_eq!(exact[1].counts[2], 0.0, "the undeclared-in-data level");
+    assert_eq!(exact[0].counts.iter().sum::<f64>(), 2000.0);
+    // Noise multiplier 2 over two columns: standard deviation 2 sqrt(2) per count.
+    let (mut squares, mut k) = (0.0, 0.0);
+    for _ in 0..200 {
+        let noisy = marginals::release(&public, &p, 2.0, 2000, &mut secret).unwrap();
+        for (a, b) in noisy[1].counts.iter().zip(&exact[1].counts).take(2) {
+            squares += (a - b).powi(2);
+            k += 1.0;
+        }
+    }
+    let variance = squares / k;
+    assert!((variance / 8.0 - 1.0).abs() < 0.25, "variance {variance}");
+}
+
+#[test]
+fn calibration_makes_the_generator_draw_the_released_marginals() {
+    let data = table(3000, 6);
+    // A large budget, so that the released marginals are close to the data's, and a
+    // learning rate that throws the generator off them.
+    let config = TrainConfig {
+        learning_rate: 2e-2,
+        ..config(50.0, 2)
+    };
+    let mut trainer = Trainer::new(&data, config, RandomSource::Seed(11), 1, Device::Cpu).unwrap();
+    trainer.train(2 * trainer.steps_per_epoch()).unwrap();
+    let shares = |t: &Table| -> (f64, f64) {
+        let Values::Code(codes) = &t.columns()[1].values else {
+            unreachable!()
+        };
+        let n = codes.len() as f64;
+        let missing = codes.iter().filter(|c| c.is_none()).count() as f64 / n;
+        let a = codes.iter().filter(|c| **c == Some(0)).count() as f64 / n;
+        (missing, a)
+    };
+    let below_zero = |t: &Table| -> f64 {
+        let Values::Real(x) = &t.columns()[0].values else {
+            unreachable!()
+        };
+        x.iter().filter(|v| **v < 0.0).count() as f64 / x.len() as f64
+    };
+    let draw = |trainer: &Trainer| {
+        sample::synthesize(&trainer.model().unwrap(), 20_000, None, 5, 1, &Device::Cpu).unwrap()
+    };
+    let before = draw(&trainer);
+    trainer.calibrate_marginals().unwrap();
+    let after = draw(&trainer);
+    let truth = shares(&data);
+    let (m0, a0) = shares(&before);
+    let (m1, a1) = shares(&after);
+    assert!(
+        (m1 - truth.0).abs() < 0.03 && (a1 - truth.1).abs() < 0.03,
+        "calibrated shares {m1:.3}, {a1:.3}; data {:.3}, {:.3}",
+        truth.0,
+        truth.1
+    );
+    // x is symmetric about 0: half the calibrated draws fall below it.
+    assert!(
+        (below_zero(&after) - 0.5).abs() < 0.05,
+        "{}",
+        below_zero(&after)
+    );
+    let off_before =
+        (m0 - truth.0).abs() + (a0 - truth.1).abs() + (below_zero(&before) - 0.5).abs();
+    let off_after = (m1 - truth.0).abs() + (a1 - truth.1).abs() + (below_zero(&after) - 0.5).abs();
+    assert!(off_after < off_before, "{off_after} vs {off_before}");
+    assert!(
+        trainer.train(1).is_err(),
+        "training went on after calibration"
+    );
 }
 
 #[test]

@@ -146,6 +146,18 @@ pub fn epsilon_composed(uses: &[Use], delta: f64) -> Result<Spent> {
 /// of [`NOISE_MULTIPLIER_RANGE`] when that already suffices, an error when its upper
 /// end does not.
 pub fn noise_multiplier(epsilon: f64, delta: f64, sample_rate: f64, steps: u64) -> Result<f64> {
+    noise_multiplier_after(&[], epsilon, delta, sample_rate, steps)
+}
+
+/// As [`noise_multiplier`], for `steps` that come after the `earlier` uses of the same
+/// data: the smallest noise multiplier that keeps all of them within `epsilon`.
+pub fn noise_multiplier_after(
+    earlier: &[Use],
+    epsilon: f64,
+    delta: f64,
+    sample_rate: f64,
+    steps: u64,
+) -> Result<f64> {
     if !(epsilon > 0.0 && epsilon.is_finite()) {
         return Err(Error::Config(format!(
             "epsilon must be a positive number, got {epsilon}"
@@ -154,7 +166,13 @@ pub fn noise_multiplier(epsilon: f64, delta: f64, sample_rate: f64, steps: u64) 
     check_rate(sample_rate)?;
     check_delta(delta)?;
     let spends = |sigma: f64| -> Result<f64> {
-        Ok(self::epsilon(sigma, sample_rate, steps, delta)?.epsilon)
+        let mut uses = earlier.to_vec();
+        uses.push(Use {
+            noise_multiplier: sigma,
+            sample_rate,
+            steps,
+        });
+        Ok(epsilon_composed(&uses, delta)?.epsilon)
     };
     if spends(0.0)? <= epsilon {
         return Ok(0.0);

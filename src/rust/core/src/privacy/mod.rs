@@ -4,6 +4,7 @@
 pub mod accountant;
 pub mod clipping;
 mod dpsgd;
+pub mod marginals;
 
 pub use dpsgd::{Clipping, DpSgd};
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::encoding::{ColumnCodec, Encoder, EncoderOptions, Transform};
 use crate::error::{Error, Result};
 use crate::schema::{Column, Kind, Table, Values};
+use marginals::Marginal;
 
 /// Public bounds of a numeric column, supplied by the user (never read from the data).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,13 @@ pub struct PrivacyConfig {
     /// Critic updates taken, each a use of the data the accountant counts.
     #[serde(default)]
     pub steps_taken: u64,
+    /// Share of the budget spent on releasing every column's histogram before training
+    /// ([`marginals`]); 0 releases none (fits from before the release existed).
+    #[serde(default)]
+    pub marginal_share: f64,
+    /// Noise multiplier of that release (set when training starts).
+    #[serde(default)]
+    pub marginal_noise: Option<f64>,
 }
 
 impl PrivacyConfig {
@@ -69,6 +78,11 @@ impl PrivacyConfig {
         }
         if !(self.delta > 0.0 && self.delta < 1.0) {
             return Err(Error::Config("`delta` must be in (0, 1)".into()));
+        }
+        if !(0.0..1.0).contains(&self.marginal_share) {
+            return Err(Error::Config(
+                "`marginal_share` must be at least 0 and below 1".into(),
+            ));
         }
         if self.noise_multiplier.is_some_and(|s| !positive(s)) {
             return Err(Error::Config("`noise_multiplier` must be positive".into()));
@@ -151,16 +165,28 @@ impl PrivacyConfig {
         Table::new(columns, table.n_rows())
     }
 
-    /// An encoding that reads nothing from the data but its schema: category levels as
-    /// declared (see [`Self::public_table`], which gives the `table` to encode), numeric ranges from `bounds`,
-    /// min-max scaling, and a missing slot in every column. For differentially private
-    /// training, where anything learned from the rows would escape the privacy budget.
-    pub fn public_encoder(&self, table: &Table, options: &EncoderOptions) -> Result<Encoder> {
+    /// An encoding that reads nothing from the data but its schema and the released
+    /// `marginals`: category levels as declared (see [`Self::public_table`], which gives
+    /// the `table` to encode), numeric ranges from `bounds`, a missing slot in every
+    /// column, and numbers placed by their column's released distribution (min-max
+    /// scaling without a release). For differentially private training, where anything
+    /// else learned from the rows would escape the privacy budget.
+    pub fn public_encoder(
+        &self,
+        table: &Table,
+        options: &EncoderOptions,
+        marginals: Option<&[Marginal]>,
+    ) -> Result<Encoder> {
         if table.n_cols() == 0 {
             return Err(Error::Data("the data has no columns".into()));
         }
         let mut columns = Vec::with_capacity(table.n_cols());
-        for col in table.columns() {
+        for (j, col) in table.columns().iter().enumerate() {
+            let released = marginals.and_then(|m| m.get(j)).and_then(|m| {
+                m.edges
+                    .as_ref()
+                    .map(|edges| (edges.clone(), m.cumulative()))
+            });
             let transform = match &col.kind {
                 Kind::Logical => Transform::Categorical { n_levels: 2 },
                 Kind::Factor { levels, .. } | Kind::Character { levels } => {
@@ -180,10 +206,20 @@ impl PrivacyConfig {
                     })?;
                     // Whole numbers, days and seconds stay whole.
                     let decimals = (!matches!(col.kind, Kind::Double)).then_some(0);
-                    Transform::MinMax {
-                        min: b.lower,
-                        max: b.upper,
-                        decimals,
+                    match released {
+                        Some((edges, cumulative)) => Transform::Quantile {
+                            edges,
+                            cumulative,
+                            min: b.lower,
+                            max: b.upper,
+                            decimals,
+                            generated: Vec::new(),
+                        },
+                        None => Transform::MinMax {
+                            min: b.lower,
+                            max: b.upper,
+                            decimals,
+                        },
                     }
                 }
             };
@@ -244,14 +280,31 @@ impl PrivacyConfig {
         Column::new(col.name.clone(), kind, values)
     }
 
+    /// Settles the noise multiplier of the histogram release: the one that spends
+    /// `marginal_share` of epsilon on its own. `None` when nothing is released.
+    pub fn settle_marginal_noise(&mut self) -> Result<Option<f64>> {
+        self.marginal_noise = if self.marginal_share > 0.0 {
+            Some(accountant::noise_multiplier(
+                self.marginal_share * self.epsilon,
+                self.delta,
+                1.0,
+                1,
+            )?)
+        } else {
+            None
+        };
+        Ok(self.marginal_noise)
+    }
+
     /// Settles the sampling rate and the number of critic updates, and calibrates the
-    /// noise to the budget (or checks that a given noise multiplier stays within it).
+    /// noise to what the budget leaves after the histogram release (or checks that a
+    /// given noise multiplier stays within it).
     pub fn calibrate(&mut self, sample_rate: f64, max_steps: u64) -> Result<()> {
         self.sample_rate = sample_rate;
         self.max_steps = max_steps;
         let sigma = match self.noise_multiplier {
             Some(sigma) => {
-                let spent = accountant::epsilon(sigma, sample_rate, max_steps, self.delta)?;
+                let spent = accountant::epsilon_composed(&self.uses(sigma, max_steps), self.delta)?;
                 if spent.epsilon > self.epsilon {
                     return Err(Error::Config(format!(
                         "noise multiplier {sigma} spends epsilon {:.3} over {max_steps} critic updates, more than the budget {}",
@@ -260,26 +313,52 @@ impl PrivacyConfig {
                 }
                 sigma
             }
-            None => accountant::noise_multiplier(self.epsilon, self.delta, sample_rate, max_steps)?,
+            None => accountant::noise_multiplier_after(
+                &self.marginal_use(),
+                self.epsilon,
+                self.delta,
+                sample_rate,
+                max_steps,
+            )?,
         };
         self.noise_multiplier = Some(sigma);
         Ok(())
     }
 
-    /// Epsilon spent by the critic updates taken.
+    /// Epsilon spent by the histogram release and the critic updates taken.
     pub fn epsilon_spent(&self) -> Result<f64> {
         self.spent(self.steps_taken)
     }
 
-    /// Epsilon spent after `steps` critic updates.
+    /// Epsilon spent by the histogram release and `steps` critic updates.
     pub fn spent(&self, steps: u64) -> Result<f64> {
         let sigma = self
             .noise_multiplier
             .ok_or_else(|| Error::Config("the noise has not been calibrated".into()))?;
-        if steps == 0 {
-            return Ok(0.0);
-        }
-        Ok(accountant::epsilon(sigma, self.sample_rate, steps, self.delta)?.epsilon)
+        Ok(accountant::epsilon_composed(&self.uses(sigma, steps), self.delta)?.epsilon)
+    }
+
+    /// The histogram release, if any, as a use of the data: one unsampled Gaussian
+    /// mechanism.
+    pub fn marginal_use(&self) -> Vec<accountant::Use> {
+        self.marginal_noise
+            .map(|noise_multiplier| accountant::Use {
+                noise_multiplier,
+                sample_rate: 1.0,
+                steps: 1,
+            })
+            .into_iter()
+            .collect()
+    }
+
+    fn uses(&self, sigma: f64, steps: u64) -> Vec<accountant::Use> {
+        let mut uses = self.marginal_use();
+        uses.push(accountant::Use {
+            noise_multiplier: sigma,
+            sample_rate: self.sample_rate,
+            steps,
+        });
+        uses
     }
 }
 

@@ -84,6 +84,8 @@ pub fn private() -> TrainConfig {
             max_steps: 0,
             steps_taken: 0,
             rows: None,
+            marginal_share: 0.25,
+            marginal_noise: None,
         }),
         ..base()
     }
