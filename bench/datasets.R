@@ -63,3 +63,26 @@ aer <- function(name) {
   utils::data(list = name, package = "AER", envir = env)
   get(name, envir = env)
 }
+
+# A codebook read off a public data set, as a private fit needs it: levels of every
+# factor or character column, and numeric bounds around the observed range, widened by
+# a tenth of it on each side. (Protected data must get both from elsewhere: see ?dp.)
+public_codebook <- function(real) {
+  categorical <- vapply(real, function(x) is.factor(x) || is.character(x), logical(1))
+  levels <- lapply(real[categorical], function(x) {
+    if (is.factor(x)) levels(x) else sort(unique(x[!is.na(x)]))
+  })
+  bounds <- lapply(real[!categorical & !vapply(real, is.logical, logical(1))], function(x) {
+    r <- range(as.double(unclass(x)), na.rm = TRUE)
+    pad <- max(diff(r), 1) / 10
+    bound <- c(r[1] - pad, r[2] + pad)
+    if (inherits(x, c("Date", "POSIXct"))) structure(bound, class = class(x)) else bound
+  })
+  list(levels = levels, bounds = bounds)
+}
+
+# The 80/20 split of the benchmarks (seed 42): list(train, holdout).
+split_set <- function(real) {
+  in_train <- withr::with_seed(42, sample(nrow(real)) <= round(0.8 * nrow(real)))
+  list(train = real[in_train, , drop = FALSE], holdout = real[!in_train, , drop = FALSE])
+}

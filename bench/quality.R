@@ -44,22 +44,6 @@ source(file.path(here, "datasets.R"))
 source(file.path(here, "cart.R"))
 suppressPackageStartupMessages(library(sygnet))
 
-# A codebook read off a public data set: levels of every factor or character column,
-# and numeric bounds around the observed range.
-public_codebook <- function(real) {
-  categorical <- vapply(real, function(x) is.factor(x) || is.character(x), logical(1))
-  levels <- lapply(real[categorical], function(x) {
-    if (is.factor(x)) levels(x) else sort(unique(x[!is.na(x)]))
-  })
-  bounds <- lapply(real[!categorical & !vapply(real, is.logical, logical(1))], function(x) {
-    r <- range(as.double(unclass(x)), na.rm = TRUE)
-    pad <- max(diff(r), 1) / 10
-    bound <- c(r[1] - pad, r[2] + pad)
-    if (inherits(x, c("Date", "POSIXct"))) structure(bound, class = class(x)) else bound
-  })
-  list(levels = levels, bounds = bounds)
-}
-
 score <- function(method, rows, train, holdout, set, seconds) {
   target <- all.vars(set$formula[[2]])[1]
   u <- withr::with_seed(1, utility(rows, train, formula = set$formula, family = set$family,
@@ -98,9 +82,9 @@ rows <- list()
 for (name in names(sets)) {
   set <- sets[[name]]
   real <- set$data()
-  in_train <- withr::with_seed(42, sample(nrow(real)) <= round(0.8 * nrow(real)))
-  train <- real[in_train, , drop = FALSE]
-  holdout <- real[!in_train, , drop = FALSE]
+  parts <- split_set(real)
+  train <- parts$train
+  holdout <- parts$holdout
   set.seed(seed)
   started <- proc.time()[["elapsed"]]
   privacy <- if (!is.null(epsilon)) {

@@ -83,8 +83,8 @@ pub enum Transform {
         min: f64,
         max: f64,
         decimals: Option<i32>,
-        /// After calibration, the generator's values at equally spaced probabilities:
-        /// a generated value is decoded by its position among them, so that generated
+        /// After calibration, the generator's logits at equally spaced probabilities:
+        /// a generated logit is decoded by its position among them, so that generated
         /// values follow the released distribution whatever their own spread.
         #[serde(default)]
         generated: Vec<f64>,
@@ -142,7 +142,8 @@ impl Transform {
         }
     }
 
-    /// The inverse of [`Self::scale`] for `e` in [-1, 1].
+    /// The inverse of [`Self::scale`]: from `e` in [-1, 1], or for a quantile column
+    /// from the generator's logit `e` (whose tanh [`Self::scale`] gives).
     fn unscale(&self, e: f64) -> f64 {
         match self {
             Transform::MinMax { min, max, .. } => min + (e + 1.0) / 2.0 * (max - min),
@@ -153,7 +154,7 @@ impl Transform {
                 ..
             } => {
                 let p = if generated.is_empty() {
-                    1.0 / (1.0 + (-e.atanh() / QUANTILE_SCALE).exp())
+                    1.0 / (1.0 + (-e / QUANTILE_SCALE).exp())
                 } else {
                     position(generated, e)
                 };
@@ -259,6 +260,19 @@ impl Encoder {
             groups,
             n_rows,
         }
+    }
+
+    /// Per numeric scalar, whether [`Self::decode_slots`] takes the generator's logit
+    /// instead of its tanh: quantile columns, which are decoded by rank and whose logits,
+    /// unlike their tanh, never tie when the generator pushes them far out.
+    pub fn logit_scalars(&self) -> Vec<bool> {
+        let mut logit = vec![false; self.n_scalars];
+        for c in &self.columns {
+            if let (Some(s), Transform::Quantile { .. }) = (c.scalar, &c.transform) {
+                logit[s] = true;
+            }
+        }
+        logit
     }
 
     pub fn width(&self) -> usize {
@@ -385,8 +399,13 @@ impl Encoder {
         }
         let mut scalars = Vec::with_capacity(n * self.n_scalars);
         let mut slots = Vec::with_capacity(n * self.groups.len());
+        let logit = self.logit_scalars();
         for row in encoded.rows() {
-            scalars.extend(row.iter().take(self.n_scalars));
+            scalars.extend(
+                row.iter()
+                    .zip(&logit)
+                    .map(|(e, &logit)| if logit { e.atanh() } else { *e }),
+            );
             for g in &self.groups {
                 let (slot, _) = (0..g.width).fold((0, f32::NEG_INFINITY), |best, j| {
                     let v = row[g.start + j];
@@ -403,7 +422,8 @@ impl Encoder {
     }
 
     /// Decodes `n` rows given, row by row, as their numeric scalars (`n_scalars` per
-    /// row, clamped to [-1, 1]) and the chosen slot of each softmax group (one per group).
+    /// row: tanh outputs, clamped to [-1, 1], or logits where [`Self::logit_scalars`]
+    /// says so) and the chosen slot of each softmax group (one per group).
     pub fn decode_slots(&self, n: usize, scalars: &[f32], slots: &[u32]) -> Result<Table> {
         let n_groups = self.groups.len();
         if scalars.len() != n * self.n_scalars || slots.len() != n * n_groups {
@@ -414,8 +434,11 @@ impl Encoder {
                 self.n_scalars
             )));
         }
-        let scalar =
-            |s: usize, i: usize| f64::from(scalars[i * self.n_scalars + s].clamp(-1.0, 1.0));
+        let logit = self.logit_scalars();
+        let scalar = |s: usize, i: usize| {
+            let v = scalars[i * self.n_scalars + s];
+            f64::from(if logit[s] { v } else { v.clamp(-1.0, 1.0) })
+        };
         let slot = |g: usize, i: usize| slots[i * n_groups + g] as usize;
         let mut columns = Vec::with_capacity(self.columns.len());
         for codec in &self.columns {
@@ -689,10 +712,10 @@ mod tests {
         // where the distribution has mass, and the empty bin is never decoded.
         assert!(t.scale(1.0).abs() < 1e-12);
         for x in [0.3, 0.9, 2.5, 3.7] {
-            assert!((t.unscale(t.scale(x)) - x).abs() < 1e-9, "{x}");
+            assert!((t.unscale(t.scale(x).atanh()) - x).abs() < 1e-9, "{x}");
         }
         assert!(t.scale(0.2) < t.scale(0.9) && t.scale(2.1) < t.scale(3.9));
-        let decoded: Vec<f64> = (-99..=99)
+        let decoded: Vec<f64> = (-400..=400)
             .map(|k| t.unscale(f64::from(k) / 100.0))
             .collect();
         assert!(decoded.iter().all(|x| !(1.0..2.0).contains(x) || *x == 1.0));

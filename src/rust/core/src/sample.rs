@@ -217,6 +217,9 @@ struct Sampler<'a> {
     group_condition: Vec<Option<usize>>,
     /// The model's rejection sampler, if it has one and it is used.
     screen: Option<Screen>,
+    /// Per numeric scalar, whether it is decoded from the generator's logit rather than
+    /// its tanh (see [`Encoder::logit_scalars`](crate::encoding::Encoder::logit_scalars)).
+    logit_scalars: Vec<bool>,
 }
 
 impl<'a> Sampler<'a> {
@@ -250,6 +253,7 @@ impl<'a> Sampler<'a> {
             forward,
             group_condition,
             screen,
+            logit_scalars: model.encoder.logit_scalars(),
         })
     }
 
@@ -406,8 +410,9 @@ impl<'a> Sampler<'a> {
         }
     }
 
-    /// Rows from their generator logits: tanh scalars, and a slot drawn for every
-    /// softmax group that `fixed` does not set.
+    /// Rows from their generator logits: scalars (tanh, or the logit itself where the
+    /// encoder decodes from it), and a slot drawn for every softmax group that `fixed`
+    /// does not set.
     fn draw(
         &self,
         logits: &[f32],
@@ -421,7 +426,12 @@ impl<'a> Sampler<'a> {
         let mut slots = Vec::with_capacity(n * spec.groups.len());
         let mut weights = vec![0.0; width];
         for (i, l) in logits.chunks_exact(width).enumerate() {
-            scalars.extend(l[..spec.n_scalars].iter().map(|v| v.tanh()));
+            scalars.extend(
+                l[..spec.n_scalars]
+                    .iter()
+                    .zip(&self.logit_scalars)
+                    .map(|(v, &logit)| if logit { *v } else { v.tanh() }),
+            );
             // Softmax weights of each group, up to a factor.
             for g in &spec.groups {
                 let l = &l[g.start..g.start + g.width];

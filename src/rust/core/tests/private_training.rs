@@ -202,6 +202,19 @@ fn calibration_makes_the_generator_draw_the_released_marginals() {
         "{}",
         below_zero(&after)
     );
+    // Decoded from logits, far-out draws keep their order instead of tying at one value.
+    let Values::Real(x) = &after.columns()[0].values else {
+        unreachable!()
+    };
+    let mut distinct: Vec<f64> = x.iter().copied().filter(|v| !v.is_nan()).collect();
+    let observed = distinct.len();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    assert!(
+        distinct.len() as f64 > 0.9 * observed as f64,
+        "{} of {observed}",
+        distinct.len()
+    );
     let off_before =
         (m0 - truth.0).abs() + (a0 - truth.1).abs() + (below_zero(&before) - 0.5).abs();
     let off_after = (m1 - truth.0).abs() + (a1 - truth.1).abs() + (below_zero(&after) - 0.5).abs();
