@@ -167,10 +167,29 @@ check_conditions <- function(object, conditions, call = rlang::caller_env()) {
   conditions
 }
 
-check_formula <- function(formula, call = rlang::caller_env()) {
+# A model formula (or NULL) whose variables are columns of `data` (or, as in glm(),
+# objects its environment holds).
+check_formula <- function(formula, data = NULL, call = rlang::caller_env()) {
   if (!is.null(formula) && !inherits(formula, "formula")) {
     sygnet_abort("{.arg formula} must be a model formula such as {.code y ~ x}.",
                  class = "sygnet_error_input", call = call)
+  }
+  if (is.null(formula) || is.null(data)) return(invisible())
+  unknown <- setdiff(all.vars(formula), names(data))
+  env <- environment(formula) %||% emptyenv()
+  unknown <- unknown[!vapply(unknown, exists, logical(1), envir = env)]
+  if (length(unknown) > 0L) {
+    sygnet_abort("{.arg formula} names {.field {unknown}}, not {?a column/columns} of the data.",
+                 class = "sygnet_error_input", call = call)
+  }
+}
+
+# A fitted model as fit() makes it: its engine model and template are there.
+check_fitted <- function(object, call = rlang::caller_env()) {
+  if (!is.raw(object$model) || !is.data.frame(object$template) || is.null(object$n)) {
+    sygnet_abort(c("{.arg object} is not a complete fitted model.",
+                   "i" = "Use the object {.fn fit} returned, or one read back with {.fn readRDS}."),
+                 class = "sygnet_error_model", call = call)
   }
 }
 

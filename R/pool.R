@@ -68,8 +68,8 @@ pool_synthetic <- function(synthetic, formula, family = stats::gaussian(), n = N
     sygnet_abort("{.arg synthetic} must be a list of data frames (as from {.fn simulate}).",
                  class = "sygnet_error_input")
   }
-  check_formula(formula)
   if (is.null(formula)) sygnet_abort("{.arg formula} is required.", class = "sygnet_error_input")
+  check_formula(formula, sets[[1L]])
   family <- check_family(family)
   n <- n %||% attr(synthetic, "training_rows")
   if (is.null(n)) {

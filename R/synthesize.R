@@ -30,6 +30,7 @@ synthesize.sygnet_fit <- function(object, n = NULL, conditions = NULL, ...,
                                   threads = getOption("sygnet.threads", 1L),
                                   device = c("cpu", "auto", "cuda"), rejection = TRUE) {
   rlang::check_dots_empty()
+  check_fitted(object)
   device <- rlang::arg_match(device)
   threads <- check_threads(threads)
   check_flag(rejection)
@@ -94,6 +95,7 @@ join_pieces <- function(parts) {
 simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditions = NULL,
                                 ..., threads = getOption("sygnet.threads", 1L)) {
   rlang::check_dots_empty()
+  check_fitted(object)
   check_count(nsim)
   if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) stats::runif(1)
   if (is.null(seed)) {

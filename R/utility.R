@@ -79,7 +79,7 @@ utility <- function(synthetic, data, formula = NULL, family = stats::gaussian(),
   data <- as.data.frame(data)
   kinds <- column_kinds(data)
   sets <- synthetic_sets(synthetic, data)
-  check_formula(formula)
+  check_formula(formula, data)
   check_columns_in(target, data, "target")
   if (length(target) > 1L) {
     sygnet_abort("{.arg target} must name one column.", class = "sygnet_error_input")

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::encoding::Encoder;
+use crate::encoding::{Encoder, Transform};
 use crate::error::{Error, Result};
 use crate::rng::SeededRng;
 use crate::schema::Table;
@@ -34,6 +34,26 @@ pub struct CondSpec {
 impl CondSpec {
     pub fn dim(&self) -> usize {
         self.columns.last().map_or(0, |c| c.offset + c.width)
+    }
+
+    /// Whether a stored spec fits `encoder`: each column categorical with a softmax
+    /// group of its width, blocks in order, frequencies one per slot.
+    pub fn fits(&self, encoder: &Encoder) -> bool {
+        let mut offset = 0;
+        self.columns.iter().all(|c| {
+            let group = encoder
+                .columns
+                .get(c.column)
+                .filter(|codec| matches!(codec.transform, Transform::Categorical { .. }))
+                .and_then(|codec| codec.group)
+                .and_then(|g| encoder.groups.get(g));
+            let ok = group.is_some_and(|g| g.width == c.width)
+                && c.offset == offset
+                && c.frequency.len() == c.width
+                && c.frequency.iter().all(|f| f.is_finite() && *f >= 0.0);
+            offset += c.width;
+            ok
+        })
     }
 
     /// A condition vector per row for sampling. `fixed[i][j]` is the slot that row i

@@ -71,6 +71,11 @@ impl Default for TrainConfig {
     }
 }
 
+/// Widest layer (and noise input), and most hidden layers, accepted: larger networks
+/// would need more memory than a machine has.
+pub const MAX_WIDTH: usize = 16_384;
+pub const MAX_LAYERS: usize = 64;
+
 impl TrainConfig {
     /// Checks every setting; messages name them as `gan()` and `gan_control()` do.
     pub fn check(&self) -> Result<()> {
@@ -87,6 +92,17 @@ impl TrainConfig {
             return bad(
                 "`generator` and `critic` need at least one layer, each of positive width".into(),
             );
+        }
+        for (name, widths) in [
+            ("generator", &self.generator),
+            ("critic", &self.critic),
+            ("noise_dim", &vec![self.noise_dim]),
+        ] {
+            if widths.iter().any(|&w| w > MAX_WIDTH) || widths.len() > MAX_LAYERS {
+                return bad(format!(
+                    "`{name}` must have at most {MAX_LAYERS} layers of at most {MAX_WIDTH} units"
+                ));
+            }
         }
         if self.pac > self.batch_size {
             return bad(format!(

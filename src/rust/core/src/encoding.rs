@@ -97,6 +97,11 @@ const QUANTILE_SCALE: f64 = 0.25;
 /// Distribution positions are kept this far from 0 and 1.
 const QUANTILE_MARGIN: f64 = 1e-6;
 
+/// Whether a stored number of decimals is one [`Finish`] can apply.
+fn decimals_ok(decimals: Option<i32>) -> bool {
+    decimals.is_none_or(|d| (0..=MAX_DECIMALS).contains(&d))
+}
+
 /// The position in [0, 1] of `x` among `knots` (sorted values at equally spaced
 /// probabilities), linear between knots; the middle of a run of knots equal to `x`.
 fn position(knots: &[f64], x: f64) -> f64 {
@@ -260,6 +265,93 @@ impl Encoder {
             groups,
             n_rows,
         }
+    }
+
+    /// Checks a stored encoder (read from a model file) for consistency: its layout is
+    /// the one [`Self::layout`] gives its columns, every level count matches its kind,
+    /// and every numeric transform is finite and ordered. Errors name what is wrong.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::ModelFormat(what));
+        let relaid = Self::layout(self.columns.clone(), self.n_rows);
+        if relaid.n_scalars != self.n_scalars
+            || relaid.groups != self.groups
+            || relaid
+                .columns
+                .iter()
+                .zip(&self.columns)
+                .any(|(a, b)| a.scalar != b.scalar || a.group != b.group)
+        {
+            return bad("the encoding's layout does not match its columns".into());
+        }
+        let finite = |xs: &[f64]| xs.iter().all(|x| x.is_finite());
+        let sorted = |xs: &[f64]| xs.windows(2).all(|w| w[0] <= w[1]);
+        for c in &self.columns {
+            let ok = match &c.transform {
+                Transform::AllMissing => true,
+                Transform::Categorical { n_levels } => match &c.kind {
+                    Kind::Logical => *n_levels == 2,
+                    Kind::Factor { levels, .. } | Kind::Character { levels } => {
+                        *n_levels == levels.len()
+                    }
+                    _ => false,
+                },
+                Transform::MinMax { min, max, decimals } => {
+                    finite(&[*min, *max]) && min <= max && decimals_ok(*decimals)
+                }
+                Transform::Modes {
+                    mixture,
+                    min,
+                    max,
+                    decimals,
+                    spikes,
+                } => {
+                    let k = mixture.n_modes();
+                    k > 0
+                        && mixture.sds.len() == k
+                        && mixture.weights.len() == k
+                        && finite(&mixture.means)
+                        && finite(&mixture.weights)
+                        && mixture.sds.iter().all(|&s| s > 0.0 && s.is_finite())
+                        && finite(spikes)
+                        && finite(&[*min, *max])
+                        && min <= max
+                        && decimals_ok(*decimals)
+                }
+                Transform::Quantile {
+                    edges,
+                    cumulative,
+                    min,
+                    max,
+                    decimals,
+                    generated,
+                } => {
+                    edges.len() >= 2
+                        && cumulative.len() == edges.len()
+                        && finite(edges)
+                        && sorted(edges)
+                        && cumulative.iter().all(|p| (0.0..=1.0).contains(p))
+                        && sorted(cumulative)
+                        && finite(generated)
+                        && sorted(generated)
+                        && finite(&[*min, *max])
+                        && min <= max
+                        && decimals_ok(*decimals)
+                }
+            };
+            let numeric = matches!(
+                c.kind,
+                Kind::Double | Kind::Integer | Kind::Date | Kind::DateTime { .. }
+            );
+            let kind_ok = match &c.transform {
+                Transform::AllMissing => true,
+                Transform::Categorical { .. } => !numeric,
+                _ => numeric,
+            };
+            if !(ok && kind_ok) {
+                return bad(format!("the encoding of column `{}` is not valid", c.name));
+            }
+        }
+        Ok(())
     }
 
     /// Per numeric scalar, whether [`Self::decode_slots`] takes the generator's logit

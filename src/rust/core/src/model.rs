@@ -158,6 +158,24 @@ impl Model {
                 ));
             }
         }
+        d.encoder.validate().map_err(|e| match e {
+            Error::ModelFormat(what) => damaged(&what),
+            other => other,
+        })?;
+        let cond_dim = d.condition.as_ref().map_or(0, |c| c.dim());
+        let layout_ok = d.generator.n_scalars == d.encoder.n_scalars
+            && d.generator.groups == d.encoder.groups
+            && d.generator.cond_dim == cond_dim
+            && d.critic.input_dim == d.encoder.width() + cond_dim
+            && d.critic.pac > 0;
+        if !layout_ok {
+            return Err(damaged("its networks do not match its encoding"));
+        }
+        if d.condition.as_ref().is_some_and(|c| !c.fits(&d.encoder)) {
+            return Err(damaged(
+                "its conditioning columns do not match its encoding",
+            ));
+        }
         if let Some(spec) = &d.rejection {
             spec.check(&d.encoder)?;
         }

@@ -36,10 +36,12 @@ pub struct StepLosses {
     pub score_gap: f32,
 }
 
-/// Generated rows per round of a private fit's calibration, rounds of its bias
-/// shifts, and the generated values it records per numeric column.
+/// Generated rows per round of a private fit's calibration, most rounds of its bias
+/// shifts (it stops once every drawn share is this close to its released share), and
+/// the generated values it records per numeric column.
 const CALIBRATION_ROWS: usize = 20_000;
-const CALIBRATION_ROUNDS: usize = 3;
+const CALIBRATION_ROUNDS: usize = 20;
+const CALIBRATION_TOLERANCE: f64 = 0.003;
 const CALIBRATION_KNOTS: usize = 101;
 
 pub struct Trainer {
@@ -560,6 +562,7 @@ impl Trainer {
         let n_groups = self.cx.encoder.groups.len();
         let n = CALIBRATION_ROWS;
         for _ in 0..CALIBRATION_ROUNDS {
+            let mut worst: f64 = 0.0;
             let model = self.model()?;
             let seed = self.rng.split_seed();
             let (_, slots) = sample::draw_unscreened(&model, n, seed, threads, &Device::Cpu)?;
@@ -576,10 +579,14 @@ impl Trainer {
                     drawn[row[gi] as usize] += 1.0 / n as f64;
                 }
                 for (j, (p, q)) in target.iter().zip(&drawn).enumerate() {
+                    worst = worst.max((p - q).abs());
                     let shift =
                         (p.max(marginals::SHARE_FLOOR) / q.max(marginals::SHARE_FLOOR)).ln();
                     bias[g.start + j] += shift as f32;
                 }
+            }
+            if worst < CALIBRATION_TOLERANCE {
+                break;
             }
             self.cx
                 .generator

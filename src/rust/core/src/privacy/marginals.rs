@@ -104,6 +104,26 @@ pub fn edges(kind: &Kind, lower: f64, upper: f64, n_bins: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The closest counts to `noisy` (in squared error) that are not negative and add up
+/// to the public row count `total`: post-processing that removes the excess mass
+/// clipping at zero would give empty slots.
+pub fn onto_total(noisy: &[f64], total: f64) -> Vec<f64> {
+    if noisy.is_empty() || total <= 0.0 {
+        return vec![0.0; noisy.len()];
+    }
+    let mut sorted = noisy.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let (mut sum, mut shift) = (0.0, 0.0);
+    for (k, &v) in sorted.iter().enumerate() {
+        sum += v;
+        let candidate = (sum - total) / (k + 1) as f64;
+        if v - candidate > 0.0 {
+            shift = candidate;
+        }
+    }
+    noisy.iter().map(|&v| (v - shift).max(0.0)).collect()
+}
+
 /// Releases every column's histogram of `table` (as [`PrivacyConfig::public_table`]
 /// gives it) with Gaussian noise of standard deviation `noise_multiplier * sqrt(columns)`:
 /// a row adds one to one slot of each column's histogram, so the histograms together
@@ -159,11 +179,13 @@ pub fn release(
                 (Some(edges), counts, missing)
             }
         };
-        let noise = rng.normal_vec(counts.len() + 1);
+        counts.push(missing);
+        let noise = rng.normal_vec(counts.len());
         for (count, z) in counts.iter_mut().zip(&noise) {
-            *count = (*count + noise_sd * f64::from(*z)).max(0.0);
+            *count += noise_sd * f64::from(*z);
         }
-        let missing = (missing + noise_sd * f64::from(noise[counts.len()])).max(0.0);
+        let mut counts = onto_total(&counts, rows as f64);
+        let missing = counts.pop().unwrap_or(0.0);
         marginals.push(Marginal {
             edges,
             counts,
@@ -204,6 +226,18 @@ mod tests {
             edges(&Kind::Double, 0.0, 1.0, 4),
             vec![0.0, 0.25, 0.5, 0.75, 1.0]
         );
+    }
+
+    #[test]
+    fn counts_are_projected_onto_the_public_total() {
+        let projected = onto_total(&[50.0, -10.0, 30.0, 5.0], 80.0);
+        assert!((projected.iter().sum::<f64>() - 80.0).abs() < 1e-9);
+        assert!(projected.iter().all(|&c| c >= 0.0));
+        // The excess is taken evenly from the slots that stay positive.
+        let excess = (85.0 - 80.0) / 3.0;
+        assert!((projected[0] - (50.0 - excess)).abs() < 1e-9 && projected[1] == 0.0);
+        // Counts that already fit are kept.
+        assert_eq!(onto_total(&[20.0, 0.0, 60.0], 80.0), vec![20.0, 0.0, 60.0]);
     }
 
     #[test]
