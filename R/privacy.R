@@ -73,7 +73,10 @@
 #' learned privately rather than read from the data. The number of bins of a numeric
 #' column comes from public inputs only (the row count and the noise: about four noise
 #' standard deviations of rows per bin, 8 to 32 bins; whole-number columns with fewer
-#' values get one bin per value). Nothing else reads the data: the post-fit quality
+#' values get one bin per value), and bounds that contain zero add a bin of width zero
+#' at zero, so exact zeros keep their share. Columns declared in `gan(ids =)` are left
+#' out of the model; they are only checked to be complete and unique, and their fresh
+#' values read nothing of the data. Nothing else reads the data: the post-fit quality
 #' check and the critic's losses on real rows are not computed.
 #'
 #' @section Randomness:

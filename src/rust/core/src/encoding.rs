@@ -131,8 +131,12 @@ impl Transform {
             Transform::Quantile {
                 edges, cumulative, ..
             } => {
+                let below = edges.partition_point(|&e| e < x);
                 let i = edges.partition_point(|&e| e <= x);
-                let p = if i == 0 {
+                let p = if i >= below + 2 {
+                    // x is a zero-width bin: the middle of its jump.
+                    (cumulative[below] + cumulative[i - 1]) / 2.0
+                } else if i == 0 {
                     0.0
                 } else if i == edges.len() {
                     1.0
@@ -824,6 +828,20 @@ mod tests {
             "an eighth of the way"
         );
         assert_eq!(position(&[0.5, 0.5, 0.5], 0.5), 0.5);
+        // A zero-width bin is a point mass: its value is placed in the middle of its
+        // jump and decoded exactly.
+        let spike = Transform::Quantile {
+            edges: vec![-1.0, 0.0, 0.0, 1.0],
+            cumulative: vec![0.0, 0.2, 0.7, 1.0],
+            min: -1.0,
+            max: 1.0,
+            decimals: None,
+            generated: Vec::new(),
+        };
+        let at_zero = spike.scale(0.0).atanh();
+        assert!((1.0 / (1.0 + (-at_zero / QUANTILE_SCALE).exp()) - 0.45).abs() < 1e-9);
+        assert_eq!(spike.unscale(at_zero), 0.0);
+        assert!((spike.unscale(spike.scale(0.5).atanh()) - 0.5).abs() < 1e-9);
     }
 
     fn mixed_table() -> Table {

@@ -86,7 +86,9 @@ pub fn bins(rows: usize, noise_sd: f64) -> usize {
 }
 
 /// Bin edges between the bounds: one bin per whole number for whole-number columns
-/// (integers, dates) with at most `n_bins` of them, else `n_bins` equal bins.
+/// (integers, dates) with at most `n_bins` of them, else `n_bins` equal bins and, when
+/// the bounds contain zero, a bin of width zero at zero (zero hours, zero income: a
+/// value social data often holds exactly, chosen before seeing the data).
 pub fn edges(kind: &Kind, lower: f64, upper: f64, n_bins: usize) -> Vec<f64> {
     let whole = matches!(kind, Kind::Integer | Kind::Date);
     let (first, last) = (lower.ceil(), upper.floor());
@@ -99,9 +101,32 @@ pub fn edges(kind: &Kind, lower: f64, upper: f64, n_bins: usize) -> Vec<f64> {
         edges[end] = edges[end].min(upper);
         return edges;
     }
-    (0..=n_bins)
+    let mut edges: Vec<f64> = (0..=n_bins)
         .map(|k| lower + (upper - lower) * k as f64 / n_bins as f64)
-        .collect()
+        .collect();
+    if lower <= 0.0 && 0.0 < upper {
+        let at = edges.partition_point(|&e| e < 0.0);
+        if edges[at] == 0.0 {
+            edges.insert(at, 0.0);
+        } else {
+            edges.splice(at..at, [0.0, 0.0]);
+        }
+    }
+    edges
+}
+
+/// The bin of `v` among `edges`: a zero-width bin holds its value exactly; other
+/// values fall in the bin whose upper edge is the first one above them (the last bin
+/// takes the upper bound).
+pub fn bin_of(edges: &[f64], v: f64) -> usize {
+    let last = edges.len() - 2;
+    let at = edges.partition_point(|&e| e < v);
+    if at + 1 < edges.len() && edges[at] == v && edges[at + 1] == v {
+        return at;
+    }
+    edges[1..edges.len() - 1]
+        .partition_point(|&e| e <= v)
+        .min(last)
 }
 
 /// The closest counts to `noisy` (in squared error) that are not negative and add up
@@ -165,13 +190,12 @@ pub fn release(
                     )
                 })?;
                 let edges = edges(kind, b.lower, b.upper, n_bins);
-                let inner = &edges[1..edges.len() - 1];
                 let mut counts = vec![0.0; edges.len() - 1];
                 let mut missing = 0.0;
                 for i in 0..n {
                     let v = numeric_value(&col.values, i);
                     if v.is_finite() {
-                        counts[inner.partition_point(|&e| e <= v)] += 1.0;
+                        counts[bin_of(&edges, v.clamp(b.lower, b.upper))] += 1.0;
                     } else {
                         missing += 1.0;
                     }
@@ -221,10 +245,18 @@ mod tests {
             vec![-0.3, 0.5, 1.5, 2.5, 3.3]
         );
         // Too many values for the bins: equal widths.
-        assert_eq!(edges(&Kind::Integer, 0.0, 100.0, 4).len(), 5);
+        assert_eq!(edges(&Kind::Integer, 1.0, 100.0, 4).len(), 5);
         assert_eq!(
             edges(&Kind::Double, 0.0, 1.0, 4),
-            vec![0.0, 0.25, 0.5, 0.75, 1.0]
+            vec![0.0, 0.0, 0.25, 0.5, 0.75, 1.0]
+        );
+        // Bounds containing zero get a zero-width bin there.
+        let e = edges(&Kind::Double, -1.0, 3.0, 2);
+        assert_eq!(e, vec![-1.0, 0.0, 0.0, 1.0, 3.0]);
+        assert_eq!(edges(&Kind::Double, 1.0, 2.0, 2), vec![1.0, 1.5, 2.0]);
+        assert_eq!(
+            [-1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0].map(|v| bin_of(&e, v)),
+            [0, 0, 1, 2, 3, 3, 3]
         );
     }
 
