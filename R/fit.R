@@ -69,6 +69,11 @@ fit.sygnet_spec <- function(object, data, ...,
   device <- rlang::arg_match(device)
   threads <- check_threads(threads)
   verbose <- resolve_verbose(verbose)
+  columns <- names(data)
+  ids <- id_columns(data, object$ids, private = !is.null(object$privacy))
+  data <- without_ids(data, ids)
+  check_data(data)
+  if (is.null(object$privacy)) check_mostly_unique(data, object$ids)
   missing_cols <- setdiff(object$condition_on, names(data))
   if (length(missing_cols)) {
     sygnet_abort("{.arg condition_on} names {.field {missing_cols}}, not in {.arg data}.",
@@ -101,7 +106,7 @@ fit.sygnet_spec <- function(object, data, ...,
     object$privacy$budget <- NULL
   }
   run_training(session, object, data, epochs, previous = NULL, seed = seed,
-               threads = threads, verbose = verbose)
+               threads = threads, verbose = verbose, ids = ids, columns = columns)
 }
 
 #' @rdname fit.sygnet_spec
@@ -126,6 +131,7 @@ fit.sygnet_fit <- function(object, data, epochs, ...,
                  class = "sygnet_error_input")
   }
   check_data(data)
+  data <- without_ids(data, object$ids)
   check_count(epochs)
   device <- rlang::arg_match(device)
   threads <- check_threads(threads)

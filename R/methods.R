@@ -24,6 +24,7 @@ print.sygnet_fit <- function(x, ...) {
     "loss {x$spec$loss}; generator {paste(x$spec$generator, collapse = ' x ')} ({format(info$generator_parameters, big.mark = ',')} parameters), critic {paste(x$spec$critic, collapse = ' x ')}",
     if (nrow(last)) "last epoch: critic loss {signif(last$critic_loss, 3)}, generator loss {signif(last$generator_loss, 3)}" else "not trained",
     if (length(info$condition_on)) "conditioned on {.field {info$condition_on}}" else "no conditioning columns",
+    if (length(x$ids)) "ID columns {.field {vapply(x$ids, `[[`, '', 'name')}} left out, written afresh",
     if (!is.null(info$rejection_acceptance)) "rejection sampling keeps about {round(100 * info$rejection_acceptance)}% of generated rows" else "no rejection sampling",
     if (!is.null(x$check)) "quality check: propensity AUC {round(x$check$propensity_auc, 3)} (0.5 = synthetic rows indistinguishable from real ones)" else "",
     if (!is.null(x$privacy)) privacy_line(x$privacy)

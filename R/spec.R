@@ -28,6 +28,13 @@
 #' @param condition_on Names of factor, character or logical columns to condition on
 #'   (CTGAN's conditional vector with training-by-sampling, so rare levels are
 #'   learned). Their values can then be fixed in [synthesize()].
+#' @param ids Names of identifier columns (person or household IDs): they are left out
+#'   of the model, and every synthetic data set gets fresh, unique values of the same
+#'   class instead (numbers above the largest real one, by a random margin; text as
+#'   `"syn-0001"`, ...), so that no real identifier is copied. Text columns with mostly
+#'   unique values must be declared here or dropped. In a private fit the fresh
+#'   values read nothing of the data: numbers count down from -1, text has the prefix
+#'   `"syn-"`.
 #' @param privacy `NULL`, or [dp()] to train with differential privacy.
 #' @param control Rarely changed settings, from [gan_control()].
 #' @return An object of class `sygnet_spec`.
@@ -44,6 +51,7 @@ gan <- function(epochs = NULL,
                 learning_rate = gan_defaults()$learning_rate,
                 loss = gan_defaults()$loss,
                 condition_on = NULL,
+                ids = NULL,
                 privacy = NULL,
                 control = gan_control()) {
   loss <- rlang::arg_match(loss, c("wgan-gp", "gan"))
@@ -51,6 +59,14 @@ gan <- function(epochs = NULL,
   check_flag(attention)
   if (!is.null(condition_on) && (!is.character(condition_on) || anyNA(condition_on))) {
     sygnet_abort("{.arg condition_on} must be a character vector of column names or NULL.",
+                 class = "sygnet_error_input")
+  }
+  if (!is.null(ids) && (!is.character(ids) || anyNA(ids))) {
+    sygnet_abort("{.arg ids} must be a character vector of column names or NULL.",
+                 class = "sygnet_error_input")
+  }
+  if (length(intersect(ids, condition_on))) {
+    sygnet_abort("{.field {intersect(ids, condition_on)}} cannot be both an ID and a conditioning column.",
                  class = "sygnet_error_input")
   }
   if (!is.null(privacy) && !inherits(privacy, "sygnet_dp")) {
@@ -77,6 +93,7 @@ gan <- function(epochs = NULL,
       learning_rate = learning_rate,
       loss = loss,
       condition_on = unique(condition_on),
+      ids = unique(ids),
       privacy = privacy,
       control = control,
       defaulted = setdiff(private_default_args, given)
@@ -251,6 +268,7 @@ print.sygnet_spec <- function(x, ...) {
     "critic: {paste(x$critic, collapse = ' x ')}, pac {x$control$pac}, dropout {x$control$critic_dropout}",
     "learning rate {x$learning_rate}; numeric encoding: {x$control$numeric_encoding}",
     if (length(x$condition_on)) "conditioned on {.field {x$condition_on}}" else "no conditioning columns",
+    if (length(x$ids)) "ID columns {.field {x$ids}}, written afresh",
     if (!is.null(x$privacy)) "differential privacy: epsilon {x$privacy$epsilon}"
   ))
   invisible(x)

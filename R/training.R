@@ -4,6 +4,7 @@
 # Steps the engine until `epochs` are done, a few steps per call so that the progress
 # bar moves and Ctrl-C is noticed within a fraction of a second.
 run_training <- function(session, spec, data, epochs, previous, seed, threads, verbose,
+                         ids = previous$ids, columns = previous$columns,
                          call = rlang::caller_env()) {
   info <- native(rs_session_info(session), call = call)
   per_epoch <- as.integer(info$steps_per_epoch)
@@ -54,6 +55,8 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
   }
   result <- new_sygnet_fit(session, spec, data, losses[seq_len(done), , drop = FALSE],
                            per_epoch, previous, seed, threads, info$device)
+  result$ids <- ids
+  result$columns <- columns
   if (done > 0L && !inherits(outcome, "sygnet_error_diverged")) {
     if (is.null(spec$privacy)) result$check <- list(propensity_auc = check_fit(result, data))
     check_collapse(result, data, call = call)
