@@ -52,6 +52,11 @@ check_data <- function(data, arg = rlang::caller_arg(data), call = rlang::caller
     sygnet_abort("{cli::qty(length(unnamed))}Column{?s} {unnamed} of {.arg {arg}} {?has/have} no name.",
                  class = "sygnet_error_input", call = call)
   }
+  repeated <- unique(names(data)[duplicated(names(data))])
+  if (length(repeated) > 0L) {
+    sygnet_abort("{.arg {arg}} has more than one column named {.field {repeated}}.",
+                 class = "sygnet_error_input", call = call)
+  }
   invisible(data)
 }
 

@@ -16,6 +16,8 @@ const MIN_BINS: usize = 8;
 const MAX_BINS: usize = 32;
 /// A bin should expect this many times the noise's standard deviation in rows.
 const ROWS_PER_NOISE: f64 = 4.0;
+/// Released counts below this many noise standard deviations are taken for noise.
+const FAINT: f64 = 2.0;
 /// Smallest share given to a slot in the generator's starting outputs.
 pub const SHARE_FLOOR: f64 = 1e-3;
 
@@ -149,6 +151,22 @@ pub fn onto_total(noisy: &[f64], total: f64) -> Vec<f64> {
     noisy.iter().map(|&v| (v - shift).max(0.0)).collect()
 }
 
+/// `counts` with those below [`FAINT`] noise standard deviations set to zero (most
+/// likely noise in an empty slot, such as zero wages where nobody earns nothing), the
+/// rest scaled to keep the total; unchanged if that would leave nothing.
+pub fn without_faint(counts: Vec<f64>, noise_sd: f64) -> Vec<f64> {
+    let total: f64 = counts.iter().sum();
+    let kept: Vec<f64> = counts
+        .iter()
+        .map(|&c| if c < FAINT * noise_sd { 0.0 } else { c })
+        .collect();
+    let left: f64 = kept.iter().sum();
+    if left <= 0.0 {
+        return counts;
+    }
+    kept.into_iter().map(|c| c * total / left).collect()
+}
+
 /// Releases every column's histogram of `table` (as [`PrivacyConfig::public_table`]
 /// gives it) with Gaussian noise of standard deviation `noise_multiplier * sqrt(columns)`:
 /// a row adds one to one slot of each column's histogram, so the histograms together
@@ -208,7 +226,7 @@ pub fn release(
         for (count, z) in counts.iter_mut().zip(&noise) {
             *count += noise_sd * f64::from(*z);
         }
-        let mut counts = onto_total(&counts, rows as f64);
+        let mut counts = without_faint(onto_total(&counts, rows as f64), noise_sd);
         let missing = counts.pop().unwrap_or(0.0);
         marginals.push(Marginal {
             edges,
@@ -270,6 +288,15 @@ mod tests {
         assert!((projected[0] - (50.0 - excess)).abs() < 1e-9 && projected[1] == 0.0);
         // Counts that already fit are kept.
         assert_eq!(onto_total(&[20.0, 0.0, 60.0], 80.0), vec![20.0, 0.0, 60.0]);
+    }
+
+    #[test]
+    fn faint_counts_are_dropped_and_the_total_kept() {
+        let kept = without_faint(vec![60.0, 3.0, 37.0], 2.0);
+        assert_eq!(kept[1], 0.0);
+        assert!((kept.iter().sum::<f64>() - 100.0).abs() < 1e-9);
+        assert!((kept[0] / kept[2] - 60.0 / 37.0).abs() < 1e-9);
+        assert_eq!(without_faint(vec![1.0, 3.0], 2.0), vec![1.0, 3.0]);
     }
 
     #[test]
