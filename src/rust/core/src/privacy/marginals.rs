@@ -16,7 +16,8 @@ const MIN_BINS: usize = 8;
 const MAX_BINS: usize = 32;
 /// A bin should expect this many times the noise's standard deviation in rows.
 const ROWS_PER_NOISE: f64 = 4.0;
-/// Released counts below this many noise standard deviations are taken for noise.
+/// Released counts of a zero-width bin below this many noise standard deviations are
+/// taken for noise.
 const FAINT: f64 = 2.0;
 /// Smallest share given to a slot in the generator's starting outputs.
 pub const SHARE_FLOOR: f64 = 1e-3;
@@ -151,14 +152,23 @@ pub fn onto_total(noisy: &[f64], total: f64) -> Vec<f64> {
     noisy.iter().map(|&v| (v - shift).max(0.0)).collect()
 }
 
-/// `counts` with those below [`FAINT`] noise standard deviations set to zero (most
-/// likely noise in an empty slot, such as zero wages where nobody earns nothing), the
-/// rest scaled to keep the total; unchanged if that would leave nothing.
-pub fn without_faint(counts: Vec<f64>, noise_sd: f64) -> Vec<f64> {
+/// `counts` with those of the `slots` below [`FAINT`] noise standard deviations set to
+/// zero, the rest scaled to keep the total; unchanged if that would leave nothing. For
+/// zero-width bins: a faint count there is most likely noise in an empty slot (exact
+/// zero wages where nobody earns nothing, which breaks a log), and other bins keep
+/// even faint counts (dropping them loses real rows of small data).
+pub fn without_faint(counts: Vec<f64>, slots: &[usize], noise_sd: f64) -> Vec<f64> {
     let total: f64 = counts.iter().sum();
     let kept: Vec<f64> = counts
         .iter()
-        .map(|&c| if c < FAINT * noise_sd { 0.0 } else { c })
+        .enumerate()
+        .map(|(k, &c)| {
+            if slots.contains(&k) && c < FAINT * noise_sd {
+                0.0
+            } else {
+                c
+            }
+        })
         .collect();
     let left: f64 = kept.iter().sum();
     if left <= 0.0 {
@@ -226,7 +236,11 @@ pub fn release(
         for (count, z) in counts.iter_mut().zip(&noise) {
             *count += noise_sd * f64::from(*z);
         }
-        let mut counts = without_faint(onto_total(&counts, rows as f64), noise_sd);
+        let zero_bins: Vec<usize> = edges
+            .as_ref()
+            .map(|e| (0..e.len() - 1).filter(|&k| e[k] == e[k + 1]).collect())
+            .unwrap_or_default();
+        let mut counts = without_faint(onto_total(&counts, rows as f64), &zero_bins, noise_sd);
         let missing = counts.pop().unwrap_or(0.0);
         marginals.push(Marginal {
             edges,
@@ -292,11 +306,13 @@ mod tests {
 
     #[test]
     fn faint_counts_are_dropped_and_the_total_kept() {
-        let kept = without_faint(vec![60.0, 3.0, 37.0], 2.0);
+        let kept = without_faint(vec![60.0, 3.0, 37.0], &[1], 2.0);
         assert_eq!(kept[1], 0.0);
         assert!((kept.iter().sum::<f64>() - 100.0).abs() < 1e-9);
         assert!((kept[0] / kept[2] - 60.0 / 37.0).abs() < 1e-9);
-        assert_eq!(without_faint(vec![1.0, 3.0], 2.0), vec![1.0, 3.0]);
+        // Only the given slots are judged; nothing left means nothing changes.
+        assert_eq!(without_faint(vec![3.0, 97.0], &[1], 2.0), vec![3.0, 97.0]);
+        assert_eq!(without_faint(vec![1.0, 3.0], &[0, 1], 2.0), vec![1.0, 3.0]);
     }
 
     #[test]
