@@ -67,6 +67,18 @@ catalogue <- list(
                  names = "nope"),
   catalogue_case("conditioning on a numeric column", fit(tiny_gan(condition_on = "age"), data, verbose = FALSE),
                  names = "age"),
+  catalogue_case("numbers near 1e-300 keep their spread", {
+    m <- fit(tiny_gan(epochs = 1L), data.frame(x = exp(stats::rnorm(100)) * 1e-300), verbose = FALSE)
+    synthesize(m, 100)
+  }, class = NULL, check = function(s) length(unique(s$x)) > 50 && all(s$x > 0 & s$x < 1e-297)),
+  catalogue_case("numbers near 1e300 train and keep their spread", {
+    m <- fit(tiny_gan(epochs = 1L), data.frame(x = exp(stats::rnorm(100)) * 1e300), verbose = FALSE)
+    synthesize(m, 100)
+  }, class = NULL, check = function(s) length(unique(s$x)) > 50 && all(is.finite(s$x))),
+  catalogue_case("a narrow range far from zero keeps its spread", {
+    m <- fit(tiny_gan(epochs = 1L), data.frame(x = 1 + (1:100) * 1e-13), verbose = FALSE)
+    synthesize(m, 100)
+  }, class = NULL, check = function(s) length(unique(s$x)) > 20),
   # fit(): the settings
   catalogue_case("threads = 0", fit(tiny_gan(), data, threads = 0, verbose = FALSE), names = "threads"),
   catalogue_case("threads = NA", fit(tiny_gan(), data, threads = NA, verbose = FALSE), names = "threads"),

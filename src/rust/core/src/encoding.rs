@@ -70,6 +70,12 @@ pub enum Transform {
         /// modes, so that they come back exactly and at their rates.
         #[serde(default)]
         spikes: Vec<f64>,
+        /// The mixture is fitted to `(x - center) / scale` (the column's range mapped to
+        /// [-1, 1]), so that values of any magnitude keep their spread.
+        #[serde(default)]
+        center: f64,
+        #[serde(default = "unit_scale")]
+        scale: f64,
     },
     Categorical {
         n_levels: usize,
@@ -89,6 +95,10 @@ pub enum Transform {
         #[serde(default)]
         generated: Vec<f64>,
     },
+}
+
+fn unit_scale() -> f64 {
+    1.0
 }
 
 /// Scale of a quantile-encoded value's logistic score: an untrained generator's outputs
@@ -308,9 +318,14 @@ impl Encoder {
                     max,
                     decimals,
                     spikes,
+                    center,
+                    scale,
                 } => {
                     let k = mixture.n_modes();
                     k > 0
+                        && center.is_finite()
+                        && *scale > 0.0
+                        && scale.is_finite()
                         && mixture.sds.len() == k
                         && mixture.weights.len() == k
                         && finite(&mixture.means)
@@ -448,7 +463,11 @@ impl Encoder {
                     }
                 }
                 Transform::Modes {
-                    mixture, spikes, ..
+                    mixture,
+                    spikes,
+                    center,
+                    scale,
+                    ..
                 } => {
                     let s = codec.scalar.expect("numeric columns have a scalar");
                     let g = group.expect("mode-normalised columns have a group");
@@ -470,9 +489,10 @@ impl Encoder {
                             out[[i, g.start + k + j]] = 1.0;
                             continue;
                         }
-                        mixture.log_posterior_into(x, &mut post);
+                        let z = (x - center) / scale;
+                        mixture.log_posterior_into(z, &mut post);
                         let mode = draw_from_log_probs(&post, rng);
-                        let alpha = (x - mixture.means[mode]) / (MODE_SCALE * mixture.sds[mode]);
+                        let alpha = (z - mixture.means[mode]) / (MODE_SCALE * mixture.sds[mode]);
                         out[[i, s]] = alpha.clamp(-0.99, 0.99) as f32;
                         out[[i, g.start + mode]] = 1.0;
                     }
@@ -569,6 +589,8 @@ impl Encoder {
                     max,
                     decimals,
                     spikes,
+                    center,
+                    scale,
                 } => {
                     let finish = Finish::new(*min, *max, *decimals);
                     numeric_values(&codec.kind, n, |i| {
@@ -579,8 +601,8 @@ impl Encoder {
                                 .copied()
                                 .unwrap_or(f64::NAN);
                         }
-                        let x = scalar(s, i) * MODE_SCALE * mixture.sds[mode] + mixture.means[mode];
-                        finish.apply(x)
+                        let z = scalar(s, i) * MODE_SCALE * mixture.sds[mode] + mixture.means[mode];
+                        finish.apply(center + scale * z)
                     })
                 }
             };
@@ -644,15 +666,30 @@ fn fit_column(col: &Column, options: &EncoderOptions, rng: &mut SeededRng) -> Re
                     NumericEncoding::MinMax => Transform::MinMax { min, max, decimals },
                     NumericEncoding::Modes => {
                         let spikes = spikes(&x);
-                        let rest: Vec<f64> =
-                            x.iter().copied().filter(|v| !spikes.contains(v)).collect();
-                        let continuous = if rest.is_empty() { &x } else { &rest };
+                        // Halves first, so that the range of huge values cannot overflow.
+                        let center = min / 2.0 + max / 2.0;
+                        let half_range = max / 2.0 - min / 2.0;
+                        let scale = if half_range > 0.0 { half_range } else { 1.0 };
+                        let rest: Vec<f64> = x
+                            .iter()
+                            .filter(|v| !spikes.contains(v))
+                            .map(|v| (v - center) / scale)
+                            .collect();
+                        let all: Vec<f64>;
+                        let continuous = if rest.is_empty() {
+                            all = x.iter().map(|v| (v - center) / scale).collect();
+                            &all
+                        } else {
+                            &rest
+                        };
                         Transform::Modes {
                             mixture: Mixture::fit(continuous, options.max_modes, rng),
                             min,
                             max,
                             decimals,
                             spikes,
+                            center,
+                            scale,
                         }
                     }
                 }
@@ -719,13 +756,20 @@ pub(crate) fn category_code(values: &Values, i: usize) -> Option<usize> {
     }
 }
 
-/// The smallest number of decimal places that represents every value, if any does.
+/// The smallest number of decimal places that represents every value, if any does:
+/// rounding moves no value by more than a billionth of itself, nor of the column's
+/// range (so tiny values and narrow ranges far from zero keep their spread).
 fn detect_decimals(x: &[f64]) -> Option<i32> {
+    let min = x.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let spread = max / 2.0 - min / 2.0;
     (0..=MAX_DECIMALS).find(|&d| {
         let scale = 10f64.powi(d);
         x.iter().all(|&v| {
             let s = v * scale;
+            let moved = (v - s.round() / scale).abs();
             (s - s.round()).abs() <= 1e-9 * s.abs().max(1.0)
+                && (moved == 0.0 || moved <= 1e-9 * spread)
         })
     })
 }
@@ -793,6 +837,56 @@ fn numeric_values(kind: &Kind, n: usize, x: impl Fn(usize) -> f64) -> Values {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_of_any_magnitude_keep_their_spread() {
+        let mut rng = SeededRng::new(2);
+        let base: Vec<f64> = rng
+            .normal_vec(300)
+            .iter()
+            .map(|&z| f64::from(z).exp())
+            .collect();
+        let columns = |x: Vec<f64>| {
+            Table::new(
+                vec![Column::new("x", Kind::Double, Values::Real(x)).unwrap()],
+                300,
+            )
+            .unwrap()
+        };
+        let cases: Vec<Vec<f64>> = [1e-300, 1e-12, 1.0, 1e154, 1e300]
+            .iter()
+            .map(|&s| base.iter().map(|v| v * s).collect())
+            .chain(std::iter::once(
+                (0..300).map(|i| 1.0 + f64::from(i) * 1e-13).collect(),
+            ))
+            .collect();
+        for x in cases {
+            let table = columns(x.clone());
+            let enc = Encoder::fit(&table, &EncoderOptions::default(), &mut rng).unwrap();
+            let description = serde_json::to_string(&enc).unwrap();
+            let enc: Encoder = serde_json::from_str(&description).unwrap();
+            enc.validate().unwrap();
+            let back = enc.decode(&enc.encode(&table, &mut rng).unwrap()).unwrap();
+            let Values::Real(y) = &back.columns()[0].values else {
+                unreachable!()
+            };
+            let mut distinct = y.clone();
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup();
+            assert!(
+                distinct.len() > 250,
+                "{} distinct of {:e}",
+                distinct.len(),
+                x[0]
+            );
+            let worst = x
+                .iter()
+                .zip(y)
+                .map(|(a, b)| ((a - b) / a).abs())
+                .fold(0.0, f64::max);
+            assert!(worst < 1e-3, "relative error {worst} at {:e}", x[0]);
+        }
+    }
 
     #[test]
     fn quantile_encoding_places_values_by_their_released_distribution() {

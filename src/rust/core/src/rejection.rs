@@ -153,26 +153,31 @@ pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> 
                     (slot.is_none_or(|s| s == 0), None)
                 }
                 Transform::Modes {
-                    mixture, spikes, ..
+                    mixture,
+                    spikes,
+                    center,
+                    scale,
+                    ..
                 } => {
                     let s = slot.expect("mode-normalised columns have a group");
                     (
                         s < mixture.n_modes() + spikes.len(),
-                        Some((mixture, spikes, s)),
+                        Some((mixture, spikes, s, (*center, *scale))),
                     )
                 }
                 _ => continue,
             };
             let s = codec.scalar.expect("numeric columns have a scalar");
             let spike =
-                mixture.and_then(|(m, spikes, slot)| spikes.get(slot.wrapping_sub(m.n_modes())));
+                mixture.and_then(|(m, spikes, slot, _)| spikes.get(slot.wrapping_sub(m.n_modes())));
             if !present || spike.is_some() {
                 row[s] = 0.0;
             }
-            if let Some((mixture, _, mode)) = mixture {
+            if let Some((mixture, _, mode, (center, scale))) = mixture {
                 if present {
+                    // On the mixture's scale (see `Transform::Modes`).
                     let x = match spike {
-                        Some(&v) => v,
+                        Some(&v) => (v - center) / scale,
                         None => {
                             mixture.means[mode] + MODE_SCALE * mixture.sds[mode] * f64::from(row[s])
                         }
