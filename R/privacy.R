@@ -17,10 +17,11 @@
 #' by rank), which is post-processing of released values and costs nothing more. The
 #' rest of the budget goes to training, which learns how the columns relate.
 #'
-#' Only the critic sees real rows during training. Each critic update draws every real row independently
-#' with probability `q = batch_size / n` (Poisson sampling), computes each row's gradient,
-#' scales it down to norm at most `max_grad_norm`, sums, and adds Gaussian noise with
-#' standard deviation `noise_multiplier * max_grad_norm` (DP-SGD, Abadi et al. 2016).
+#' Only the critic sees real rows during training. Each critic update draws every real
+#' row independently with probability `q = batch_size / n` (Poisson sampling), computes
+#' each row's gradient, scales it down to norm at most `max_grad_norm`, sums, and adds
+#' Gaussian noise with standard deviation `noise_multiplier * max_grad_norm` (DP-SGD,
+#' Abadi et al. 2016).
 #' The generator learns only from the critic, so it and everything it generates are
 #' post-processing and cost no further privacy. The privacy loss of all critic updates is
 #' tracked, together with the histogram release, by a Rényi-DP accountant for the
@@ -61,8 +62,9 @@
 #' * **`bounds`** for every numeric, integer, Date and date-time column: values outside
 #'   are clipped to the bounds, and synthetic values stay inside them. Choose them from
 #'   domain knowledge (e.g. age 16 to 99), never from the data. Numbers are placed by
-#'   their column's released histogram between the bounds (no mode normalisation) and
-#'   doubles are not rounded to the data's decimal places; integers stay whole. `NaN` and infinite
+#'   their column's released histogram between the bounds (scaled linearly between them
+#'   with `marginal_share = 0`; no mode normalisation either way) and doubles are not
+#'   rounded to the data's decimal places; integers stay whole. `NaN` and infinite
 #'   values are treated as missing (they are errors in non-private fits).
 #' * **the number of rows**: `rows` if declared, else the data's row count `n`. It sets
 #'   the sampling rate (`batch_size / rows`), the length of an epoch and the default
@@ -283,7 +285,8 @@ composed_epsilon <- function(uses, delta) {
                                 as.double(uses$critic_updates), delta))
 }
 
-# Records a private fit's planned critic updates in its ledger, or refuses the fit.
+# Records a private fit's histogram release and planned critic updates in its ledger,
+# or refuses the fit.
 charge_budget <- function(budget, privacy, call = rlang::caller_env()) {
   recorded <- budget$uses
   if (is.null(recorded$fit)) recorded <- cbind(fit = seq_len(nrow(recorded)), recorded)
