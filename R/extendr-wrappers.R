@@ -41,6 +41,10 @@ rs_session_fit_rejection <- function(session) .Call(wrap__rs_session_fit_rejecti
 #' @noRd
 rs_session_calibrate <- function(session) .Call(wrap__rs_session_calibrate, session)
 
+#' Weights the session's training rows (survey weights).
+#' @noRd
+rs_session_weight_rows <- function(session, weights) .Call(wrap__rs_session_weight_rows, session, weights)
+
 #' The session's current model as safetensors bytes.
 #' @noRd
 rs_session_model <- function(session) .Call(wrap__rs_session_model, session)

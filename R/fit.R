@@ -43,6 +43,12 @@
 #'   training uses at most two threads; generation and the closing check use them all.
 #' @param device `"auto"` (a CUDA GPU when the package was built with CUDA support and
 #'   one is present, otherwise the CPU), `"cpu"` or `"cuda"`.
+#' @param weights `NULL`, or the name of a column of survey weights: training draws
+#'   rows with probability proportional to their weight, so the model learns the
+#'   weighted (population) distribution and synthetic rows are unweighted draws from
+#'   it. The weight column itself stays an ordinary column of the data. Not with
+#'   [dp()] or conditioning columns; later `fit(model, data, epochs)` calls use the
+#'   same column.
 #' @param verbose Show progress? Defaults to `getOption("sygnet.verbose")`, else `TRUE`
 #'   only in interactive sessions.
 #' @return An object of class `sygnet_fit`: a list holding the specification, the model
@@ -61,6 +67,7 @@
 #' @name fit.sygnet_spec
 #' @export
 fit.sygnet_spec <- function(object, data, ...,
+                            weights = NULL,
                             threads = getOption("sygnet.threads", 1L),
                             device = c("auto", "cpu", "cuda"),
                             verbose = NULL) {
@@ -74,6 +81,7 @@ fit.sygnet_spec <- function(object, data, ...,
   data <- without_ids(data, ids)
   check_data(data)
   if (is.null(object$privacy)) check_mostly_unique(data, object$ids)
+  row_weights <- check_weights(weights, data, object)
   missing_cols <- setdiff(object$condition_on, names(data))
   if (length(missing_cols)) {
     sygnet_abort("{.arg condition_on} names {.field {missing_cols}}, not in {.arg data}.",
@@ -105,17 +113,22 @@ fit.sygnet_spec <- function(object, data, ...,
     charge_budget(object$privacy$budget, native(rs_session_info(session))$privacy)
     object$privacy$budget <- NULL
   }
-  run_training(session, object, data, epochs, previous = NULL, seed = seed,
-               threads = threads, verbose = verbose, ids = ids, columns = columns)
+  if (!is.null(row_weights)) native(rs_session_weight_rows(session, row_weights))
+  fitted <- run_training(session, object, data, epochs, previous = NULL, seed = seed,
+                         threads = threads, verbose = verbose, ids = ids, columns = columns)
+  fitted$weights <- weights
+  fitted
 }
 
 #' @rdname fit.sygnet_spec
 #' @export
 fit.data.frame <- function(object, ...,
+                           weights = NULL,
                            threads = getOption("sygnet.threads", 1L),
                            device = c("auto", "cpu", "cuda"),
                            verbose = NULL) {
-  fit.sygnet_spec(gan(...), object, threads = threads, device = device, verbose = verbose)
+  fit.sygnet_spec(gan(...), object, weights = weights, threads = threads, device = device,
+                  verbose = verbose)
 }
 
 #' @rdname fit.sygnet_spec
@@ -137,10 +150,14 @@ fit.sygnet_fit <- function(object, data, epochs, ...,
   threads <- check_threads(threads)
   verbose <- resolve_verbose(verbose)
   seed <- native_seed()
+  row_weights <- check_weights(object$weights, data, object$spec)
   withr::local_envvar(RAYON_NUM_THREADS = threads)
   session <- native(rs_session_new(as_columns(data), nrow(data), engine_config(object$spec),
                                    object$model, seed, threads, device))
-  run_training(session, object$spec, data, epochs, previous = object, seed = seed,
-               threads = threads, verbose = verbose)
+  if (!is.null(row_weights)) native(rs_session_weight_rows(session, row_weights))
+  fitted <- run_training(session, object$spec, data, epochs, previous = object, seed = seed,
+                         threads = threads, verbose = verbose)
+  fitted$weights <- object$weights
+  fitted
 }
 

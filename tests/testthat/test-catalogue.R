@@ -67,6 +67,9 @@ catalogue <- list(
                  names = "nope"),
   catalogue_case("conditioning on a numeric column", fit(tiny_gan(condition_on = "age"), data, verbose = FALSE),
                  names = "age"),
+  catalogue_case("conditioning on an entirely missing factor",
+                 fit(tiny_gan(condition_on = "region"), transform(data, region = factor(NA, levels = "a")),
+                     verbose = FALSE), names = "entirely missing"),
   catalogue_case("numbers near 1e-300 keep their spread", {
     m <- fit(tiny_gan(epochs = 1L), data.frame(x = exp(stats::rnorm(100)) * 1e-300), verbose = FALSE)
     synthesize(m, 100)

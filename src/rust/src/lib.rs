@@ -402,6 +402,13 @@ fn rs_session_fit_rejection(mut session: ExternalPtr<Session>) -> Result<()> {
     session.trainer.fit_rejection().map_err(fail)
 }
 
+/// Weights the session's training rows (survey weights).
+/// @noRd
+#[extendr]
+fn rs_session_weight_rows(mut session: ExternalPtr<Session>, weights: &[f64]) -> Result<()> {
+    session.trainer.weight_rows(weights).map_err(fail)
+}
+
 /// Calibrates a private session's generator to its released marginals (the end of
 /// training).
 /// @noRd
@@ -645,6 +652,7 @@ extendr_module! {
     fn rs_session_train;
     fn rs_session_fit_rejection;
     fn rs_session_calibrate;
+    fn rs_session_weight_rows;
     fn rs_session_model;
     fn rs_synthesize;
     fn rs_synthesize_piece;

@@ -112,6 +112,12 @@ impl Conditioner {
                     "`condition_on` names `{name}`, which is not a column of the data"
                 ))
             })?;
+            if matches!(encoder.columns[column].transform, Transform::AllMissing) {
+                return Err(Error::column(
+                    name,
+                    "is entirely missing, so there is nothing to condition on",
+                ));
+            }
             let col_slots = encoder.category_slots(table, column).ok_or_else(|| {
                 Error::column(
                     name,

@@ -98,6 +98,20 @@ impl SeededRng {
         (0..k).map(|_| self.0.random_range(0..n) as u32).collect()
     }
 
+    /// `k` indices drawn with replacement, index `i` with probability proportional to
+    /// the weight whose running total `cumulative[i]` ends (the last entry is the total).
+    pub fn weighted_indices(&mut self, k: usize, cumulative: &[f64]) -> Vec<u32> {
+        let total = cumulative.last().copied().unwrap_or(0.0);
+        (0..k)
+            .map(|_| {
+                let u = self.uniform() * total;
+                cumulative
+                    .partition_point(|&c| c <= u)
+                    .min(cumulative.len() - 1) as u32
+            })
+            .collect()
+    }
+
     /// A random subset of `0..n` of size `k` (or all of it when `k >= n`).
     pub fn subset(&mut self, n: usize, k: usize) -> Vec<usize> {
         if k >= n {
@@ -199,6 +213,15 @@ impl SeededRng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weighted_indices_follow_the_weights_and_skip_zero_weights() {
+        let cumulative = [1.0, 1.0, 4.0, 4.0]; // weights 1, 0, 3, 0
+        let drawn = SeededRng::new(3).weighted_indices(40_000, &cumulative);
+        let share = |i: u32| drawn.iter().filter(|&&d| d == i).count() as f64 / 40_000.0;
+        assert!((share(0) - 0.25).abs() < 0.01 && (share(2) - 0.75).abs() < 0.01);
+        assert_eq!(share(1) + share(3), 0.0);
+    }
 
     #[test]
     fn same_seed_same_stream() {

@@ -62,6 +62,8 @@ pub struct Trainer {
     released: Option<Vec<Marginal>>,
     /// Set by the calibration, after which training cannot go on.
     calibrated: bool,
+    /// Running totals of the rows' survey weights, if the rows are weighted.
+    row_weights: Option<Vec<f64>>,
 }
 
 impl Trainer {
@@ -239,6 +241,7 @@ impl Trainer {
             rejection: None,
             released,
             calibrated: false,
+            row_weights: None,
         })
     }
 
@@ -437,7 +440,14 @@ impl Trainer {
                 let s = c.sample(b, &mut self.rng);
                 (s.rows, s.vectors, s.fixed)
             }
-            None => (self.rng.indices(b, self.n_rows), Vec::new(), Vec::new()),
+            None => match &self.row_weights {
+                Some(cumulative) => (
+                    self.rng.weighted_indices(b, cumulative),
+                    Vec::new(),
+                    Vec::new(),
+                ),
+                None => (self.rng.indices(b, self.n_rows), Vec::new(), Vec::new()),
+            },
         };
         let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
         let wgan = self.cx.config.loss.has_penalty();
@@ -513,6 +523,45 @@ impl Trainer {
         })
     }
 
+    /// Weights the training rows (survey weights, one per row, not negative, some
+    /// positive): training batches, and the rows the rejection sampler learns from,
+    /// draw rows with probability proportional to their weight, so that the model
+    /// learns the weighted (population) distribution. Not for private fits, whose
+    /// accounting assumes every row is sampled alike, nor with conditioning columns.
+    pub fn weight_rows(&mut self, weights: &[f64]) -> Result<()> {
+        if self.dp.is_some() || self.cx.conditioner.is_some() {
+            return Err(Error::Config(
+                "row weights cannot be combined with differential privacy or conditioning columns"
+                    .into(),
+            ));
+        }
+        if weights.len() != self.n_rows {
+            return Err(Error::Data(format!(
+                "{} weights for {} rows",
+                weights.len(),
+                self.n_rows
+            )));
+        }
+        if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(Error::Data(
+                "weights must be finite numbers, not negative".into(),
+            ));
+        }
+        let mut total = 0.0;
+        let cumulative: Vec<f64> = weights
+            .iter()
+            .map(|w| {
+                total += w;
+                total
+            })
+            .collect();
+        if total <= 0.0 {
+            return Err(Error::Data("at least one weight must be positive".into()));
+        }
+        self.row_weights = Some(cumulative);
+        Ok(())
+    }
+
     /// Fits the rejection sampler ([`crate::rejection`]) to the training rows and the
     /// generator as it is now; training further discards it. Not for private fits: it
     /// reads the training rows outside the privacy budget.
@@ -533,6 +582,19 @@ impl Trainer {
             .to_vec1()?;
         let (scalars, slots) = rejection::slots_of(encoder, &encoded);
         let real = rejection::features(encoder, self.n_rows, &scalars, &slots);
+        // Weighted rows stand for the population: the classifier learns from as many
+        // rows drawn by weight.
+        let real = match &self.row_weights {
+            Some(cumulative) => {
+                let width = real.len() / self.n_rows;
+                self.rng
+                    .weighted_indices(self.n_rows, cumulative)
+                    .into_iter()
+                    .flat_map(|i| real[i as usize * width..(i as usize + 1) * width].to_vec())
+                    .collect()
+            }
+            None => real,
+        };
         let n = (self.n_rows * rejection::GENERATED_PER_ROW).min(rejection::MAX_GENERATED);
         let seed = self.rng.split_seed();
         let threads = self.pool.current_num_threads();
