@@ -33,6 +33,17 @@
 #'   naming the column. Row names are not kept. Numeric columns come back within their
 #'   observed range, with the number of decimal places they had (integers as integers).
 #'
+#' @section Survey files: data read from Stata, SPSS or SAS files with \pkg{haven} keep
+#'   their form. A labelled column (`haven_labelled`, `haven_labelled_spss`) whose
+#'   values all carry a value label is learned as a factor; one with unlabelled values
+#'   as a number, whose SPSS user-defined missing values (`na_values`, `na_range`) and
+#'   tagged missing values (Stata's `.a`, `.b`, ...) are learned as missing-value codes
+#'   (see `missing_codes` in [gan()]). Synthetic columns come back with the same type,
+#'   value labels, missing-value definitions and variable label (the `label`
+#'   attribute, kept on every column), so `haven::write_dta()` writes a file the
+#'   original do-file reads. Private fits refuse labelled columns: convert them first
+#'   with `haven::as_factor()` or `haven::zap_labels()`.
+#'
 #' @param object A [gan()] specification, a data frame (shorthand, see above) or a
 #'   fitted `sygnet_fit` to continue training.
 #' @param data A data frame or tibble.
@@ -80,6 +91,11 @@ fit.sygnet_spec <- function(object, data, ...,
   ids <- id_columns(data, object$ids, private = !is.null(object$privacy))
   data <- without_ids(data, ids)
   check_data(data)
+  check_codes_in(object$missing_codes, data)
+  if (!is.null(object$privacy)) check_unlabelled(data)
+  survey <- survey_columns(data, object$missing_codes)
+  data <- survey$data
+  object$missing_codes <- survey$codes
   if (is.null(object$privacy)) check_mostly_unique(data, object$ids)
   row_weights <- check_weights(weights, data, object)
   missing_cols <- setdiff(object$condition_on, names(data))
@@ -117,6 +133,7 @@ fit.sygnet_spec <- function(object, data, ...,
   fitted <- run_training(session, object, data, epochs, previous = NULL, seed = seed,
                          threads = threads, verbose = verbose, ids = ids, columns = columns)
   fitted$weights <- weights
+  fitted$survey <- survey[c("restore", "labels")]
   fitted
 }
 
@@ -145,6 +162,7 @@ fit.sygnet_fit <- function(object, data, epochs, ...,
   }
   check_data(data)
   data <- without_ids(data, object$ids)
+  data <- survey_columns(data, object$spec$missing_codes)$data
   check_count(epochs)
   device <- rlang::arg_match(device)
   threads <- check_threads(threads)
@@ -158,6 +176,7 @@ fit.sygnet_fit <- function(object, data, epochs, ...,
   fitted <- run_training(session, object$spec, data, epochs, previous = object, seed = seed,
                          threads = threads, verbose = verbose)
   fitted$weights <- object$weights
+  fitted$survey <- object$survey
   fitted
 }
 

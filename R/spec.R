@@ -35,6 +35,15 @@
 #'   unique values must be declared here or dropped. In a private fit the fresh
 #'   values read nothing of the data: numbers count down from -1, text has the prefix
 #'   `"syn-"`.
+#' @param missing_codes `NULL`, or a list naming, per numeric column, values that are
+#'   codes rather than measurements, e.g. `list(income = c(-8, -9))` for "don't know"
+#'   and "refused" (synthpop's `cont.na`). Each code is learned as a category of its
+#'   own beside the column's continuous part, so it comes back at its exact value and
+#'   rate, and the continuous part's range and shape are learned without it. Every
+#'   code must occur in the data. SPSS user-defined missing values of labelled columns
+#'   (see *Survey files* in [fit()][fit.sygnet_spec]) are added to them. Values that many
+#'   rows share (zero incomes, top-codes) get the same treatment without declaring
+#'   them. Not with differential privacy.
 #' @param privacy `NULL`, or [dp()] to train with differential privacy.
 #' @param control Rarely changed settings, from [gan_control()].
 #' @return An object of class `sygnet_spec`.
@@ -52,6 +61,7 @@ gan <- function(epochs = NULL,
                 loss = gan_defaults()$loss,
                 condition_on = NULL,
                 ids = NULL,
+                missing_codes = NULL,
                 privacy = NULL,
                 control = gan_control()) {
   loss <- rlang::arg_match(loss, c("wgan-gp", "gan"))
@@ -67,6 +77,16 @@ gan <- function(epochs = NULL,
   }
   if (length(intersect(ids, condition_on))) {
     sygnet_abort("{.field {intersect(ids, condition_on)}} cannot be both an ID and a conditioning column.",
+                 class = "sygnet_error_input")
+  }
+  missing_codes <- check_missing_codes(missing_codes)
+  if (length(intersect(names(missing_codes), c(ids, condition_on)))) {
+    sygnet_abort("{.field {intersect(names(missing_codes), c(ids, condition_on))}} cannot have missing-value codes: {?it is/they are} an ID or conditioning column.",
+                 class = "sygnet_error_input")
+  }
+  if (!is.null(privacy) && !is.null(missing_codes)) {
+    sygnet_abort(c("{.arg missing_codes} cannot be used with differential privacy yet.",
+                   "i" = "Recode the codes to {.code NA}, or move them to a factor column with declared levels."),
                  class = "sygnet_error_input")
   }
   if (!is.null(privacy) && !inherits(privacy, "sygnet_dp")) {
@@ -94,6 +114,7 @@ gan <- function(epochs = NULL,
       loss = loss,
       condition_on = unique(condition_on),
       ids = unique(ids),
+      missing_codes = missing_codes,
       privacy = privacy,
       control = control,
       defaulted = setdiff(private_default_args, given)
@@ -246,7 +267,7 @@ engine_config <- function(spec, privacy = NULL) {
     critic_steps = ctl$critic_steps, gradient_penalty = ctl$gradient_penalty,
     tau = ctl$tau, condition_on = spec$condition_on,
     numeric_encoding = ctl$numeric_encoding, max_modes = ctl$max_modes,
-    max_levels = ctl$max_levels,
+    max_levels = ctl$max_levels, missing_codes = spec$missing_codes,
     privacy = privacy,
     rejection = uses_rejection(spec, privacy)
   )
@@ -269,6 +290,7 @@ print.sygnet_spec <- function(x, ...) {
     "learning rate {x$learning_rate}; numeric encoding: {x$control$numeric_encoding}",
     if (length(x$condition_on)) "conditioned on {.field {x$condition_on}}" else "no conditioning columns",
     if (length(x$ids)) "ID columns {.field {x$ids}}, written afresh",
+    if (length(x$missing_codes)) "missing-value codes in {.field {names(x$missing_codes)}}",
     if (!is.null(x$privacy)) "differential privacy: epsilon {x$privacy$epsilon}"
   ))
   invisible(x)

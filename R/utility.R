@@ -42,7 +42,9 @@
 #'
 #' @param synthetic A data frame, or a list of them as returned by
 #'   [simulate()][simulate.sygnet_fit]. Measures are averaged over the list.
-#' @param data The real data frame.
+#' @param data The real data frame. Labelled columns (\pkg{haven}) are compared as
+#'   factors of their values where every real value carries a label, otherwise as
+#'   numbers (tagged missing values as `NA`).
 #' @param formula A model formula for the regression comparison, or `NULL`.
 #' @param family A [stats::family()] object or function for `formula`.
 #' @param target Name of a column to predict, or `NULL`.
@@ -77,14 +79,18 @@ utility <- function(synthetic, data, formula = NULL, family = stats::gaussian(),
                     threads = getOption("sygnet.threads", 1L)) {
   check_data(data)
   data <- as.data.frame(data)
+  labelled <- data
+  data <- plain_columns(data, labelled)
   kinds <- column_kinds(data)
+  synthetic <- if (is.data.frame(synthetic)) plain_columns(synthetic, labelled) else
+    if (is.list(synthetic)) lapply(synthetic, plain_columns, labelled) else synthetic
   sets <- synthetic_sets(synthetic, data)
   check_formula(formula, data)
   check_columns_in(target, data, "target")
   if (length(target) > 1L) {
     sygnet_abort("{.arg target} must name one column.", class = "sygnet_error_input")
   }
-  if (!is.null(test)) test <- matching_frame(test, data, "test")
+  if (!is.null(test)) test <- matching_frame(plain_columns(test, labelled), data, "test")
   check_count(neighbours)
   check_count(max_levels)
   threads <- check_threads(threads)

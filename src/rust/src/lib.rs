@@ -8,7 +8,7 @@ use sygnet_core::config::{TrainConfig, ATTENTION_TOKENS};
 use sygnet_core::device::{self, Device};
 use sygnet_core::diagnostic;
 use sygnet_core::distance::{self, Feature};
-use sygnet_core::encoding::{EncoderOptions, NumericEncoding, Transform};
+use sygnet_core::encoding::{ColumnCodes, EncoderOptions, NumericEncoding, Transform};
 use sygnet_core::loss::Loss;
 use sygnet_core::model::Model;
 use sygnet_core::network::GENERATOR;
@@ -151,6 +151,7 @@ fn train_config(cfg: &List) -> Result<TrainConfig> {
             numeric,
             max_modes: count(cfg, "max_modes")?,
             max_levels: count(cfg, "max_levels")?,
+            codes: missing_codes(cfg)?,
         },
         privacy: match cfg.dollar("privacy") {
             Ok(p) if !p.is_null() => Some(privacy_config(&p)?),
@@ -158,6 +159,26 @@ fn train_config(cfg: &List) -> Result<TrainConfig> {
         },
         rejection: flag(cfg, "rejection")?,
     })
+}
+
+/// `missing_codes`: NULL or a list of numeric vectors named by column.
+fn missing_codes(cfg: &List) -> Result<Vec<ColumnCodes>> {
+    let list = match cfg.dollar("missing_codes") {
+        Ok(r) if !r.is_null() => r
+            .as_list()
+            .ok_or_else(|| config_error("`missing_codes` must be a named list".into()))?,
+        _ => return Ok(Vec::new()),
+    };
+    list.iter()
+        .map(|(column, value)| {
+            Ok(ColumnCodes {
+                column: column.to_string(),
+                values: numbers(&value).ok_or_else(|| {
+                    config_error(format!("missing-value codes of `{column}` must be numbers"))
+                })?,
+            })
+        })
+        .collect()
 }
 
 fn privacy_config(robj: &Robj) -> Result<PrivacyConfig> {

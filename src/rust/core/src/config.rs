@@ -136,6 +136,17 @@ impl TrainConfig {
         if self.encoder.max_modes == 0 || self.encoder.max_levels == 0 {
             return bad("`max_modes` and `max_levels` must be positive".into());
         }
+        if let Some(c) = self
+            .encoder
+            .codes
+            .iter()
+            .find(|c| c.values.iter().any(|v| !v.is_finite()))
+        {
+            return bad(format!(
+                "missing-value codes of `{}` must be finite numbers",
+                c.column
+            ));
+        }
         if self.attention_heads == 0 {
             return bad("`attention_heads` must be positive".into());
         }
@@ -146,6 +157,9 @@ impl TrainConfig {
             }
             if !self.condition_on.is_empty() {
                 return bad("`condition_on` samples rows by their categories, which differentially private training cannot account for".into());
+            }
+            if !self.encoder.codes.is_empty() {
+                return bad("missing-value codes are not yet supported with differential privacy: recode them to NA or to a factor column".into());
             }
             if self.rejection {
                 return bad("`rejection` sampling reads the training rows outside the privacy budget, so differentially private training cannot use it".into());

@@ -39,6 +39,33 @@ pub struct EncoderOptions {
     pub max_modes: usize,
     /// Categorical columns with more levels than this are refused.
     pub max_levels: usize,
+    /// Values of numeric columns that are codes (e.g. -8 "don't know") rather than
+    /// measurements: each gets its own slot, like a spike, and the range and mixture of
+    /// the column are learned from its other values.
+    #[serde(default)]
+    pub codes: Vec<ColumnCodes>,
+}
+
+/// Declared codes of one numeric column (see [`EncoderOptions::codes`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnCodes {
+    pub column: String,
+    pub values: Vec<f64>,
+}
+
+impl EncoderOptions {
+    /// The codes declared for `column`, sorted.
+    fn codes_of(&self, column: &str) -> Vec<f64> {
+        let mut codes: Vec<f64> = self
+            .codes
+            .iter()
+            .filter(|c| c.column == column)
+            .flat_map(|c| c.values.iter().copied())
+            .collect();
+        codes.sort_by(f64::total_cmp);
+        codes.dedup();
+        codes
+    }
 }
 
 impl Default for EncoderOptions {
@@ -47,6 +74,7 @@ impl Default for EncoderOptions {
             numeric: NumericEncoding::Modes,
             max_modes: 10,
             max_levels: 1000,
+            codes: Vec::new(),
         }
     }
 }
@@ -232,6 +260,21 @@ impl Encoder {
         }
         if table.n_rows() == 0 {
             return Err(Error::Data("the data has no rows".into()));
+        }
+        for declared in &options.codes {
+            let numeric = table.columns().iter().any(|c| {
+                c.name == declared.column
+                    && matches!(
+                        c.kind,
+                        Kind::Double | Kind::Integer | Kind::Date | Kind::DateTime { .. }
+                    )
+            });
+            if !numeric {
+                return Err(Error::Data(format!(
+                    "missing-value codes are declared for `{}`, which is not a numeric column",
+                    declared.column
+                )));
+            }
         }
         let seeds: Vec<u64> = table.columns().iter().map(|_| rng.split_seed()).collect();
         let fitted: Vec<Result<ColumnCodec>> = table
@@ -652,10 +695,16 @@ fn fit_column(col: &Column, options: &EncoderOptions, rng: &mut SeededRng) -> Re
                 }
             }
             Kind::Double | Kind::Integer | Kind::Date | Kind::DateTime { .. } => {
-                let x: Vec<f64> = (0..col.len())
+                let codes = options.codes_of(&col.name);
+                let all: Vec<f64> = (0..col.len())
                     .map(|i| numeric_value(&col.values, i))
                     .filter(|v| !v.is_nan())
                     .collect();
+                check_codes(col, &codes, &all, options)?;
+                // The measurements; a column of codes only keeps them all.
+                let measured: Vec<f64> =
+                    all.iter().copied().filter(|v| !codes.contains(v)).collect();
+                let x = if measured.is_empty() { all } else { measured };
                 let min = x.iter().copied().fold(f64::INFINITY, f64::min);
                 let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let decimals = match col.kind {
@@ -665,7 +714,10 @@ fn fit_column(col: &Column, options: &EncoderOptions, rng: &mut SeededRng) -> Re
                 match options.numeric {
                     NumericEncoding::MinMax => Transform::MinMax { min, max, decimals },
                     NumericEncoding::Modes => {
-                        let spikes = spikes(&x);
+                        let mut spikes = spikes(&x);
+                        spikes.extend(codes);
+                        spikes.sort_by(f64::total_cmp);
+                        spikes.dedup();
                         // Halves first, so that the range of huge values cannot overflow.
                         let center = min / 2.0 + max / 2.0;
                         let half_range = max / 2.0 - min / 2.0;
@@ -717,6 +769,26 @@ fn spikes(x: &[f64]) -> Vec<f64> {
         .filter(|run| run.len() as f64 >= needed)
         .map(|run| run[0])
         .collect()
+}
+
+/// Declared codes must be values of a numeric column encoded by modes.
+fn check_codes(col: &Column, codes: &[f64], x: &[f64], options: &EncoderOptions) -> Result<()> {
+    if codes.is_empty() {
+        return Ok(());
+    }
+    if options.numeric != NumericEncoding::Modes {
+        return Err(Error::column(
+            &col.name,
+            "has missing-value codes, which need `numeric_encoding = \"modes\"`",
+        ));
+    }
+    match codes.iter().find(|c| !x.contains(c)) {
+        Some(c) => Err(Error::column(
+            &col.name,
+            format!("has no value {c}, declared as a missing-value code"),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn check_finite(col: &Column) -> Result<()> {
@@ -1047,6 +1119,66 @@ mod tests {
         }
         // Values below the share are not spikes.
         assert!(spikes(&[1.0, 1.0, 2.0, 3.0]).is_empty());
+    }
+
+    #[test]
+    fn declared_codes_get_slots_and_stay_out_of_the_range() {
+        // Incomes from 106 to 298, with 1% coded -9 and 2% coded -8: too rare for spikes.
+        let n = 300;
+        let x: Vec<f64> = (0..n)
+            .map(|i| match i % 100 {
+                0 => -9.0,
+                1 | 2 => -8.0,
+                _ => 100.0 + (i % 100) as f64 * 2.0,
+            })
+            .collect();
+        let table = Table::new(
+            vec![Column::new("income", Kind::Double, Values::Real(x.clone())).unwrap()],
+            n,
+        )
+        .unwrap();
+        let declared = |values: Vec<f64>| EncoderOptions {
+            codes: vec![ColumnCodes {
+                column: "income".into(),
+                values,
+            }],
+            ..EncoderOptions::default()
+        };
+        let mut rng = SeededRng::new(4);
+        let enc = Encoder::fit(&table, &declared(vec![-8.0, -9.0]), &mut rng).unwrap();
+        let Transform::Modes {
+            spikes, min, max, ..
+        } = &enc.columns[0].transform
+        else {
+            panic!("mode encoding expected")
+        };
+        assert_eq!(spikes, &vec![-9.0, -8.0]);
+        assert_eq!((*min, *max), (106.0, 298.0));
+        let back = enc.decode(&enc.encode(&table, &mut rng).unwrap()).unwrap();
+        let Values::Real(y) = &back.columns()[0].values else {
+            panic!()
+        };
+        for (a, b) in x.iter().zip(y) {
+            if *a < 0.0 {
+                assert_eq!(a, b);
+            } else {
+                assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+            }
+        }
+        // Undeclared, the codes are part of the range.
+        let plain = Encoder::fit(&table, &EncoderOptions::default(), &mut rng).unwrap();
+        let Transform::Modes { spikes, min, .. } = &plain.columns[0].transform else {
+            panic!("mode encoding expected")
+        };
+        assert!(spikes.is_empty());
+        assert_eq!(*min, -9.0);
+        // A code the column does not hold, or codes of a column that is not numeric.
+        let err = Encoder::fit(&table, &declared(vec![-7.0]), &mut rng).unwrap_err();
+        assert!(err.to_string().contains("income") && err.to_string().contains("-7"));
+        let mut other = declared(vec![-9.0]);
+        other.codes[0].column = "nothing".into();
+        let err = Encoder::fit(&table, &other, &mut rng).unwrap_err();
+        assert!(err.to_string().contains("nothing"));
     }
 
     #[test]
