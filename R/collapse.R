@@ -10,10 +10,10 @@ collapse_rows <- 2000L
 # released its columns' histograms is not judged: its draws are calibrated to them, so
 # a pile-up or a missing level there is one the released data has.
 check_collapse <- function(model, data, rows = synthesize(model, min(model$n, collapse_rows)),
-                           call = rlang::caller_env()) {
+                           weights = NULL, call = rlang::caller_env()) {
   if (!is.na(model$privacy$marginal_noise %||% NA_real_)) return(invisible(character()))
   found <- if (is.null(model$privacy)) {
-    collapsed_columns(rows, reference = data)
+    collapsed_columns(rows, reference = data, weights = weights)
   } else {
     collapsed_columns(rows, levels = model$spec$privacy$levels)
   }
@@ -30,8 +30,8 @@ check_collapse <- function(model, data, rows = synthesize(model, min(model$n, co
 # than half of its values at its smallest or largest value, more than 25 points above
 # the reference's share of that value (if a reference is given); a categorical column
 # using at most half of the levels the reference uses (or of the declared `levels`),
-# when that is two or more.
-collapsed_columns <- function(synthetic, reference = NULL, levels = NULL) {
+# when that is two or more. With survey `weights`, the reference's shares are weighted.
+collapsed_columns <- function(synthetic, reference = NULL, levels = NULL, weights = NULL) {
   found <- character()
   # Column names go into cli messages, where braces would be read as code.
   shown <- function(name) gsub("}", "}}", gsub("{", "{{", name, fixed = TRUE), fixed = TRUE)
@@ -55,7 +55,8 @@ collapsed_columns <- function(synthetic, reference = NULL, levels = NULL) {
       end <- if (mean(x == ends[1]) >= mean(x == ends[2])) ends[1] else ends[2]
       real_share <- if (is.null(reference)) 0 else {
         r <- as.double(unclass(reference[[name]]))
-        mean(r[!is.na(r)] == end)
+        w <- weights %||% rep(1, length(r))
+        stats::weighted.mean(r[!is.na(r)] == end, w[!is.na(r)])
       }
       if (share > 0.5 && ends[1] < ends[2] && share > real_share + 0.25) {
         found[[name]] <- sprintf("{.field %s} has %d%% of its values at %s",

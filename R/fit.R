@@ -39,9 +39,10 @@
 #'   as a number, whose SPSS user-defined missing values (`na_values`, `na_range`) and
 #'   tagged missing values (Stata's `.a`, `.b`, ...) are learned as missing-value codes
 #'   (see `missing_codes` in [gan()]). Synthetic columns come back with the same type,
-#'   value labels, missing-value definitions and variable label (the `label`
-#'   attribute, kept on every column), so `haven::write_dta()` writes a file the
-#'   original do-file reads. Private fits refuse labelled columns: convert them first
+#'   value labels and missing-value definitions, and every column keeps descriptive
+#'   attributes such as its variable label (`label`) and display format
+#'   (`format.stata`), so `haven::write_dta()` writes a file the original do-file
+#'   reads. Private fits refuse labelled columns: convert them first
 #'   with `haven::as_factor()` or `haven::zap_labels()`.
 #'
 #' @param object A [gan()] specification, a data frame (shorthand, see above) or a
@@ -89,6 +90,7 @@ fit.sygnet_spec <- function(object, data, ...,
   verbose <- resolve_verbose(verbose)
   columns <- names(data)
   ids <- id_columns(data, object$ids, private = !is.null(object$privacy))
+  id_attributes <- id_attributes(data, ids)
   data <- without_ids(data, ids)
   check_data(data)
   check_codes_in(object$missing_codes, data)
@@ -131,9 +133,11 @@ fit.sygnet_spec <- function(object, data, ...,
   }
   if (!is.null(row_weights)) native(rs_session_weight_rows(session, row_weights))
   fitted <- run_training(session, object, data, epochs, previous = NULL, seed = seed,
-                         threads = threads, verbose = verbose, ids = ids, columns = columns)
+                         threads = threads, verbose = verbose, ids = ids, columns = columns,
+                         row_weights = row_weights)
   fitted$weights <- weights
-  fitted$survey <- survey[c("restore", "labels")]
+  fitted$survey <- list(restore = survey$restore,
+                        attributes = c(survey$attributes, id_attributes))
   fitted
 }
 
@@ -174,7 +178,7 @@ fit.sygnet_fit <- function(object, data, epochs, ...,
                                    object$model, seed, threads, device))
   if (!is.null(row_weights)) native(rs_session_weight_rows(session, row_weights))
   fitted <- run_training(session, object$spec, data, epochs, previous = object, seed = seed,
-                         threads = threads, verbose = verbose)
+                         threads = threads, verbose = verbose, row_weights = row_weights)
   fitted$weights <- object$weights
   fitted$survey <- object$survey
   fitted

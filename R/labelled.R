@@ -1,5 +1,5 @@
-# Survey files read with haven: labelled columns, missing-value codes and variable
-# labels. Labelled columns reach the engine as factors (every value labelled) or as
+# Survey files read with haven: labelled columns, missing-value codes, variable labels
+# and formats. Labelled columns reach the engine as factors (every value labelled) or as
 # numbers whose codes are declared, and come back exactly as they were: type, value
 # labels, variable label, user-defined missing values and tagged missing values.
 
@@ -13,7 +13,7 @@ survey_columns <- function(data, codes, call = rlang::caller_env()) {
     sygnet_abort("Column{?s} {.field {labelled}} {?is/are} labelled: install the {.pkg haven} package to fit {?it/them}.",
                  class = "sygnet_error_input", call = call)
   }
-  variable_labels <- Filter(Negate(is.null), lapply(data, attr, "label", exact = TRUE))
+  extra <- Filter(length, lapply(data, extra_attributes))
   restore <- list()
   for (name in labelled) {
     x <- data[[name]]
@@ -51,9 +51,18 @@ survey_columns <- function(data, codes, call = rlang::caller_env()) {
     codes[[name]] <- sort(unique(c(codes[[name]], declared, stand_ins)))
     restore[[name]] <- list(route = "number", proto = x[0L], stand_ins = stand_ins)
   }
-  for (name in setdiff(names(variable_labels), labelled)) attr(data[[name]], "label") <- NULL
+  for (name in setdiff(names(extra), labelled)) {
+    attributes(data[[name]])[names(extra[[name]])] <- NULL
+  }
   list(data = data, codes = if (length(codes)) codes else NULL, restore = restore,
-       labels = variable_labels)
+       attributes = extra)
+}
+
+# Attributes of a column that describe it without changing its values: a variable
+# label, formats and widths written by haven (`format.stata`, `display_width`), ...
+extra_attributes <- function(x) {
+  a <- attributes(x)
+  a[setdiff(names(a), c("class", "levels", "tzone", "names", "dim", "dimnames"))]
 }
 
 # SPSS user-defined missing values (`na_values`, `na_range`) among the observed values.
@@ -64,6 +73,15 @@ user_missing <- function(x, observed) {
     observed[observed >= na_range[[1L]] & observed <= na_range[[2L]]]
   }
   sort(unique(c(intersect(observed, unclass(na_values)), in_range)))
+}
+
+# Descriptive attributes of the ID columns (their values are written afresh).
+id_attributes <- function(data, ids) {
+  a <- lapply(data[vapply(ids, `[[`, "", "name")], function(x) {
+    a <- extra_attributes(x)
+    a[setdiff(names(a), c("labels", "na_values", "na_range"))]
+  })
+  Filter(length, a)
 }
 
 # Synthetic columns put back in the form of the training data's (see survey_columns()).
@@ -84,10 +102,8 @@ restore_survey_columns <- function(frame, survey) {
     attributes(x) <- attributes(r$proto)
     frame[[name]] <- x
   }
-  for (name in intersect(names(survey$labels), names(frame))) {
-    if (is.null(attr(frame[[name]], "label", exact = TRUE))) {
-      attr(frame[[name]], "label") <- survey$labels[[name]]
-    }
+  for (name in setdiff(intersect(names(survey$attributes), names(frame)), names(survey$restore))) {
+    attributes(frame[[name]])[names(survey$attributes[[name]])] <- survey$attributes[[name]]
   }
   frame
 }

@@ -51,8 +51,9 @@ draw <- function(object, n, conditions, seed, threads, device, rejection = TRUE,
                          device, rejection), call = call)
   })
   columns <- if (length(parts) == 1L) parts[[1L]] else join_pieces(parts)
-  frame <- restore_survey_columns(as_frame(columns, object$template, n), object$survey)
-  with_fresh_ids(frame, object$ids, object$columns %||% names(object$template))
+  frame <- with_fresh_ids(as_frame(columns, object$template, n), object$ids,
+                          object$columns %||% names(object$template))
+  restore_survey_columns(frame, object$survey)
 }
 
 # Pieces of one draw joined column by column (they share every attribute).

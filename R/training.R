@@ -5,7 +5,7 @@
 # bar moves and Ctrl-C is noticed within a fraction of a second.
 run_training <- function(session, spec, data, epochs, previous, seed, threads, verbose,
                          ids = previous$ids, columns = previous$columns,
-                         call = rlang::caller_env()) {
+                         row_weights = NULL, call = rlang::caller_env()) {
   info <- native(rs_session_info(session), call = call)
   per_epoch <- as.integer(info$steps_per_epoch)
   epochs <- resolve_epochs(epochs, per_epoch, max_steps = 10000L)
@@ -58,8 +58,12 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
   result$ids <- ids
   result$columns <- columns
   if (done > 0L && !inherits(outcome, "sygnet_error_diverged")) {
-    if (is.null(spec$privacy)) result$check <- list(propensity_auc = check_fit(result, data))
-    check_collapse(result, data, call = call)
+    # The propensity check compares with the rows as sampled, which a weighted fit
+    # does not reproduce.
+    if (is.null(spec$privacy) && is.null(row_weights)) {
+      result$check <- list(propensity_auc = check_fit(result, data))
+    }
+    check_collapse(result, data, weights = row_weights, call = call)
   }
   if (inherits(outcome, "sygnet_error_diverged")) {
     sygnet_abort(c(conditionMessage(outcome),

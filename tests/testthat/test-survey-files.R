@@ -24,6 +24,7 @@ survey_file <- function(n = 600) {
     score[41:50] <- haven::tagged_na("b")
     d$score <- haven::labelled(score, c("not asked" = haven::tagged_na("a")), label = "Score")
     attr(d$wt, "label") <- "Design weight"
+    attr(d$id, "label") <- "Person number"
     d
   })
 }
@@ -43,6 +44,8 @@ test_that("labelled columns and variable labels come back as they were, through 
     expect_identical(attributes(s[[v]]), attributes(d[[v]]), label = v)
     expect_identical(typeof(s[[v]]), typeof(d[[v]]), label = v)
   }
+  expect_identical(attr(s$id, "label"), "Person number")
+  expect_false(any(s$id %in% d$id))
   # Every value of an all-labelled column is one of its labels.
   expect_true(all(s$sex %in% c(1, 2)))
   expect_true(all(s$happy %in% c(1:4, 8, 9)))

@@ -47,3 +47,24 @@ test_that("bad weights are classed errors naming the column", {
   expect_error(fit(gan(privacy = private), data, weights = "weight", verbose = FALSE),
                "privacy", class = "sygnet_error_input")
 })
+
+test_that("a weighted fit of a stratified school survey reproduces its weighted means", {
+  skip_if_not_installed("survey")
+  # California schools (r-cran-survey): a sample stratified by school type, with
+  # elementary schools undersampled, so unweighted means miss the population's.
+  api <- new.env()
+  utils::data("api", package = "survey", envir = api)
+  schools <- api$apistrat[c("stype", "api00", "enroll", "meals", "ell", "pw")]
+  design <- survey::svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc,
+                              data = api$apistrat)
+  columns <- c("api00", "enroll", "meals")
+  estimate <- survey::svymean(stats::reformulate(columns), design)
+  se <- survey::SE(estimate)
+  # The test can fail: unweighted, enrolment is more than five standard errors off.
+  expect_gt(abs(mean(schools$enroll) - estimate[["enroll"]]) / se[["enroll"]], 5)
+  set.seed(3)
+  model <- fit(schools, weights = "pw", verbose = FALSE)
+  synthetic <- synthesize(model, 20000)
+  z <- (colMeans(synthetic[columns]) - estimate[columns]) / se[columns]
+  expect_true(all(abs(z) < 2), label = paste(names(z), round(z, 2), collapse = ", "))
+})
