@@ -34,6 +34,7 @@ pub mod rejection;
 pub mod rng;
 pub mod sample;
 pub mod schema;
+pub mod tilt;
 pub mod train;
 
 pub use error::{Error, Result};

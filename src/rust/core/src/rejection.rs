@@ -17,6 +17,7 @@ use crate::encoding::{Encoder, Transform, MODE_SCALE};
 use crate::error::{Error, Result};
 use crate::network::{Params, LEAKY_SLOPE};
 use crate::rng::SeededRng;
+use crate::tilt::Tilt;
 
 /// Name prefix of the classifier's weights in a model file.
 pub const REJECTION: &str = "rejection.";
@@ -56,6 +57,10 @@ pub struct RejectionSpec {
     pub threshold: f32,
     /// Expected share of draws kept, measured on held-out generated rows.
     pub acceptance: f64,
+    /// Log weights added to the classifiers' logits that move the kept draws to the
+    /// training rows' first and second moments ([`crate::tilt`]).
+    #[serde(default)]
+    pub tilt: Option<Tilt>,
 }
 
 impl RejectionSpec {
@@ -90,6 +95,9 @@ impl RejectionSpec {
             && self.threshold.is_finite()
             && self.acceptance > 0.0
             && self.acceptance <= 1.0;
+        if let Some(tilt) = &self.tilt {
+            tilt.check(self.input_dim)?;
+        }
         if ok {
             Ok(())
         } else {
@@ -306,6 +314,7 @@ pub fn fit(
         members: MEMBERS,
         threshold: 0.0,
         acceptance: 1.0,
+        tilt: None,
     };
     let mut weights = HashMap::new();
     let mut logits = vec![0.0f32; generated.held_out.len() / width];
@@ -317,6 +326,13 @@ pub fn fit(
             .zip(l)
             .for_each(|(a, b)| *a += b / MEMBERS as f32);
     }
+    set_threshold(&mut spec, logits);
+    Ok((spec, weights))
+}
+
+/// Sets the threshold at [`THRESHOLD_QUANTILE`] of the logits of generated rows, and the
+/// share of such rows kept.
+fn set_threshold(spec: &mut RejectionSpec, mut logits: Vec<f32>) {
     logits.sort_by(f32::total_cmp);
     let at = ((logits.len() - 1) as f64 * THRESHOLD_QUANTILE).round() as usize;
     spec.threshold = logits[at];
@@ -325,7 +341,36 @@ pub fn fit(
         .map(|&l| f64::from(l - spec.threshold).min(0.0).exp())
         .sum::<f64>()
         / logits.len() as f64;
-    Ok((spec, weights))
+}
+
+/// Adds the tilt ([`crate::tilt`]) to a fitted sampler: `pool` holds rows of features of
+/// fresh generated rows, `real` those of the training rows. The threshold is then set
+/// on the pool's logits with the tilt.
+pub fn add_tilt(
+    encoder: &Encoder,
+    spec: &mut RejectionSpec,
+    weights: &HashMap<String, Tensor>,
+    real: &[f32],
+    pool: &[f32],
+) -> Result<()> {
+    let width = spec.input_dim;
+    let n = pool.len() / width;
+    let screen = Screen::new(spec, weights)?;
+    let logits = screen.logits(pool, n)?;
+    let log_prior: Vec<f64> = logits
+        .iter()
+        .map(|&l| f64::from(l - spec.threshold).min(0.0))
+        .collect();
+    spec.tilt = Tilt::fit(encoder, width, real, pool, &log_prior)?;
+    if let Some(tilt) = &spec.tilt {
+        let tilted: Vec<f32> = logits
+            .iter()
+            .zip(pool.chunks_exact(width))
+            .map(|(&l, row)| l + tilt.log_weight(row) as f32)
+            .collect();
+        set_threshold(spec, tilted);
+    }
+    Ok(())
 }
 
 /// Trains one member, stopped where its held-out loss was lowest. Returns its weights
@@ -443,7 +488,7 @@ impl Screen {
         })
     }
 
-    /// Logits of `n` rows of features: the members' mean.
+    /// Logits of `n` rows of features: the members' mean, plus the tilt's log weight.
     pub fn logits(&self, features: &[f32], n: usize) -> Result<Vec<f32>> {
         let mut mean = vec![0.0f32; n];
         for layers in &self.members {
@@ -466,6 +511,12 @@ impl Screen {
             }
             let k = self.members.len() as f32;
             mean.iter_mut().zip(a).for_each(|(m, v)| *m += v / k);
+        }
+        if let Some(tilt) = &self.spec.tilt {
+            let width = self.spec.input_dim;
+            for (m, row) in mean.iter_mut().zip(features.chunks_exact(width)) {
+                *m += tilt.log_weight(row) as f32;
+            }
         }
         Ok(mean)
     }
@@ -551,6 +602,7 @@ mod tests {
             members: 1,
             threshold: 2.0,
             acceptance: 0.5,
+            tilt: None,
         };
         let screen = Screen {
             members: Vec::new(),

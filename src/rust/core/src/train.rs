@@ -40,6 +40,11 @@ pub struct StepLosses {
 /// shifts (it stops once every drawn share is this close to its released share), and
 /// the generated values it records per numeric column.
 const CALIBRATION_ROWS: usize = 20_000;
+/// Fewest and most generated rows the tilt of the rejection sampler is fitted to.
+const TILT_POOL: (usize, usize) = (4_000, 40_000);
+/// Rows drawn by weight, per training row, for the moments the tilt matches in a
+/// weighted fit (at most the pool's largest size).
+const TILT_DRAWS_PER_ROW: usize = 20;
 const CALIBRATION_ROUNDS: usize = 20;
 const CALIBRATION_TOLERANCE: f64 = 0.003;
 const CALIBRATION_KNOTS: usize = 101;
@@ -581,19 +586,23 @@ impl Trainer {
             .to_device(&Device::Cpu)?
             .to_vec1()?;
         let (scalars, slots) = rejection::slots_of(encoder, &encoded);
-        let real = rejection::features(encoder, self.n_rows, &scalars, &slots);
+        let rows = rejection::features(encoder, self.n_rows, &scalars, &slots);
         // Weighted rows stand for the population: the classifier learns from as many
-        // rows drawn by weight.
-        let real = match &self.row_weights {
+        // rows drawn by weight, and the tilt matches the moments of many such draws.
+        let (real, tilt_real) = match &self.row_weights {
             Some(cumulative) => {
-                let width = real.len() / self.n_rows;
-                self.rng
-                    .weighted_indices(self.n_rows, cumulative)
-                    .into_iter()
-                    .flat_map(|i| real[i as usize * width..(i as usize + 1) * width].to_vec())
-                    .collect()
+                let width = rows.len() / self.n_rows;
+                let mut draw = |count: usize| -> Vec<f32> {
+                    self.rng
+                        .weighted_indices(count, cumulative)
+                        .into_iter()
+                        .flat_map(|i| rows[i as usize * width..(i as usize + 1) * width].to_vec())
+                        .collect()
+                };
+                let many = (self.n_rows * TILT_DRAWS_PER_ROW).min(TILT_POOL.1);
+                (draw(self.n_rows), Some(draw(many.max(self.n_rows))))
             }
-            None => real,
+            None => (rows, None),
         };
         let n = (self.n_rows * rejection::GENERATED_PER_ROW).min(rejection::MAX_GENERATED);
         let seed = self.rng.split_seed();
@@ -601,10 +610,23 @@ impl Trainer {
         let (scalars, slots) = sample::draw_unscreened(&model, n, seed, threads, &Device::Cpu)?;
         let generated = rejection::features(encoder, n, &scalars, &slots);
         let mut rng = self.rng.split();
-        let fitted = self
+        let (mut spec, weights) = self
             .pool
             .install(|| rejection::fit(encoder, &real, &generated, &mut rng))?;
-        self.rejection = Some(fitted);
+        let m = (self.n_rows * rejection::GENERATED_PER_ROW).clamp(TILT_POOL.0, TILT_POOL.1);
+        let seed = self.rng.split_seed();
+        let (scalars, slots) = sample::draw_unscreened(&model, m, seed, threads, &Device::Cpu)?;
+        let pool = rejection::features(encoder, m, &scalars, &slots);
+        self.pool.install(|| {
+            rejection::add_tilt(
+                encoder,
+                &mut spec,
+                &weights,
+                tilt_real.as_deref().unwrap_or(&real),
+                &pool,
+            )
+        })?;
+        self.rejection = Some((spec, weights));
         Ok(())
     }
 

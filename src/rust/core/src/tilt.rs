@@ -1,0 +1,520 @@
+//! Exponential tilting of generated rows towards the training rows' first and second
+//! moments. After the rejection classifiers, each generated row gets the log weight
+//! `coef . phi(row)`, where `phi` holds simple features of a row (standardised values,
+//! distribution positions, indicators of categories, exact values and missingness)
+//! and their pairwise products, and the coefficients make the weighted generated rows
+//! have the training rows' means of `phi`: the smallest change of the generated
+//! distribution, in Kullback-Leibler divergence, with those moments. Means, variances
+//! and covariances of these features are what linear regressions among the columns
+//! are computed from. A ridge penalty of the order of 1/n keeps the match within the
+//! training rows' sampling error, and the number of features grows with the rows.
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::{Encoder, Transform};
+use crate::error::{Error, Result};
+
+/// Categories, exact values and missingness held by fewer than this share of the
+/// training rows (or by all but this share) are not features.
+const MIN_SHARE: f64 = 0.005;
+/// Category indicators per column, at most (the commonest category is the baseline).
+const MAX_LEVELS: usize = 10;
+/// Training rows per feature, at least: fewer rows, fewer products.
+const ROWS_PER_FEATURE: usize = 3;
+const MAX_FEATURES: usize = 600;
+/// The ridge penalty, times the number of training rows.
+const PENALTY: f64 = 2.0;
+/// The weights must keep this share of the pool's effective size; the penalty is
+/// raised (up to [`PENALTY_RAISES`] times, by 4 each) until they do.
+const MIN_EFFECTIVE_SHARE: f64 = 0.3;
+const PENALTY_RAISES: usize = 6;
+const NEWTON_STEPS: usize = 15;
+
+/// Fitted tilt: log weight = `coef . (base features, then products of pairs)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tilt {
+    /// Positions of the base features in a row of rejection features.
+    pub base: Vec<usize>,
+    /// Pairs of base features (positions in `base`) whose products are features.
+    pub pairs: Vec<(usize, usize)>,
+    /// One coefficient per base feature, then one per pair.
+    pub coef: Vec<f64>,
+}
+
+impl Tilt {
+    /// Log weight of one row of rejection features (up to a constant).
+    pub fn log_weight(&self, row: &[f32]) -> f64 {
+        let b: Vec<f64> = self.base.iter().map(|&i| f64::from(row[i])).collect();
+        let (main, products) = self.coef.split_at(b.len());
+        let linear: f64 = main.iter().zip(&b).map(|(c, x)| c * x).sum();
+        let quadratic: f64 = products
+            .iter()
+            .zip(&self.pairs)
+            .map(|(c, &(i, j))| c * b[i] * b[j])
+            .sum();
+        linear + quadratic
+    }
+
+    /// Checks positions and coefficients against a feature row of `width` values.
+    pub fn check(&self, width: usize) -> Result<()> {
+        let ok = self.base.iter().all(|&i| i < width)
+            && self
+                .pairs
+                .iter()
+                .all(|&(i, j)| i < self.base.len() && j < self.base.len())
+            && self.coef.len() == self.base.len() + self.pairs.len()
+            && self.coef.iter().all(|c| c.is_finite());
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::ModelFormat(
+                "the tilt of the rejection sampler does not match the encoding".into(),
+            ))
+        }
+    }
+
+    /// Fits the tilt of `pool` (rows of `width` rejection features, with log weights
+    /// `log_prior` from the classifiers) towards the moments of `real`. `None` when
+    /// there is nothing to match or no penalty keeps the weights spread.
+    pub fn fit(
+        encoder: &Encoder,
+        width: usize,
+        real: &[f32],
+        pool: &[f32],
+        log_prior: &[f64],
+    ) -> Result<Option<Tilt>> {
+        let n_real = real.len() / width;
+        let m = pool.len() / width;
+        if n_real < 2 || m < 2 || log_prior.len() != m {
+            return Ok(None);
+        }
+        let (base, binary, column) = base_features(encoder, width, real, n_real);
+        if base.is_empty() {
+            return Ok(None);
+        }
+        let most = MAX_FEATURES.min((n_real / ROWS_PER_FEATURE).max(base.len()));
+        let pairs = product_pairs(&binary, &column, most.saturating_sub(base.len()));
+        let mut tilt = Tilt {
+            base,
+            pairs,
+            coef: Vec::new(),
+        };
+        let p = tilt.base.len() + tilt.pairs.len();
+        let phi = |rows: &[f32]| -> Vec<f64> {
+            let mut out = Vec::with_capacity(rows.len() / width * p);
+            for row in rows.chunks_exact(width) {
+                tilt.features(row, &mut out);
+            }
+            out
+        };
+        let real_phi = phi(real);
+        let pool_phi = phi(pool);
+        let target: Vec<f64> = (0..p)
+            .map(|k| real_phi.iter().skip(k).step_by(p).sum::<f64>() / n_real as f64)
+            .collect();
+        // Standardised by the pool's spread; constant features keep coefficient zero.
+        let mean: Vec<f64> = (0..p)
+            .map(|k| pool_phi.iter().skip(k).step_by(p).sum::<f64>() / m as f64)
+            .collect();
+        let sd: Vec<f64> = (0..p)
+            .map(|k| {
+                let v = pool_phi
+                    .iter()
+                    .skip(k)
+                    .step_by(p)
+                    .map(|x| (x - mean[k]).powi(2))
+                    .sum::<f64>()
+                    / m as f64;
+                v.sqrt()
+            })
+            .collect();
+        let used: Vec<usize> = (0..p).filter(|&k| sd[k] > 1e-6).collect();
+        if used.is_empty() {
+            return Ok(None);
+        }
+        let q = used.len();
+        let (mean, sd) = (&mean, &sd);
+        let standardised: Vec<f32> = pool_phi
+            .chunks_exact(p)
+            .flat_map(|row| {
+                used.iter()
+                    .map(move |&k| ((row[k] - mean[k]) / sd[k]) as f32)
+            })
+            .collect();
+        let t: Vec<f64> = used
+            .iter()
+            .map(|&k| (target[k] - mean[k]) / sd[k])
+            .collect();
+        let design = Tensor::from_vec(standardised, (m, q), &Device::Cpu)?;
+        let prior_ess = effective_share(log_prior);
+        let mut penalty = PENALTY / n_real as f64;
+        for _ in 0..=PENALTY_RAISES {
+            let lambda = solve(&design, log_prior, &t, penalty)?;
+            let (eta, _) = log_weights(&design, &lambda, log_prior)?;
+            if effective_share(&eta) >= MIN_EFFECTIVE_SHARE * prior_ess {
+                let mut coef = vec![0.0; p];
+                for (&k, l) in used.iter().zip(&lambda) {
+                    coef[k] = l / sd[k];
+                }
+                tilt.coef = coef;
+                return Ok(Some(tilt));
+            }
+            penalty *= 4.0;
+        }
+        Ok(None)
+    }
+
+    /// Appends the features of one row: base features, then products.
+    fn features(&self, row: &[f32], out: &mut Vec<f64>) {
+        let start = out.len();
+        out.extend(self.base.iter().map(|&i| f64::from(row[i])));
+        for &(i, j) in &self.pairs {
+            let v = out[start + i] * out[start + j];
+            out.push(v);
+        }
+    }
+}
+
+/// Positions of the base features, whether each is an indicator, and its column.
+/// Numbers: the standardised value and distribution position of mode-normalised
+/// columns (the scalar of min-max ones); indicators of exact values and missingness;
+/// categories but the commonest, up to [`MAX_LEVELS`].
+fn base_features(
+    encoder: &Encoder,
+    width: usize,
+    real: &[f32],
+    n: usize,
+) -> (Vec<usize>, Vec<bool>, Vec<usize>) {
+    let share = |i: usize| {
+        real.iter()
+            .skip(i)
+            .step_by(width)
+            .map(|&x| f64::from(x))
+            .sum::<f64>()
+            / n as f64
+    };
+    let (mut base, mut binary, mut column) = (Vec::new(), Vec::new(), Vec::new());
+    let mut extra = encoder.width();
+    for (c, codec) in encoder.columns.iter().enumerate() {
+        let group = codec.group.map(|g| encoder.groups[g]);
+        let mut indicators: Vec<usize> = Vec::new();
+        match &codec.transform {
+            Transform::Modes { mixture, .. } => {
+                base.extend([extra, extra + 1]);
+                binary.extend([false, false]);
+                column.extend([c, c]);
+                extra += 2;
+                if let Some(g) = group {
+                    indicators.extend(g.start + mixture.n_modes()..g.start + g.width);
+                }
+            }
+            Transform::MinMax { .. } | Transform::Quantile { .. } => {
+                if let Some(s) = codec.scalar {
+                    base.push(s);
+                    binary.push(false);
+                    column.push(c);
+                }
+                if let Some(g) = group {
+                    indicators.extend(g.start..g.start + g.width);
+                }
+            }
+            Transform::Categorical { .. } => {
+                if let Some(g) = group {
+                    let mut slots: Vec<(usize, f64)> = (g.start..g.start + g.width)
+                        .map(|i| (i, share(i)))
+                        .collect();
+                    slots.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                    indicators.extend(slots.iter().skip(1).take(MAX_LEVELS).map(|s| s.0));
+                }
+            }
+            Transform::AllMissing => {}
+        }
+        for i in indicators {
+            let s = share(i);
+            if s >= MIN_SHARE && s <= 1.0 - MIN_SHARE {
+                base.push(i);
+                binary.push(true);
+                column.push(c);
+            }
+        }
+    }
+    (base, binary, column)
+}
+
+/// Products of base features from different columns, and squares of numbers: those
+/// of two numbers first, then of a number and an indicator, then of two indicators,
+/// at most `most`.
+fn product_pairs(binary: &[bool], column: &[usize], most: usize) -> Vec<(usize, usize)> {
+    let q = binary.len();
+    let mut pairs: Vec<(usize, usize, usize)> = Vec::new();
+    for i in 0..q {
+        for j in i..q {
+            let square = i == j && !binary[i];
+            if square || column[i] != column[j] {
+                pairs.push((usize::from(binary[i]) + usize::from(binary[j]), i, j));
+            }
+        }
+    }
+    pairs.sort();
+    pairs
+        .into_iter()
+        .take(most)
+        .map(|(_, i, j)| (i, j))
+        .collect()
+}
+
+/// Log weights `log_prior + design . lambda`, normalised to sum to one, and the log of
+/// their sum before normalising.
+fn log_weights(design: &Tensor, lambda: &[f64], log_prior: &[f64]) -> Result<(Vec<f64>, f64)> {
+    let l = Tensor::from_vec(
+        lambda.iter().map(|&x| x as f32).collect::<Vec<f32>>(),
+        (lambda.len(), 1),
+        &Device::Cpu,
+    )?;
+    let eta: Vec<f32> = design.matmul(&l)?.flatten_all()?.to_vec1()?;
+    let mut out: Vec<f64> = eta
+        .iter()
+        .zip(log_prior)
+        .map(|(&e, p)| f64::from(e) + p)
+        .collect();
+    let top = out.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let total: f64 = out.iter().map(|x| (x - top).exp()).sum();
+    let log_sum = top + total.ln();
+    out.iter_mut().for_each(|x| *x -= log_sum);
+    Ok((out, log_sum))
+}
+
+/// Effective sample size of normalised log weights, as a share of their number.
+fn effective_share(log_weights: &[f64]) -> f64 {
+    let top = log_weights
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let w: Vec<f64> = log_weights.iter().map(|x| (x - top).exp()).collect();
+    let s: f64 = w.iter().sum();
+    let s2: f64 = w.iter().map(|x| x * x).sum();
+    s * s / s2 / log_weights.len() as f64
+}
+
+/// Minimises `log sum exp(log_prior + design . lambda) - lambda . t + penalty |lambda|^2 / 2`
+/// by Newton's method with backtracking.
+fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<Vec<f64>> {
+    let q = t.len();
+    let objective = |lambda: &[f64]| -> Result<f64> {
+        let (_, log_sum) = log_weights(design, lambda, log_prior)?;
+        let dot: f64 = lambda.iter().zip(t).map(|(a, b)| a * b).sum();
+        let norm: f64 = lambda.iter().map(|x| x * x).sum();
+        Ok(log_sum - dot + penalty * norm / 2.0)
+    };
+    let mut lambda = vec![0.0; q];
+    let mut value = objective(&lambda)?;
+    for _ in 0..NEWTON_STEPS {
+        let (lw, _) = log_weights(design, &lambda, log_prior)?;
+        let w: Vec<f32> = lw.iter().map(|x| x.exp() as f32).collect();
+        let m = w.len();
+        let wt = Tensor::from_vec(w.clone(), (m, 1), &Device::Cpu)?;
+        let mean: Vec<f32> = design.t()?.matmul(&wt)?.flatten_all()?.to_vec1()?;
+        let grad: Vec<f64> = (0..q)
+            .map(|k| f64::from(mean[k]) - t[k] + penalty * lambda[k])
+            .collect();
+        if grad.iter().all(|g| g.abs() < 1e-6) {
+            break;
+        }
+        let root = Tensor::from_vec(
+            w.iter().map(|x| x.sqrt()).collect::<Vec<f32>>(),
+            (m, 1),
+            &Device::Cpu,
+        )?;
+        let scaled = design.broadcast_mul(&root)?;
+        let gram: Vec<f32> = scaled.t()?.matmul(&scaled)?.flatten_all()?.to_vec1()?;
+        let mut hessian: Vec<f64> = gram.iter().map(|&x| f64::from(x)).collect();
+        for i in 0..q {
+            for j in 0..q {
+                hessian[i * q + j] -= f64::from(mean[i]) * f64::from(mean[j]);
+            }
+            hessian[i * q + i] += penalty;
+        }
+        let step = cholesky_solve(&mut hessian, &grad, q)?;
+        let slope: f64 = grad.iter().zip(&step).map(|(g, s)| g * s).sum();
+        let mut size = 1.0;
+        loop {
+            let next: Vec<f64> = lambda
+                .iter()
+                .zip(&step)
+                .map(|(l, s)| l - size * s)
+                .collect();
+            let v = objective(&next)?;
+            if v <= value - 1e-4 * size * slope || size < 1e-6 {
+                lambda = next;
+                value = v;
+                break;
+            }
+            size /= 2.0;
+        }
+    }
+    Ok(lambda)
+}
+
+/// Solves `a x = b` for a symmetric positive definite `a` (`q` x `q`, row-major,
+/// overwritten by its Cholesky factor).
+fn cholesky_solve(a: &mut [f64], b: &[f64], q: usize) -> Result<Vec<f64>> {
+    for j in 0..q {
+        let mut d = a[j * q + j];
+        for k in 0..j {
+            d -= a[j * q + k] * a[j * q + k];
+        }
+        if !(d > 0.0) {
+            return Err(Error::Data(
+                "the tilt's Hessian is not positive definite".into(),
+            ));
+        }
+        let d = d.sqrt();
+        a[j * q + j] = d;
+        for i in j + 1..q {
+            let mut s = a[i * q + j];
+            for k in 0..j {
+                s -= a[i * q + k] * a[j * q + k];
+            }
+            a[i * q + j] = s / d;
+        }
+    }
+    let mut y = b.to_vec();
+    for i in 0..q {
+        for k in 0..i {
+            y[i] -= a[i * q + k] * y[k];
+        }
+        y[i] /= a[i * q + i];
+    }
+    for i in (0..q).rev() {
+        for k in i + 1..q {
+            y[i] -= a[k * q + i] * y[k];
+        }
+        y[i] /= a[i * q + i];
+    }
+    Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::EncoderOptions;
+    use crate::rejection::{feature_width, features, slots_of};
+    use crate::rng::SeededRng;
+    use crate::schema::{Column, Kind, Table, Values};
+
+    /// Rows of x, y (correlation `rho`) and a group whose share of "b" is `share`.
+    fn table(n: usize, rho: f64, share: f64, rng: &mut SeededRng) -> Table {
+        let e = rng.normal_vec(2 * n);
+        let x: Vec<f64> = (0..n).map(|i| f64::from(e[2 * i])).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| rho * x[i] + (1.0 - rho * rho).sqrt() * f64::from(e[2 * i + 1]))
+            .collect();
+        let g: Vec<Option<u32>> = (0..n)
+            .map(|_| Some(u32::from(rng.uniform() < share)))
+            .collect();
+        let cols = vec![
+            Column::new("x", Kind::Double, Values::Real(x)).unwrap(),
+            Column::new("y", Kind::Double, Values::Real(y)).unwrap(),
+            Column::new(
+                "g",
+                Kind::Factor {
+                    levels: vec!["a".into(), "b".into()],
+                    ordered: false,
+                },
+                Values::Code(g),
+            )
+            .unwrap(),
+        ];
+        Table::new(cols, n).unwrap()
+    }
+
+    fn feature_rows(encoder: &Encoder, t: &Table, rng: &mut SeededRng) -> Vec<f32> {
+        let encoded = encoder.encode(t, rng).unwrap();
+        let (scalars, slots) = slots_of(encoder, encoded.as_slice().unwrap());
+        features(encoder, t.n_rows(), &scalars, &slots)
+    }
+
+    /// Weighted mean of feature `f(row)` under the tilt's weights (or equal weights).
+    fn mean_of(rows: &[f32], width: usize, tilt: Option<&Tilt>, f: impl Fn(&[f32]) -> f64) -> f64 {
+        let w: Vec<f64> = rows
+            .chunks_exact(width)
+            .map(|r| tilt.map_or(0.0, |t| t.log_weight(r)))
+            .collect();
+        let top = w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (mut num, mut den) = (0.0, 0.0);
+        for (row, lw) in rows.chunks_exact(width).zip(&w) {
+            let weight = (lw - top).exp();
+            num += weight * f(row);
+            den += weight;
+        }
+        num / den
+    }
+
+    #[test]
+    fn tilting_moves_the_pool_to_the_real_correlation_and_shares() {
+        let mut rng = SeededRng::new(7);
+        let real = table(3000, 0.6, 0.3, &mut rng);
+        let pool = table(20000, 0.0, 0.5, &mut rng);
+        let encoder = Encoder::fit(&real, &EncoderOptions::default(), &mut rng).unwrap();
+        let width = feature_width(&encoder);
+        let real_rows = feature_rows(&encoder, &real, &mut rng);
+        let pool_rows = feature_rows(&encoder, &pool, &mut rng);
+        let tilt = Tilt::fit(&encoder, width, &real_rows, &pool_rows, &vec![0.0; 20000])
+            .unwrap()
+            .expect("a tilt");
+        tilt.check(width).unwrap();
+        // The standardised values of x and y sit in the features after the encoded row.
+        let (zx, zy) = (encoder.width(), encoder.width() + 2);
+        let product = |r: &[f32]| f64::from(r[zx]) * f64::from(r[zy]);
+        let real_product = mean_of(&real_rows, width, None, product);
+        let before = mean_of(&pool_rows, width, None, product);
+        let after = mean_of(&pool_rows, width, Some(&tilt), product);
+        assert!(
+            (real_product - after).abs() < 0.05 * real_product,
+            "{real_product} vs {after}"
+        );
+        assert!((real_product - before).abs() > 0.5 * real_product);
+        let b = encoder.groups[encoder.columns[2].group.unwrap()].start + 1;
+        let share_b = |r: &[f32]| f64::from(r[b]);
+        let after = mean_of(&pool_rows, width, Some(&tilt), share_b);
+        assert!(
+            (after - mean_of(&real_rows, width, None, share_b)).abs() < 0.01,
+            "{after}"
+        );
+        // The weights stay spread over the pool.
+        let w: Vec<f64> = pool_rows
+            .chunks_exact(width)
+            .map(|r| tilt.log_weight(r))
+            .collect();
+        assert!(effective_share(&w) > MIN_EFFECTIVE_SHARE);
+    }
+
+    #[test]
+    fn few_rows_get_few_products_and_a_pool_like_the_real_rows_is_left_alone() {
+        let mut rng = SeededRng::new(8);
+        let real = table(60, 0.3, 0.4, &mut rng);
+        let encoder = Encoder::fit(&real, &EncoderOptions::default(), &mut rng).unwrap();
+        let real_rows = feature_rows(&encoder, &real, &mut rng);
+        let tilt = Tilt::fit(
+            &encoder,
+            feature_width(&encoder),
+            &real_rows,
+            &real_rows,
+            &vec![0.0; 60],
+        )
+        .unwrap()
+        .expect("a tilt");
+        assert!(tilt.base.len() + tilt.pairs.len() <= tilt.base.len().max(60 / ROWS_PER_FEATURE));
+        assert!(tilt.coef.iter().all(|c| c.abs() < 1e-3), "{:?}", tilt.coef);
+    }
+
+    #[test]
+    fn cholesky_solves_a_small_system() {
+        let mut a = vec![4.0, 2.0, 2.0, 3.0];
+        let x = cholesky_solve(&mut a, &[2.0, 1.0], 2).unwrap();
+        assert!((4.0 * x[0] + 2.0 * x[1] - 2.0).abs() < 1e-12);
+        assert!((2.0 * x[0] + 3.0 * x[1] - 1.0).abs() < 1e-12);
+        assert!(cholesky_solve(&mut [0.0], &[1.0], 1).is_err());
+    }
+}
