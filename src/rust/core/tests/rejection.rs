@@ -73,13 +73,25 @@ fn screening_moves_draws_towards_the_real_joint_distribution() {
     let mut plain_model = Model::from_bytes(&model.to_bytes().unwrap(), &Device::Cpu).unwrap();
     plain_model.rejection = None;
     let plain = synthesize(&plain_model, 4000, None, 3, 2, &Device::Cpu).unwrap();
-    let (s, p) = (correlation(&screened), correlation(&plain));
+    let mut untilted = Model::from_bytes(&model.to_bytes().unwrap(), &Device::Cpu).unwrap();
+    untilted.rejection.as_mut().unwrap().tilt = None;
+    let classifiers_only = synthesize(&untilted, 4000, None, 3, 2, &Device::Cpu).unwrap();
+    let (s, p, c) = (
+        correlation(&screened),
+        correlation(&plain),
+        correlation(&classifiers_only),
+    );
     // The untrained generator misses the correlation by a wide margin; screening
-    // closes most of that gap.
+    // closes most of that gap, and the tilt to the real second moments nearly all of it.
     assert!((p - real).abs() > 0.3, "real {real}, plain {p}");
     assert!(
-        (s - real).abs() < 0.5 * (p - real).abs(),
-        "real {real}, screened {s}, plain {p}"
+        (c - real).abs() < 0.5 * (p - real).abs(),
+        "real {real}, classifiers {c}, plain {p}"
+    );
+    assert!(spec.tilt.is_some());
+    assert!(
+        (s - real).abs() < 0.03 && (s - real).abs() < (c - real).abs(),
+        "real {real}, tilted {s}, classifiers {c}"
     );
 }
 
