@@ -19,7 +19,7 @@ survey_columns <- function(data, codes, call = rlang::caller_env()) {
     x <- data[[name]]
     if (is.character(x)) {
       data[[name]] <- as.character(unclass(x))
-      restore[[name]] <- list(route = "text", proto = x[0L])
+      restore[[name]] <- list(route = "text", attributes = attributes(x))
       next
     }
     tags <- haven::na_tag(x)
@@ -35,7 +35,8 @@ survey_columns <- function(data, codes, call = rlang::caller_env()) {
       tagged <- haven::na_tag(x)
       code[!is.na(tagged)] <- length(levels_at) + match(tagged[!is.na(tagged)], tags)
       data[[name]] <- factor(key[code], levels = key)
-      restore[[name]] <- list(route = "factor", proto = x[0L],
+      restore[[name]] <- list(route = "factor", attributes = attributes(x),
+                              integer = is.integer(x),
                               values = c(levels_at, haven::tagged_na(tags)))
       next
     }
@@ -49,7 +50,8 @@ survey_columns <- function(data, codes, call = rlang::caller_env()) {
     if (is.integer(x)) values <- as.integer(values)
     data[[name]] <- values
     codes[[name]] <- sort(unique(c(codes[[name]], declared, stand_ins)))
-    restore[[name]] <- list(route = "number", proto = x[0L], stand_ins = stand_ins)
+    restore[[name]] <- list(route = "number", attributes = attributes(x),
+                            integer = is.integer(x), stand_ins = stand_ins)
   }
   for (name in setdiff(names(extra), labelled)) {
     attributes(data[[name]])[names(extra[[name]])] <- NULL
@@ -98,8 +100,8 @@ restore_survey_columns <- function(frame, survey) {
         x
       }
     )
-    if (is.integer(r$proto) && !is.integer(x)) x <- as.integer(x)
-    attributes(x) <- attributes(r$proto)
+    if (isTRUE(r$integer) && !is.integer(x)) x <- as.integer(x)
+    attributes(x) <- r$attributes
     frame[[name]] <- x
   }
   for (name in setdiff(intersect(names(survey$attributes), names(frame)), names(survey$restore))) {
