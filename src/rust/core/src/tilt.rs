@@ -232,7 +232,7 @@ fn base_features(
         }
         for i in indicators {
             let s = share(i);
-            if s >= MIN_SHARE && s <= 1.0 - MIN_SHARE {
+            if (MIN_SHARE..=1.0 - MIN_SHARE).contains(&s) {
                 base.push(i);
                 binary.push(true);
                 column.push(c);
@@ -364,7 +364,7 @@ fn cholesky_solve(a: &mut [f64], b: &[f64], q: usize) -> Result<Vec<f64>> {
         for k in 0..j {
             d -= a[j * q + k] * a[j * q + k];
         }
-        if !(d > 0.0) {
+        if d.is_nan() || d <= 0.0 {
             return Err(Error::Data(
                 "the tilt's Hessian is not positive definite".into(),
             ));
