@@ -36,32 +36,34 @@ const NEWTON_STEPS: usize = 15;
 pub struct Tilt {
     /// Positions of the base features in a row of rejection features.
     pub base: Vec<usize>,
-    /// Base features (positions in `base`) whose squares are features too, after the
-    /// base features.
-    #[serde(default)]
-    pub squares: Vec<usize>,
-    /// Pairs of features (positions among the base features and their squares) whose
-    /// products are features.
+    /// Pairs of base features (positions in `base`) whose products are features.
     pub pairs: Vec<(usize, usize)>,
-    /// One coefficient per base feature, square and pair.
+    /// One coefficient per base feature, then one per pair.
     pub coef: Vec<f64>,
 }
 
 impl Tilt {
     /// Log weight of one row of rejection features (up to a constant).
     pub fn log_weight(&self, row: &[f32]) -> f64 {
-        let mut phi = Vec::with_capacity(self.coef.len());
-        self.features(row, &mut phi);
-        phi.iter().zip(&self.coef).map(|(x, c)| x * c).sum()
+        let b: Vec<f64> = self.base.iter().map(|&i| f64::from(row[i])).collect();
+        let (main, products) = self.coef.split_at(b.len());
+        let linear: f64 = main.iter().zip(&b).map(|(c, x)| c * x).sum();
+        let quadratic: f64 = products
+            .iter()
+            .zip(&self.pairs)
+            .map(|(c, &(i, j))| c * b[i] * b[j])
+            .sum();
+        linear + quadratic
     }
 
     /// Checks positions and coefficients against a feature row of `width` values.
     pub fn check(&self, width: usize) -> Result<()> {
-        let singles = self.base.len() + self.squares.len();
         let ok = self.base.iter().all(|&i| i < width)
-            && self.squares.iter().all(|&k| k < self.base.len())
-            && self.pairs.iter().all(|&(i, j)| i < singles && j < singles)
-            && self.coef.len() == singles + self.pairs.len()
+            && self
+                .pairs
+                .iter()
+                .all(|&(i, j)| i < self.base.len() && j < self.base.len())
+            && self.coef.len() == self.base.len() + self.pairs.len()
             && self.coef.iter().all(|c| c.is_finite());
         if ok {
             Ok(())
@@ -87,23 +89,18 @@ impl Tilt {
         if n_real < 2 || m < 2 || log_prior.len() != m {
             return Ok(None);
         }
-        let (base, squares, mut binary, mut column) = base_features(encoder, width, real, n_real);
+        let (base, binary, column) = base_features(encoder, width, real, n_real);
         if base.is_empty() {
             return Ok(None);
         }
-        binary.extend(squares.iter().map(|_| false));
-        let squared_columns: Vec<usize> = squares.iter().map(|&k| column[k]).collect();
-        column.extend(squared_columns);
-        let singles = base.len() + squares.len();
-        let most = MAX_FEATURES.min((n_real / ROWS_PER_FEATURE).max(singles));
-        let pairs = product_pairs(&binary, &column, most.saturating_sub(singles));
+        let most = MAX_FEATURES.min((n_real / ROWS_PER_FEATURE).max(base.len()));
+        let pairs = product_pairs(&binary, &column, most.saturating_sub(base.len()));
         let mut tilt = Tilt {
             base,
-            squares,
             pairs,
             coef: Vec::new(),
         };
-        let p = singles + tilt.pairs.len();
+        let p = tilt.base.len() + tilt.pairs.len();
         let phi = |rows: &[f32]| -> Vec<f64> {
             let mut out = Vec::with_capacity(rows.len() / width * p);
             for row in rows.chunks_exact(width) {
@@ -168,14 +165,10 @@ impl Tilt {
         Ok(None)
     }
 
-    /// Appends the features of one row: base features, squares, then products.
+    /// Appends the features of one row: base features, then products.
     fn features(&self, row: &[f32], out: &mut Vec<f64>) {
         let start = out.len();
         out.extend(self.base.iter().map(|&i| f64::from(row[i])));
-        for &k in &self.squares {
-            let v = out[start + k] * out[start + k];
-            out.push(v);
-        }
         for &(i, j) in &self.pairs {
             let v = out[start + i] * out[start + j];
             out.push(v);
@@ -183,13 +176,16 @@ impl Tilt {
     }
 }
 
-/// Positions of the base features, those whose squares are features too (positions
-/// in the base), whether each is an indicator, and its column. Numbers: the
-/// standardised value (squared too) and distribution position of mode-normalised
+/// Positions of the base features, whether each is an indicator, and its column.
+/// Numbers: the standardised value and distribution position of mode-normalised
 /// columns (the scalar of min-max ones); indicators of exact values and missingness;
 /// categories but the commonest, up to [`MAX_LEVELS`].
-type BaseFeatures = (Vec<usize>, Vec<usize>, Vec<bool>, Vec<usize>);
-fn base_features(encoder: &Encoder, width: usize, real: &[f32], n: usize) -> BaseFeatures {
+fn base_features(
+    encoder: &Encoder,
+    width: usize,
+    real: &[f32],
+    n: usize,
+) -> (Vec<usize>, Vec<bool>, Vec<usize>) {
     let share = |i: usize| {
         real.iter()
             .skip(i)
@@ -198,15 +194,13 @@ fn base_features(encoder: &Encoder, width: usize, real: &[f32], n: usize) -> Bas
             .sum::<f64>()
             / n as f64
     };
-    let (mut base, mut squares, mut binary, mut column) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut base, mut binary, mut column) = (Vec::new(), Vec::new(), Vec::new());
     let mut extra = encoder.width();
     for (c, codec) in encoder.columns.iter().enumerate() {
         let group = codec.group.map(|g| encoder.groups[g]);
         let mut indicators: Vec<usize> = Vec::new();
         match &codec.transform {
             Transform::Modes { mixture, .. } => {
-                squares.push(base.len());
                 base.extend([extra, extra + 1]);
                 binary.extend([false, false]);
                 column.extend([c, c]);
@@ -217,7 +211,6 @@ fn base_features(encoder: &Encoder, width: usize, real: &[f32], n: usize) -> Bas
             }
             Transform::MinMax { .. } | Transform::Quantile { .. } => {
                 if let Some(s) = codec.scalar {
-                    squares.push(base.len());
                     base.push(s);
                     binary.push(false);
                     column.push(c);
@@ -246,7 +239,7 @@ fn base_features(encoder: &Encoder, width: usize, real: &[f32], n: usize) -> Bas
             }
         }
     }
-    (base, squares, binary, column)
+    (base, binary, column)
 }
 
 /// Products of base features from different columns, and squares of numbers: those
@@ -512,8 +505,7 @@ mod tests {
         )
         .unwrap()
         .expect("a tilt");
-        let singles = tilt.base.len() + tilt.squares.len();
-        assert!(singles + tilt.pairs.len() <= singles.max(60 / ROWS_PER_FEATURE));
+        assert!(tilt.base.len() + tilt.pairs.len() <= tilt.base.len().max(60 / ROWS_PER_FEATURE));
         assert!(tilt.coef.iter().all(|c| c.abs() < 1e-3), "{:?}", tilt.coef);
     }
 
