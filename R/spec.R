@@ -174,8 +174,12 @@ check_settings <- function(spec, call = rlang::caller_env()) {
 #'   from the classifier's estimate of how much likelier such a row is in the real data
 #'   (discriminator rejection sampling). This corrects joint and conditional structure
 #'   the generator misses, at the price of generating several rows per row kept. The
-#'   classifier stops learning when it no longer improves on held-out rows. Not used for
-#'   differentially private fits: it would read the training rows outside the budget.
+#'   classifier stops learning when it no longer improves on held-out rows. The kept
+#'   draws are also tilted to the training rows' means, variances and covariances of
+#'   simple features of the columns (exponential tilting with a ridge penalty), so
+#'   that linear regressions among the columns come out as on the real data. Not used
+#'   for differentially private fits: it would read the training rows outside the
+#'   budget.
 #' @return An object of class `sygnet_control`.
 #' @export
 gan_control <- function(noise_dim = gan_defaults()$noise_dim,

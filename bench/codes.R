@@ -7,8 +7,9 @@
 # education -8 (3%), Chile's missing income -9 (4%). Each is fitted twice with the
 # default gan() on the 80% training split: with the codes declared in
 # `gan(missing_codes =)` and without. PSID1976's zero wages and hours (women who did not
-# work) are spikes, found without declaring them. Columns: rate_real and rate_syn the
-# share of rows holding the code (train, synthetic); gap their difference in points;
+# work) are spikes, found without declaring them. Each model draws ten times the
+# training rows, so that rates are the model's, not one draw's. Columns: rate_real and
+# rate_syn the share of rows holding the code (train, synthetic); gap their difference in points;
 # continuous the marginal similarity of the column's other values (synthetic against
 # train, 1 is best), with and without the declaration; below_min the share of
 # synthetic values strictly between the code and the smallest real value, which no real
@@ -49,7 +50,7 @@ for (name in names(cases)) {
     set.seed(seed)
     model <- fit(train, missing_codes = codes, threads = threads, verbose = FALSE)
     set.seed(seed)
-    synthesize(model, threads = threads)
+    synthesize(model, n = 10 * nrow(train), threads = threads)
   }
   with_codes <- fit_with(case$codes)
   without <- if (!is.null(case$codes)) fit_with(NULL)
