@@ -8,7 +8,7 @@
 # missing values that occur) and what restores the columns after synthesis.
 survey_columns <- function(data, codes, call = rlang::caller_env()) {
   codes <- codes %||% list()
-  labelled <- names(data)[vapply(data, inherits, logical(1), "haven_labelled")]
+  labelled <- labelled_columns(data)
   if (length(labelled) && !requireNamespace("haven", quietly = TRUE)) {
     sygnet_abort("Column{?s} {.field {labelled}} {?is/are} labelled: install the {.pkg haven} package to fit {?it/them}.",
                  class = "sygnet_error_input", call = call)
@@ -22,8 +22,8 @@ survey_columns <- function(data, codes, call = rlang::caller_env()) {
       restore[[name]] <- list(route = "text", attributes = attributes(x))
       next
     }
-    tags <- haven::na_tag(x)
-    tags <- sort(unique(tags[!is.na(tags)]))
+    tagged <- haven::na_tag(x)
+    tags <- sort(unique(tagged[!is.na(tagged)]))
     values <- unclass(x)
     attributes(values) <- NULL
     observed <- unique(values[!is.na(values)])
@@ -32,7 +32,6 @@ survey_columns <- function(data, codes, call = rlang::caller_env()) {
       levels_at <- sort(unique(c(labels[!is.na(labels)], observed)))
       key <- c(as.character(levels_at), if (length(tags)) paste0("NA(", tags, ")"))
       code <- match(values, levels_at)
-      tagged <- haven::na_tag(x)
       code[!is.na(tagged)] <- length(levels_at) + match(tagged[!is.na(tagged)], tags)
       data[[name]] <- factor(key[code], levels = key)
       restore[[name]] <- list(route = "factor", attributes = attributes(x),
@@ -45,7 +44,7 @@ survey_columns <- function(data, codes, call = rlang::caller_env()) {
     if (length(tags)) {
       stand_ins <- floor(min(c(observed, declared, codes[[name]], 0))) - seq_along(tags)
       names(stand_ins) <- tags
-      values[!is.na(haven::na_tag(x))] <- stand_ins[haven::na_tag(x)[!is.na(haven::na_tag(x))]]
+      values[!is.na(tagged)] <- stand_ins[tagged[!is.na(tagged)]]
     }
     if (is.integer(x)) values <- as.integer(values)
     data[[name]] <- values
@@ -148,7 +147,7 @@ check_codes_in <- function(codes, data, call = rlang::caller_env()) {
 # Private fits read nothing of the data to choose a column's form, so labelled columns
 # must be converted by the user first.
 check_unlabelled <- function(data, call = rlang::caller_env()) {
-  labelled <- names(data)[vapply(data, inherits, logical(1), "haven_labelled")]
+  labelled <- labelled_columns(data)
   if (length(labelled)) {
     sygnet_abort(c("Column{?s} {.field {labelled}} {?is/are} labelled, which a private fit cannot read without spending privacy.",
                    "i" = "Convert {cli::qty(length(labelled))}{?it/them} with {.code haven::as_factor()} or {.code haven::zap_labels()} first."),
@@ -161,8 +160,7 @@ check_unlabelled <- function(data, call = rlang::caller_env()) {
 # numbers or text (tagged missing values as NA, codes as the numbers they are).
 plain_columns <- function(frame, data) {
   if (!is.data.frame(frame)) return(frame)
-  labelled <- names(data)[vapply(data, inherits, logical(1), "haven_labelled")]
-  for (name in intersect(labelled, names(frame))) {
+  for (name in intersect(labelled_columns(data), names(frame))) {
     values <- unclass(frame[[name]])
     attributes(values) <- NULL
     real <- unclass(data[[name]])
@@ -173,4 +171,9 @@ plain_columns <- function(frame, data) {
     frame[[name]] <- if (all_labelled) factor(values, levels = labels) else values
   }
   frame
+}
+
+# Names of the labelled (haven) columns of `data`.
+labelled_columns <- function(data) {
+  names(data)[vapply(data, inherits, logical(1), "haven_labelled")]
 }
