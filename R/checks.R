@@ -190,25 +190,15 @@ check_formula <- function(formula, data = NULL, call = rlang::caller_env()) {
 }
 
 # The survey weights named by `weights` (a column of `data`, kept in the model as an
-# ordinary column): finite, not negative, some positive; NULL without weights.
+# ordinary column), checked; NULL without weights.
 check_weights <- function(weights, data, spec, call = rlang::caller_env()) {
-  if (is.null(weights)) return(NULL)
-  if (!is.character(weights) || length(weights) != 1L || is.na(weights)) {
-    sygnet_abort("{.arg weights} must name one column of {.arg data}.",
-                 class = "sygnet_error_input", call = call)
-  }
-  check_columns_in(weights, data, "weights", call = call)
-  if (!is.null(spec$privacy) || length(spec$condition_on) > 0L) {
+  w <- real_weights(weights, data, call = call)
+  if (!is.null(w) && (!is.null(spec$privacy) || length(spec$condition_on) > 0L)) {
     sygnet_abort(c("{.arg weights} cannot be used with differential privacy or conditioning columns.",
                    "i" = "Private training samples every row alike; conditioning samples rows by category."),
                  class = "sygnet_error_input", call = call)
   }
-  w <- data[[weights]]
-  if (!is.numeric(w) || anyNA(w) || any(!is.finite(w)) || any(w < 0) || sum(w) <= 0) {
-    sygnet_abort("Weight column {.field {weights}} must hold finite numbers, none missing or negative, some positive.",
-                 class = "sygnet_error_input", call = call)
-  }
-  as.double(w)
+  w
 }
 
 # A fitted model as fit() makes it: its engine model and template are there.

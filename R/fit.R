@@ -136,6 +136,7 @@ fit.sygnet_spec <- function(object, data, ...,
                          threads = threads, verbose = verbose, ids = ids, columns = columns,
                          row_weights = row_weights)
   fitted$weights <- weights
+  if (!is.null(row_weights)) fitted$effective_rows <- kish_size(row_weights)
   fitted$survey <- list(restore = survey$restore,
                         attributes = c(survey$attributes, id_attributes))
   fitted
@@ -180,6 +181,7 @@ fit.sygnet_fit <- function(object, data, epochs, ...,
   fitted <- run_training(session, object$spec, data, epochs, previous = object, seed = seed,
                          threads = threads, verbose = verbose, row_weights = row_weights)
   fitted$weights <- object$weights
+  if (!is.null(row_weights)) fitted$effective_rows <- kish_size(row_weights)
   fitted$survey <- object$survey
   fitted
 }

@@ -37,7 +37,15 @@
 #' @param formula Model formula.
 #' @param family A [stats::family()] object or function; the model is fitted by
 #'   [stats::glm()].
-#' @param n Rows of the real data. Taken from `synthetic` when it came from `simulate()`.
+#' @param n Rows of the real data. Taken from `synthetic` when it came from `simulate()`;
+#'   for a model fitted with survey weights that is the training rows' effective size
+#'   (see `weights`).
+#' @param weights `NULL`, or the survey weights of the real rows (a numeric vector), in
+#'   place of `n` for synthetic data not made by `simulate()` from a weighted fit. A
+#'   weighted fit's synthetic rows are unweighted draws from the weighted population,
+#'   and the real data then estimate as precisely as a simple random sample of Kish's
+#'   effective size `(sum w)^2 / sum(w^2)`, which is used as `n` (weighting alone: a
+#'   design with strata or clusters has another effective size; pass it as `n`).
 #' @param rule `"simple"`, `"proper"` or `"fully"`; see Details.
 #' @param inference `"population"` or `"observed"`; see Details.
 #' @param level Confidence level of the intervals.
@@ -59,7 +67,7 @@
 #' }
 #' @export
 pool_synthetic <- function(synthetic, formula, family = stats::gaussian(), n = NULL,
-                           rule = c("simple", "proper", "fully"),
+                           weights = NULL, rule = c("simple", "proper", "fully"),
                            inference = c("population", "observed"), level = 0.95) {
   rule <- rlang::arg_match(rule)
   inference <- rlang::arg_match(inference)
@@ -71,12 +79,18 @@ pool_synthetic <- function(synthetic, formula, family = stats::gaussian(), n = N
   if (is.null(formula)) sygnet_abort("{.arg formula} is required.", class = "sygnet_error_input")
   check_formula(formula, sets[[1L]])
   family <- check_family(family)
-  n <- n %||% attr(synthetic, "training_rows")
+  if (!is.null(n)) check_count(n)
+  if (!is.null(weights)) {
+    if (!is.null(n)) {
+      sygnet_abort("Give {.arg n} or {.arg weights}, not both.", class = "sygnet_error_input")
+    }
+    n <- kish_size(check_weight_values(weights))
+  }
+  n <- n %||% attr(synthetic, "effective_rows") %||% attr(synthetic, "training_rows")
   if (is.null(n)) {
     sygnet_abort("{.arg n}, the number of real rows, is required for data not made by {.fn simulate}.",
                  class = "sygnet_error_input")
   }
-  check_count(n)
   if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
     sygnet_abort("{.arg level} must be a number between 0 and 1.", class = "sygnet_error_input")
   }

@@ -91,8 +91,9 @@ join_pieces <- function(parts) {
 #' @param ... Unused.
 #' @param threads Number of CPU threads.
 #' @return A list of `nsim` data frames, of class `sygnet_synthetic`, with attributes
-#'   `"seed"` and `"training_rows"` (the rows the model was fitted to, used by
-#'   [pool_synthetic()]).
+#'   `"seed"`, `"training_rows"` (the rows the model was fitted to) and, for a model
+#'   fitted with survey weights, `"effective_rows"` (their Kish effective size), which
+#'   [pool_synthetic()] uses.
 #' @export
 simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditions = NULL,
                                 ..., threads = getOption("sygnet.threads", 1L)) {
@@ -114,7 +115,8 @@ simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditi
   out <- future.apply::future_lapply(seeds, function(s) {
     draw(object, request$n, request$conditions, s, threads, "cpu")
   }, future.seed = FALSE)
-  structure(out, seed = rng_state, training_rows = object$n, class = c("sygnet_synthetic", "list"))
+  structure(out, seed = rng_state, training_rows = object$n, effective_rows = object$effective_rows,
+            class = c("sygnet_synthetic", "list"))
 }
 
 #' @export

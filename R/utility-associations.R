@@ -1,19 +1,20 @@
 # Pairwise associations (Pearson r, Cramér's V, correlation ratio), real against
 # synthetic, and their plot.
 
-association <- function(x, y, kind_x, kind_y) {
+# `w`: row weights (all 1 without survey weights).
+association <- function(x, y, kind_x, kind_y, w) {
   ok <- !is.na(x) & !is.na(y)
   x <- x[ok]
   y <- y[ok]
-  if (length(x) < 3L) return(NA_real_)
+  w <- w[ok]
+  if (length(x) < 3L || sum(w) <= 0) return(NA_real_)
   if (kind_x == "numeric" && kind_y == "numeric") {
-    x <- as.double(x)
-    y <- as.double(y)
-    if (stats::sd(x) == 0 || stats::sd(y) == 0) return(NA_real_)
-    return(stats::cor(x, y))
+    moments <- stats::cov.wt(cbind(as.double(x), as.double(y)), wt = w / sum(w))$cov
+    if (moments[1, 1] <= 0 || moments[2, 2] <= 0) return(NA_real_)
+    return(moments[1, 2] / sqrt(moments[1, 1] * moments[2, 2]))
   }
   if (kind_x == "categorical" && kind_y == "categorical") {
-    tab <- table(as.character(x), as.character(y))
+    tab <- tapply(w, list(as.character(x), as.character(y)), sum, default = 0)
     if (min(dim(tab)) < 2L) return(NA_real_)
     expected <- outer(rowSums(tab), colSums(tab)) / sum(tab)
     chi <- sum((tab - expected)^2 / expected)
@@ -25,15 +26,17 @@ association <- function(x, y, kind_x, kind_y) {
     y <- tmp
   }
   x <- as.double(x)
-  total <- sum((x - mean(x))^2)
+  centre <- stats::weighted.mean(x, w)
+  total <- sum(w * (x - centre)^2)
   if (total == 0) return(NA_real_)
   group <- as.character(y)
-  means <- tapply(x, group, mean)
-  counts <- tapply(x, group, length)
-  sqrt(sum(counts * (means - mean(x))^2) / total)
+  group_weight <- tapply(w, group, sum)
+  means <- tapply(w * x, group, sum) / group_weight
+  present <- group_weight > 0
+  sqrt(sum(group_weight[present] * (means[present] - centre)^2) / total)
 }
 
-association_table <- function(data, sets, kinds) {
+association_table <- function(data, sets, kinds, w) {
   if (ncol(data) < 2L) {
     return(data.frame(column_1 = character(), column_2 = character(), measure = character(),
                       real = numeric(), synthetic = numeric(), difference = numeric()))
@@ -44,8 +47,10 @@ association_table <- function(data, sets, kinds) {
     ky <- kinds[[p[2]]]
     measure <- if (kx == "numeric" && ky == "numeric") "pearson" else
       if (kx == "categorical" && ky == "categorical") "cramer_v" else "correlation_ratio"
-    real <- association(data[[p[1]]], data[[p[2]]], kx, ky)
-    syn <- vapply(sets, function(s) association(s[[p[1]]], s[[p[2]]], kx, ky), numeric(1))
+    real <- association(data[[p[1]]], data[[p[2]]], kx, ky, w)
+    syn <- vapply(sets, function(s) {
+      association(s[[p[1]]], s[[p[2]]], kx, ky, rep(1, nrow(s)))
+    }, numeric(1))
     data.frame(column_1 = p[1], column_2 = p[2], measure = measure, real = real,
                synthetic = mean(syn))
   })

@@ -1,26 +1,28 @@
 # Marginal similarity of each column (1 - KS for numbers, 1 - total variation for
 # categories) and its plot.
 
-marginal_similarity <- function(a, b, kind) {
+# `w`: the real rows' weights (all 1 without survey weights).
+marginal_similarity <- function(a, b, kind, w) {
+  w <- w[!is.na(a)]
   a <- a[!is.na(a)]
   b <- b[!is.na(b)]
-  if (length(a) == 0L || length(b) == 0L) return(NA_real_)
+  if (length(a) == 0L || length(b) == 0L || sum(w) <= 0) return(NA_real_)
   if (kind == "numeric") {
-    stat <- suppressWarnings(stats::ks.test(as.double(a), as.double(b), exact = FALSE)$statistic)
-    return(1 - unname(stat))
+    return(1 - weighted_ks(as.double(unclass(a)), w, as.double(unclass(b)), rep(1, length(b))))
   }
   lev <- union(unique(as.character(a)), unique(as.character(b)))
-  pa <- tabulate(match(as.character(a), lev), length(lev)) / length(a)
+  pa <- weighted_shares(as.character(a), w, lev)
   pb <- tabulate(match(as.character(b), lev), length(lev)) / length(b)
   1 - 0.5 * sum(abs(pa - pb))
 }
 
-marginal_table <- function(data, sets, kinds) {
+marginal_table <- function(data, sets, kinds, w) {
   rows <- lapply(names(data), function(v) {
-    sim <- vapply(sets, function(s) marginal_similarity(data[[v]], s[[v]], kinds[[v]]), numeric(1))
+    sim <- vapply(sets, function(s) marginal_similarity(data[[v]], s[[v]], kinds[[v]], w), numeric(1))
     na_syn <- vapply(sets, function(s) mean(is.na(s[[v]])), numeric(1))
     data.frame(column = v, kind = kinds[[v]], similarity = mean(sim),
-               missing_real = mean(is.na(data[[v]])), missing_synthetic = mean(na_syn))
+               missing_real = stats::weighted.mean(is.na(data[[v]]), w),
+               missing_synthetic = mean(na_syn))
   })
   out <- do.call(rbind, rows)
   out$missing_difference <- out$missing_synthetic - out$missing_real

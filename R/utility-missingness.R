@@ -3,20 +3,20 @@
 # synthetic. Missingness that depends on other columns (wages missing for the retired)
 # is what a reader checks first, and what marginal missing shares hide.
 
-missingness_table <- function(data, sets, kinds, max_levels) {
+missingness_table <- function(data, sets, kinds, max_levels, w) {
   with_missing <- names(data)[vapply(data, anyNA, logical(1))]
   out <- list()
   for (v in with_missing) {
-    for (w in setdiff(names(data), v)) {
-      band <- banding(data[[w]], kinds[[w]], max_levels)
-      real_band <- band(data[[w]])
-      real <- tapply(is.na(data[[v]]), real_band, mean)
+    for (by in setdiff(names(data), v)) {
+      band <- banding(data[[by]], kinds[[by]], max_levels)
+      real_band <- band(data[[by]])
+      real <- tapply(w * is.na(data[[v]]), real_band, sum) / tapply(w, real_band, sum)
       synthetic <- Reduce(`+`, lapply(sets, function(s) {
-        tapply(is.na(s[[v]]), band(s[[w]]), mean)
+        tapply(is.na(s[[v]]), band(s[[by]]), mean)
       })) / length(sets)
       rows <- as.vector(table(real_band))
       out[[length(out) + 1L]] <- data.frame(
-        column = v, by = w, band = levels(real_band), real_rows = rows,
+        column = v, by = by, band = levels(real_band), real_rows = rows,
         real = as.vector(real), synthetic = as.vector(synthetic),
         difference = as.vector(synthetic - real)
       )[rows > 0L, , drop = FALSE]

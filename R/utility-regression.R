@@ -13,8 +13,12 @@ ci_overlap <- function(lower_1, upper_1, lower_2, upper_2) {
   0.5 * (overlap / (upper_1 - lower_1) + overlap / (upper_2 - lower_2))
 }
 
-regression_table <- function(data, sets, formula, family) {
-  real <- coefficient_table(formula, family, data)
+# `w`: NULL, or the real rows' survey weights: the real model is then the weighted fit
+# with design-based standard errors, and the synthetic standard errors are scaled to
+# the real rows' effective size.
+regression_table <- function(data, sets, formula, family, w) {
+  real <- if (is.null(w)) coefficient_table(formula, family, data) else
+    design_coefficient_table(formula, family, data, w)
   tables <- lapply(seq_along(sets), function(i) {
     tryCatch(coefficient_table(formula, family, sets[[i]]), error = function(e) {
       cli::cli_warn(c("The model could not be fitted to synthetic data set {i}; its estimates are missing.",
@@ -24,7 +28,8 @@ regression_table <- function(data, sets, formula, family) {
   })
   pooled <- pool_estimates(tables)
   k <- nrow(sets[[1]])
-  syn_se <- sqrt(pooled$within * k / nrow(data))
+  real_rows <- if (is.null(w)) nrow(data) else kish_size(w)
+  syn_se <- sqrt(pooled$within * k / real_rows)
   out <- merge(real, data.frame(term = pooled$term, synthetic = pooled$estimate, synthetic_se = syn_se),
                by = "term", all.x = TRUE, sort = FALSE)
   out <- out[match(real$term, out$term), ]

@@ -51,6 +51,17 @@
 #' @param test Real rows not used to fit the generator, to test predictions on. By
 #'   default 30% of `data` is held out at random; the generator has seen those rows, so
 #'   the synthetic model is then judged on rows it may have learnt from.
+#' @param weights `NULL`, or the name of a column of survey weights in `data` (and
+#'   `test`), as given to [fit()][fit.sygnet_spec]: the real data then stand for the
+#'   weighted population, which is what a weighted fit's synthetic rows are drawn from.
+#'   Marginals, associations, missing shares and prediction scores of real rows are
+#'   weighted; the regression is the weighted fit with design-based (sandwich)
+#'   standard errors, as [survey::svyglm()] gives for a design with weights only (no
+#'   strata or clusters), and synthetic standard errors are scaled to the real rows'
+#'   effective size, Kish's `(sum w)^2 / sum(w^2)`; the propensity models compare the
+#'   synthetic rows with real rows kept with probability `w / max(w)`, a sample of the
+#'   weighted population (few rows when the weights are very unequal). Synthetic rows
+#'   are never weighted.
 #' @param neighbours Neighbours per row in the nearest-neighbour propensity model.
 #' @param max_levels Categorical columns keep their most frequent `max_levels` levels in
 #'   the logistic propensity model; the rest are pooled.
@@ -75,7 +86,7 @@
 #' }
 #' @export
 utility <- function(synthetic, data, formula = NULL, family = stats::gaussian(), target = NULL,
-                    test = NULL, neighbours = 10L, max_levels = 20L,
+                    test = NULL, weights = NULL, neighbours = 10L, max_levels = 20L,
                     threads = getOption("sygnet.threads", 1L)) {
   check_data(data)
   data <- as.data.frame(data)
@@ -91,6 +102,9 @@ utility <- function(synthetic, data, formula = NULL, family = stats::gaussian(),
     sygnet_abort("{.arg target} must name one column.", class = "sygnet_error_input")
   }
   if (!is.null(test)) test <- matching_frame(plain_columns(test, labelled), data, "test")
+  w <- real_weights(weights, data)
+  if (!is.null(test)) real_weights(weights, test)
+  row_weights <- w %||% rep(1, nrow(data))
   check_count(neighbours)
   check_count(max_levels)
   threads <- check_threads(threads)
@@ -98,13 +112,17 @@ utility <- function(synthetic, data, formula = NULL, family = stats::gaussian(),
 
   structure(
     list(
-      marginals = marginal_table(data, sets, kinds),
-      associations = association_table(data, sets, kinds),
-      missingness = missingness_table(data, sets, kinds, max_levels),
-      propensity = propensity_table(data, sets, kinds, neighbours, max_levels, threads),
-      regression = if (!is.null(formula)) regression_table(data, sets, formula, family),
-      prediction = if (!is.null(target)) prediction_table(data, sets, target, kinds[[target]], test),
+      marginals = marginal_table(data, sets, kinds, row_weights),
+      associations = association_table(data, sets, kinds, row_weights),
+      missingness = missingness_table(data, sets, kinds, max_levels, row_weights),
+      propensity = propensity_table(if (is.null(w)) data else population_rows(data, w), sets,
+                                    kinds, neighbours, max_levels, threads),
+      regression = if (!is.null(formula)) regression_table(data, sets, formula, family, w),
+      prediction = if (!is.null(target)) {
+        prediction_table(data, sets, target, kinds[[target]], test, weights)
+      },
       formula = formula,
+      weights = weights,
       n = nrow(data),
       k = nrow(sets[[1]]),
       m = length(sets),
@@ -118,7 +136,7 @@ utility <- function(synthetic, data, formula = NULL, family = stats::gaussian(),
 #' @export
 print.sygnet_utility <- function(x, ...) {
   m <- x$marginals
-  say("{.strong Utility of synthetic data} ({x$m} set{?s} of {x$k} row{?s}; real data {x$n} row{?s})")
+  say("{.strong Utility of synthetic data} ({x$m} set{?s} of {x$k} row{?s}; real data {x$n} row{?s}{if (!is.null(x$weights)) paste0(', weighted by ', x$weights) else ''})")
   worst <- m[order(m$similarity), ][seq_len(min(3L, nrow(m))), ]
   say("Marginals: mean similarity {fmt(mean(m$similarity, na.rm = TRUE))} (lowest: {paste0(worst$column, ' ', fmt(worst$similarity), collapse = ', ')}); largest missing-share difference {fmt(max(abs(m$missing_difference)))}")
   a <- x$associations

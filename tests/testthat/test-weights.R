@@ -67,4 +67,71 @@ test_that("a weighted fit of a stratified school survey reproduces its weighted 
   synthetic <- synthesize(model, 20000)
   z <- (colMeans(synthetic[columns]) - estimate[columns]) / se[columns]
   expect_true(all(abs(z) < 2), label = paste(names(z), round(z, 2), collapse = ", "))
+  # utility() with the weights compares the synthetic rows with the population the
+  # weights describe, which they match better than they match the sample
+  drawn <- synthetic[seq_len(2000), ]
+  enroll_similarity <- function(u) u$marginals$similarity[u$marginals$column == "enroll"]
+  expect_gt(enroll_similarity(utility(drawn, schools, weights = "pw")),
+            enroll_similarity(utility(drawn, schools)))
+  sets <- simulate(model, nsim = 2, seed = 1, n = 100)
+  expect_equal(attr(sets, "effective_rows"), sum(schools$pw)^2 / sum(schools$pw^2))
+})
+
+test_that("weighted utility measures equal those of rows repeated by their weight", {
+  withr::local_seed(2)
+  n <- 300
+  data <- data.frame(x = stats::rnorm(n), g = factor(sample(c("a", "b", "c"), n, TRUE)),
+                     w = sample(1:4, n, TRUE))
+  data$y <- data$x + (data$g == "b") + stats::rnorm(n)
+  data$y[sample(n, 40)] <- NA
+  synthetic <- data[sample(n, 200), ]
+  synthetic$x <- synthetic$x + 0.3
+  repeated <- data[rep(seq_len(n), data$w), ]
+  weighted <- utility(synthetic, data, formula = y ~ x + g, weights = "w")
+  copies <- utility(synthetic, repeated, formula = y ~ x + g)
+  expect_equal(weighted$marginals, copies$marginals)
+  expect_equal(weighted$associations, copies$associations)
+  by_g <- function(u) {
+    rows <- u$missingness[u$missingness$by == "g", c("band", "real", "synthetic")]
+    rows[order(rows$band), ]
+  }
+  expect_equal(by_g(weighted), by_g(copies), ignore_attr = TRUE)
+  expect_equal(weighted$regression$real, copies$regression$real)
+  # and they differ from the unweighted measures
+  plain <- utility(synthetic, data, formula = y ~ x + g)
+  expect_false(isTRUE(all.equal(plain$marginals$similarity, weighted$marginals$similarity)))
+  expect_identical(weighted$weights, "w")
+})
+
+test_that("weighted regressions have the design-based standard errors of survey::svyglm", {
+  skip_if_not_installed("survey")
+  api <- new.env()
+  utils::data("api", package = "survey", envir = api)
+  schools <- api$apistrat
+  design <- survey::svydesign(id = ~1, weights = ~pw, data = schools)
+  check <- function(formula, family, survey_family) {
+    expected <- summary(survey::svyglm(formula, design, family = survey_family))$coefficients
+    ours <- design_coefficient_table(formula, family, schools, schools$pw)
+    expect_equal(ours$term, rownames(expected))
+    expect_equal(ours$estimate, unname(expected[, 1]), tolerance = 1e-8)
+    expect_equal(ours$se, unname(expected[, 2]), tolerance = 1e-8)
+  }
+  check(api00 ~ ell + meals + stype, stats::gaussian(), stats::gaussian())
+  check(I(sch.wide == "Yes") ~ ell + enroll, stats::binomial(), stats::quasibinomial())
+})
+
+test_that("pooled standard errors use the weighted rows' effective size", {
+  withr::local_seed(4)
+  sets <- lapply(1:3, function(i) data.frame(x = stats::rnorm(100), y = stats::rnorm(100)))
+  w <- rep(c(1, 9), 50)
+  by_weights <- pool_synthetic(sets, y ~ x, weights = w)
+  effective <- sum(w)^2 / sum(w^2)
+  expect_equal(attr(by_weights, "n"), effective)
+  expect_equal(by_weights$se, pool_synthetic(sets, y ~ x, n = 200)$se * sqrt((100 / effective + 1 / 3) / (100 / 200 + 1 / 3)))
+  expect_error(pool_synthetic(sets, y ~ x, n = 100, weights = w), "not both",
+               class = "sygnet_error_input")
+  expect_error(pool_synthetic(sets, y ~ x, weights = c(w[-1], -1)), "weights",
+               class = "sygnet_error_input")
+  expect_error(utility(sets[[1]], sets[[2]], weights = "nope"), "nope",
+               class = "sygnet_error_input")
 })
