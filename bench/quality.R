@@ -1,11 +1,14 @@
 # Quality of sygnet's default GAN against a sequential CART synthesiser and against real
 # rows, on the benchmark's data sets (datasets.R), in one run.
 # Usage: Rscript bench/quality.R [epochs|default] [threads] [data sets...] [--epsilon=E]
-#                                [--seed=S] [--no-rejection]
+#                                [--seed=S] [--draws=D] [--no-rejection]
 #
 # --seed=S seeds both generators with S instead of 1 (the split stays the same), for a
 # second run that shows the run-to-run spread; --no-rejection fits sygnet without its
-# rejection sampler (gan_control(rejection = FALSE)), for the ablation.
+# rejection sampler (gan_control(rejection = FALSE)), for the ablation. --draws=D
+# (default 3): ci_overlap and signs are averaged over D synthetic data sets drawn from
+# the one fitted model (CART: D draws from its one set of trees), since a single draw's
+# regression moves by up to 0.3 in overlap; the other measures score the first draw.
 #
 # With --epsilon=E, sygnet fits with differential privacy at that epsilon (the CART
 # baseline and the holdout stay as they are). A private fit needs a public codebook:
@@ -33,8 +36,10 @@ epsilon_arg <- grep("^--epsilon=", args, value = TRUE)
 epsilon <- if (length(epsilon_arg)) as.numeric(sub("^--epsilon=", "", epsilon_arg)) else NULL
 seed_arg <- grep("^--seed=", args, value = TRUE)
 seed <- if (length(seed_arg)) as.integer(sub("^--seed=", "", seed_arg)) else 1L
+draws_arg <- grep("^--draws=", args, value = TRUE)
+draws <- if (length(draws_arg)) as.integer(sub("^--draws=", "", draws_arg)) else 3L
 rejection <- !"--no-rejection" %in% args
-args <- setdiff(args, c(epsilon_arg, seed_arg, "--no-rejection"))
+args <- setdiff(args, c(epsilon_arg, seed_arg, draws_arg, "--no-rejection"))
 epochs <- if (length(args) >= 1 && args[[1]] != "default") as.integer(args[[1]]) else NULL
 threads <- if (length(args) >= 2) as.integer(args[[2]]) else 2L
 wanted <- if (length(args) >= 3) args[-(1:2)] else NULL
@@ -44,8 +49,11 @@ source(file.path(here, "datasets.R"))
 source(file.path(here, "cart.R"))
 suppressPackageStartupMessages(library(sygnet))
 
-score <- function(method, rows, train, holdout, set, seconds) {
+# `sets`: the method's data sets (the holdout: one); the first is scored on every
+# measure, each of them on the regression.
+score <- function(method, sets, train, holdout, set, seconds) {
   target <- all.vars(set$formula[[2]])[1]
+  rows <- sets[[1]]
   u <- withr::with_seed(1, utility(rows, train, formula = set$formula, family = set$family,
                                    target = target, test = holdout, threads = threads))
   risk <- if (method == "holdout") NULL else
@@ -54,15 +62,18 @@ score <- function(method, rows, train, holdout, set, seconds) {
     if (is.null(risk)) return(NA_real_)
     risk$measures[[column]][risk$measures$measure == name]
   }
-  reg <- u$regression
+  regressions <- c(list(u$regression), lapply(sets[-1], function(rows) {
+    sygnet:::regression_table(train, list(rows), set$formula, set$family, NULL)
+  }))
+  per_draw <- function(column) mean(vapply(regressions, function(r) mean(r[[column]], na.rm = TRUE), 1))
   data.frame(
     method = method, fit_s = round(seconds, 1),
     marginal = mean(u$marginals$similarity, na.rm = TRUE),
     assoc = mean(abs(u$associations$difference), na.rm = TRUE),
     rf_auc = u$propensity$auc[u$propensity$model == "forest"],
     logit_auc = u$propensity$auc[u$propensity$model == "logistic"],
-    ci_overlap = mean(reg$ci_overlap, na.rm = TRUE),
-    signs = mean(reg$sign_agrees, na.rm = TRUE),
+    ci_overlap = per_draw("ci_overlap"),
+    signs = per_draw("sign_agrees"),
     tstr = if (method == "holdout") NA_real_ else u$prediction$ratio,
     copies = if (is.null(risk)) measure_holdout_copies(holdout, train) else measure("copies", "synthetic"),
     dcr_ratio = measure("dcr_median", "synthetic") / measure("dcr_median", "reference"),
@@ -94,14 +105,14 @@ for (name in names(sets)) {
   spec <- gan(epochs = epochs, privacy = privacy, control = gan_control(rejection = rejection))
   model <- fit(spec, train, threads = threads)
   gan_s <- proc.time()[["elapsed"]] - started
-  gan_rows <- synthesize(model)
+  gan_sets <- replicate(draws, synthesize(model), simplify = FALSE)
   started <- proc.time()[["elapsed"]]
-  cart_rows <- cart_synthesize(train, seed = seed)
-  cart_s <- proc.time()[["elapsed"]] - started
+  cart_sets <- lapply(seq_len(draws) - 1L, function(i) cart_synthesize(train, seed = seed + 1000L * i))
+  cart_s <- (proc.time()[["elapsed"]] - started) / draws
   table <- rbind(
-    score("sygnet", gan_rows, train, holdout, set, gan_s),
-    score("cart", cart_rows, train, holdout, set, cart_s),
-    score("holdout", holdout, train, holdout, set, NA_real_)
+    score("sygnet", gan_sets, train, holdout, set, gan_s),
+    score("cart", cart_sets, train, holdout, set, cart_s),
+    score("holdout", list(holdout), train, holdout, set, NA_real_)
   )
   rows[[name]] <- cbind(data = name, rows = nrow(train), cols = ncol(train), table)
   print(rows[[name]], row.names = FALSE, digits = 3)
@@ -110,6 +121,7 @@ all <- do.call(rbind, rows)
 cat("\nsygnet", as.character(utils::packageVersion("sygnet")), "- default gan(),",
     if (is.null(epsilon)) "no DP," else paste0("DP at epsilon ", epsilon, ","),
     if (rejection) "rejection sampling," else "no rejection sampling,", "seed", seed, ",",
+    "regressions over", draws, "draws,",
     "threads =", threads, "\n")
 print(all, row.names = FALSE, digits = 3)
 measures <- c("fit_s", "marginal", "assoc", "rf_auc", "logit_auc", "ci_overlap", "signs",
