@@ -12,12 +12,13 @@ LIB := $(CURDIR)/.rlib
 CARGO := cargo --locked
 MANIFEST := --manifest-path src/rust/Cargo.toml
 
-.PHONY: help setup install document lint test-rust tarball install-tarball test-r check test demo bench clean
+.PHONY: help setup install document lint test-rust cuda tarball install-tarball test-r check test demo bench clean
 
 help:
 	@echo "make setup      install R, R packages and tools (Debian/Ubuntu, apt)"
 	@echo "make install    build and install the package into R's library"
-	@echo "make test       the whole suite: lint, Rust tests, offline tarball build, R tests, R CMD check"
+	@echo "make test       the whole suite: lint, Rust tests, CUDA build, offline tarball build, R tests, R CMD check"
+	@echo "make cuda       compile and test the engine with the cuda feature (where nvcc is installed)"
 	@echo "make demo       fit a GAN to carData::SLID and write a comparison report to demo-report/"
 	@echo "make bench      speed and quality benchmarks (prints tables)"
 	@echo "make document   regenerate R/extendr-wrappers.R, NAMESPACE and man/"
@@ -43,6 +44,15 @@ lint: .setup-done
 
 test-rust: .setup-done
 	$(CARGO) test $(MANIFEST) -p sygnet-core --release -j 2
+
+# The CUDA build needs the CUDA toolkit (nvcc) to compile, not a GPU; its tests run on
+# whatever device is present. Skipped, with a message, where nvcc is missing.
+cuda: .setup-done
+	@if command -v nvcc >/dev/null 2>&1; then \
+	  $(CARGO) test $(MANIFEST) -p sygnet-core --release -j 2 --features cuda; \
+	else \
+	  echo "make cuda: skipped: nvcc (the CUDA toolkit) is not installed, so the cuda feature cannot be compiled here"; \
+	fi
 
 tarball: .setup-done
 	bash tools/vendor-crates.sh
@@ -70,7 +80,7 @@ check: tarball
 	  R CMD check --no-manual $(TARBALL)
 	@Rscript tools/check-status.R sygnet.Rcheck
 
-test: lint test-rust test-r check
+test: lint test-rust cuda test-r check
 	@echo "make test: all stages passed"
 
 demo: install

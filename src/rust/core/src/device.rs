@@ -54,4 +54,23 @@ mod tests {
             assert!(msg.contains("SYGNET_CARGO_FEATURES=cuda"));
         }
     }
+
+    #[test]
+    fn a_cuda_build_without_a_gpu_falls_back_on_auto_and_says_why_on_cuda() {
+        match resolve("cuda") {
+            Ok(device) => {
+                assert!(device.is_cuda());
+                assert_eq!(name(&resolve("auto").unwrap()), "cuda");
+            }
+            Err(e) => {
+                assert!(resolve("auto").unwrap().is_cpu());
+                let expected = if cuda_compiled() {
+                    "no usable CUDA device"
+                } else {
+                    "no CUDA support"
+                };
+                assert!(e.to_string().contains(expected), "{e}");
+            }
+        }
+    }
 }
