@@ -55,9 +55,9 @@ rs_session_model <- function(session) .Call(wrap__rs_session_model, session)
 #' @noRd
 rs_synthesize <- function(model, n, start, end, conditions, seed_value, threads, device_name, screened) .Call(wrap__rs_synthesize, model, n, start, end, conditions, seed_value, threads, device_name, screened)
 
-#' Rows a piece of a long draw should hold: a multiple of the engine's chunk.
+#' Rows the engine draws at a time: pieces of a long draw start at multiples of it.
 #' @noRd
-rs_synthesize_piece <- function() .Call(wrap__rs_synthesize_piece)
+rs_chunk_rows <- function() .Call(wrap__rs_chunk_rows)
 
 #' What a model holds, for print() and summary().
 #' @noRd

@@ -46,20 +46,21 @@ without_ids <- function(data, ids) {
   data[setdiff(names(data), vapply(ids, `[[`, "", "name"))]
 }
 
-# Fresh values for `n` rows of each ID column, inserted at their places in `columns`.
-with_fresh_ids <- function(frame, ids, columns) {
+# Fresh values for the rows of `frame`, rows `first` onwards of a draw of `total`, of
+# each ID column, inserted at their places in `columns`.
+with_fresh_ids <- function(frame, ids, columns, first = 1, total = nrow(frame)) {
   if (length(ids) == 0L) return(frame)
-  n <- nrow(frame)
+  number <- first - 1 + seq_len(nrow(frame))
   for (id in ids) {
     frame[[id$name]] <- if (!is.null(id$start)) {
-      values <- if (id$start < 0) -seq_len(n) else id$start + seq_len(n) - 1
+      values <- if (id$start < 0) -number else id$start + number - 1
       if (identical(id$class, "integer") && all(abs(values) <= .Machine$integer.max)) {
         as.integer(values)
       } else {
         as.double(values)
       }
     } else {
-      values <- paste0(id$prefix, formatC(seq_len(n), width = nchar(n), flag = "0"))
+      values <- paste0(id$prefix, formatC(number, width = nchar(total), flag = "0"))
       if (identical(id$class, "factor")) factor(values, levels = values) else values
     }
   }

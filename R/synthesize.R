@@ -42,18 +42,86 @@ synthesize.sygnet_fit <- function(object, n = NULL, conditions = NULL, ...,
 # call would draw (conditions, which the user already holds in memory, go in one call).
 draw <- function(object, n, conditions, seed, threads, device, rejection = TRUE,
                  call = rlang::caller_env()) {
-  withr::local_envvar(RAYON_NUM_THREADS = threads)
   check_memory(object$template, n, call = call)
   cond <- if (is.null(conditions)) NULL else as_columns(conditions)
-  piece <- if (is.null(cond)) native(rs_synthesize_piece()) else max(n, 1)
+  piece <- if (is.null(cond)) 256 * native(rs_chunk_rows()) else max(n, 1)
   parts <- lapply(seq(0, max(n - 1, 0), by = piece), function(start) {
-    native(rs_synthesize(object$model, n, start, min(n, start + piece), cond, seed, threads,
-                         device, rejection), call = call)
+    draw_columns(object, n, start, min(n, start + piece), cond, seed, threads, device,
+                 rejection, call)
   })
   columns <- if (length(parts) == 1L) parts[[1L]] else join_pieces(parts)
-  frame <- with_fresh_ids(as_frame(columns, object$template, n), object$ids,
-                          object$columns %||% names(object$template))
+  finish_rows(columns, object, rows = n, first = 1, total = n)
+}
+
+# Rows `start + 1` to `end` of the `n` rows the engine draws for `seed`, as columns.
+draw_columns <- function(object, n, start, end, cond, seed, threads, device, rejection, call) {
+  withr::local_envvar(RAYON_NUM_THREADS = threads)
+  native(rs_synthesize(object$model, n, start, end, cond, seed, threads, device, rejection),
+         call = call)
+}
+
+# `rows` engine rows as the user's data frame: template classes, fresh IDs (numbered
+# from row `first` of `total`), survey attributes.
+finish_rows <- function(columns, object, rows, first, total) {
+  frame <- with_fresh_ids(as_frame(columns, object$template, rows), object$ids,
+                          object$columns %||% names(object$template), first = first,
+                          total = total)
   restore_survey_columns(frame, object$survey)
+}
+
+#' Draw synthetic rows in chunks, without holding them all
+#'
+#' For draws larger than memory (a synthetic population, a file of ten million rows):
+#' rows are made one chunk at a time and handed to `write`, then dropped, so memory
+#' holds one chunk however large `n` is. Bound together, the chunks are the rows
+#' [synthesize()] returns after the same [set.seed()]. Identifier columns are numbered
+#' across chunks, so their values stay unique.
+#'
+#' @inheritParams synthesize
+#' @param n Number of rows in all.
+#' @param write A function called with each chunk, a data frame of the model's columns,
+#'   in order; for example one that appends the rows to a file.
+#' @param chunk_rows Rows per chunk, rounded up to a multiple of the engine's chunk of
+#'   512 rows.
+#' @return `n`, invisibly.
+#' @seealso [synthesize()]
+#' @examples
+#' \donttest{
+#' set.seed(1)
+#' model <- fit(gan(epochs = 5), iris)
+#' file <- tempfile(fileext = ".csv")
+#' synthesize_chunks(model, 30000, function(rows) {
+#'   utils::write.table(rows, file, sep = ",", row.names = FALSE,
+#'                      append = file.exists(file), col.names = !file.exists(file))
+#' }, chunk_rows = 10000)
+#' nrow(utils::read.csv(file))
+#' }
+#' @export
+synthesize_chunks <- function(object, n, write, chunk_rows = 100000, ...,
+                              threads = getOption("sygnet.threads", 1L),
+                              device = c("cpu", "auto", "cuda"), rejection = TRUE) {
+  rlang::check_dots_empty()
+  check_fitted(object)
+  check_count(n)
+  check_count(chunk_rows)
+  if (!is.function(write)) {
+    sygnet_abort("{.arg write} must be a function of one data frame.", class = "sygnet_error_input")
+  }
+  device <- rlang::arg_match(device)
+  threads <- check_threads(threads)
+  check_flag(rejection)
+  engine_chunk <- native(rs_chunk_rows())
+  chunk_rows <- ceiling(chunk_rows / engine_chunk) * engine_chunk
+  check_memory(object$template, min(n, chunk_rows))
+  seed <- native_seed()
+  for (start in seq(0, n - 1, by = chunk_rows)) {
+    end <- min(n, start + chunk_rows)
+    columns <- draw_columns(object, n, start, end, NULL, seed, threads, device, rejection,
+                            rlang::current_env())
+    rows <- as.integer(end - start)
+    write(finish_rows(columns, object, rows = rows, first = start + 1, total = n))
+  }
+  invisible(n)
 }
 
 # Pieces of one draw joined column by column (they share every attribute).

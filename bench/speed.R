@@ -1,7 +1,9 @@
 # Training and generation speed, and peak memory, of sygnet on simulated mixed data.
 # Usage: Rscript bench/speed.R [quick|full] [threads]
-#   quick: n = 1e3, 1e4, 1e5 rows, at most 60 timed steps, 200,000 generated rows
-#   full:  n = 1e3 ... 1e6 rows, at most 200 timed steps, 1,000,000 generated rows
+#   quick: n = 1e3, 1e4, 1e5 rows, at most 60 timed steps, 200,000 generated rows,
+#          1,000,000 rows streamed by synthesize_chunks()
+#   full:  n = 1e3 ... 1e6 rows, at most 200 timed steps, 1,000,000 generated rows,
+#          10,000,000 rows streamed
 # Every configuration runs in its own Rscript process, so that the peak resident
 # memory (VmHWM from /proc/self/status, Linux only) belongs to that configuration.
 # Training is timed through the package's internal session functions (see
@@ -65,6 +67,28 @@ child_generate <- function(p, n_gen, threads) {
        out_mib = as.numeric(utils::object.size(syn)) / 2^20)
 }
 
+# Fits one epoch on 10,000 rows, then streams n_stream rows through synthesize_chunks()
+# (straight from the generator) to a writer that only counts them: the memory of a draw
+# too large to hold.
+child_stream <- function(p, n_stream, threads) {
+  suppressPackageStartupMessages(loadNamespace("sygnet"))
+  data <- sim_data(10000L, p)
+  set.seed(3)
+  model <- suppressWarnings(
+    sygnet::fit(bench_spec(BATCH, CRITIC_STEPS), data, threads = threads, verbose = FALSE),
+    classes = "sygnet_warning_collapse"
+  )
+  before_mib <- memory_mib()
+  written <- 0
+  timed <- elapsed(sygnet::synthesize_chunks(model, n_stream, function(rows) {
+    written <<- written + nrow(rows)
+  }, threads = threads, rejection = FALSE))
+  stopifnot(written == n_stream)
+  list(p = p, n_stream = n_stream, wall = timed[["wall"]], before_mib = before_mib,
+       peak_mib = memory_mib(), whole_mib = n_stream * as.numeric(utils::object.size(data)) /
+         nrow(data) / 2^20)
+}
+
 if (length(args) && args[[1]] == "--child") {
   task <- args[[2]]
   out <- args[[length(args)]]
@@ -72,7 +96,8 @@ if (length(args) && args[[1]] == "--child") {
   result <- switch(task,
     baseline = child_baseline(),
     train = child_train(as.integer(a[1]), as.integer(a[2]), as.integer(a[3]), as.integer(a[4]), as.integer(a[5])),
-    generate = child_generate(as.integer(a[1]), as.integer(a[2]), as.integer(a[3]))
+    generate = child_generate(as.integer(a[1]), as.integer(a[2]), as.integer(a[3])),
+    stream = child_stream(as.integer(a[1]), a[2], as.integer(a[3]))
   )
   saveRDS(result, out)
   quit(save = "no")
@@ -87,6 +112,7 @@ widths <- c(10L, 50L)
 max_steps <- if (mode == "full") 200L else 60L
 min_steps <- if (mode == "full") 100L else 30L
 n_gen <- if (mode == "full") 1e6 else 2e5
+n_stream <- if (mode == "full") 1e7 else 1e6
 
 run_child <- function(task, ...) {
   out <- tempfile(fileext = ".rds")
@@ -191,3 +217,11 @@ say("rows_per_s: synthesize(rejection = FALSE), straight from the generator; scr
     "the default, with the rejection sampler (not in the memory figures). ",
     "increment_MiB: peak during synthesize() minus VmHWM before it (0 if the fit itself peaked higher). ",
     "fit_1_epoch_s: the public fit() for one epoch (20 steps), including encoding and its closing check.")
+
+message("streaming")
+st <- run_child("stream", 10L, n_stream, threads)
+say("\nStreaming: synthesize_chunks() of ", format(n_stream, big.mark = ",", scientific = FALSE),
+    " rows of 10 columns in chunks of 100,000 (straight from the generator): ",
+    fmt(st$wall), " s (", format(round(n_stream / st$wall), big.mark = ","), " rows/s); ",
+    "peak memory ", fmt(st$peak_mib), " MiB (", fmt(st$before_mib), " before the draw), ",
+    "against about ", fmt(st$whole_mib), " MiB for the rows as one data frame.")

@@ -70,3 +70,28 @@ test_that("a draw that cannot fit in memory is refused before it starts", {
   skip_if(available > 2 * .Machine$integer.max * 40)
   expect_error(synthesize(model, .Machine$integer.max), "memory", class = "sygnet_error_input")
 })
+
+test_that("chunks bound together are synthesize()'s rows, with IDs numbered across chunks", {
+  data <- mixed_data(300L)
+  data$person <- sample(1e5, 300L)
+  data$household <- paste0("h", sample(1e5, 300L))
+  set.seed(4)
+  model <- suppressWarnings(fit(tiny_gan(ids = c("person", "household")), data, verbose = FALSE),
+                            classes = "sygnet_warning_collapse")
+  set.seed(5)
+  whole <- synthesize(model, 1500L)
+  chunks <- list()
+  set.seed(5)
+  written <- synthesize_chunks(model, 1500L, function(rows) chunks[[length(chunks) + 1L]] <<- rows,
+                               chunk_rows = 600L)
+  expect_identical(written, 1500L)
+  # 600 rows are rounded up to the engine's 1,024
+  expect_identical(vapply(chunks, nrow, integer(1)), c(1024L, 476L))
+  bound <- do.call(rbind, chunks)
+  expect_identical(lapply(bound, attributes), lapply(whole, attributes))
+  expect_identical(as.list(bound), as.list(whole))
+  expect_false(anyDuplicated(bound$household) > 0L)
+  expect_error(synthesize_chunks(model, 10L, "not a function"), "write",
+               class = "sygnet_error_input")
+  expect_error(synthesize_chunks(model, 0L, identity), "n", class = "sygnet_error_input")
+})

@@ -490,11 +490,11 @@ fn rs_synthesize(
     convert::table_to_r(table)
 }
 
-/// Rows a piece of a long draw should hold: a multiple of the engine's chunk.
+/// Rows the engine draws at a time: pieces of a long draw start at multiples of it.
 /// @noRd
 #[extendr]
-fn rs_synthesize_piece() -> f64 {
-    (256 * sample::CHUNK_ROWS) as f64
+fn rs_chunk_rows() -> f64 {
+    sample::CHUNK_ROWS as f64
 }
 
 /// Propensity-score AUC of rows drawn from the model against the real data.
@@ -676,7 +676,7 @@ extendr_module! {
     fn rs_session_weight_rows;
     fn rs_session_model;
     fn rs_synthesize;
-    fn rs_synthesize_piece;
+    fn rs_chunk_rows;
     fn rs_model_info;
     fn rs_check_fit;
     fn rs_nearest;
