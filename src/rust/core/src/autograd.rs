@@ -13,7 +13,9 @@ use rayon::prelude::*;
 
 use crate::condition::Conditioner;
 use crate::encoding::Encoder;
-use crate::engine::{Clipping, Context, Engine, PrivateDraws, UpdateDraws, SHARDS};
+use crate::engine::{
+    shard_count, shard_packs, Clipping, Context, Engine, PrivateDraws, UpdateDraws,
+};
 use crate::error::Result;
 use crate::network::{gradient_penalty, Generated};
 use crate::privacy::clipping::noisy_clipped_sum;
@@ -328,10 +330,12 @@ fn critic_shard(
     s: usize,
     shards: usize,
 ) -> Result<(GradStore, Generated, f32, f32)> {
-    let (rows, packs) = (cx.batch / shards, cx.batch / cx.config.pac / shards);
-    let total_packs = (cx.batch / cx.config.pac) as f64;
-    let by_row = |t: &Tensor| t.narrow(0, s * rows, rows);
-    let by_pack = |t: &Tensor| t.narrow(0, s * packs, packs);
+    let pac = cx.config.pac;
+    let own = shard_packs(cx.batch / pac, s, shards);
+    let packs = own.len();
+    let total_packs = (cx.batch / pac) as f64;
+    let by_row = |t: &Tensor| t.narrow(0, own.start * pac, packs * pac);
+    let by_pack = |t: &Tensor| t.narrow(0, own.start, packs);
     let by_pack_all = |ts: &[Tensor]| {
         ts.iter()
             .map(by_pack)
@@ -391,12 +395,14 @@ fn generator_shard(
     s: usize,
     shards: usize,
 ) -> Result<(GradStore, f32)> {
-    let (rows, packs) = (cx.batch / shards, cx.batch / cx.config.pac / shards);
-    let total_packs = (cx.batch / cx.config.pac) as f64;
-    let cond = draws.batch.cond.narrow(0, s * rows, rows)?;
+    let pac = cx.config.pac;
+    let own = shard_packs(cx.batch / pac, s, shards);
+    let rows = own.start * pac..own.end * pac;
+    let total_packs = (cx.batch / pac) as f64;
+    let cond = draws.batch.cond.narrow(0, rows.start, rows.len())?;
     let masks = masks
         .iter()
-        .map(|m| m.narrow(0, s * packs, packs))
+        .map(|m| m.narrow(0, own.start, own.len()))
         .collect::<candle_core::Result<Vec<_>>>()?;
     let packed = cx
         .critic
@@ -408,7 +414,7 @@ fn generator_shard(
             .batch
             .fixed
             .iter()
-            .map(|slots| slots[s * rows..(s + 1) * rows].to_vec())
+            .map(|slots| slots[rows.clone()].to_vec())
             .collect();
         loss = (loss
             + condition_cross_entropy(
@@ -423,14 +429,8 @@ fn generator_shard(
     Ok((loss.backward()?, loss.to_scalar::<f32>()?))
 }
 
-/// Shards a batch splits into: [`SHARDS`] when its packs divide evenly, else one.
 fn shards(cx: &Context) -> usize {
-    let packs = cx.batch / cx.config.pac;
-    if packs >= SHARDS && packs.is_multiple_of(SHARDS) {
-        SHARDS
-    } else {
-        1
-    }
+    shard_count(cx.batch / cx.config.pac)
 }
 
 /// Cross-entropy of the fixed condition slots, summed over `logits`' rows and divided by

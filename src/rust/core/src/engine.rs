@@ -19,6 +19,16 @@ pub use crate::privacy::Clipping;
 /// depend on the number of threads. Both engines use it.
 pub const SHARDS: usize = 2;
 
+/// Shards a batch of `packs` packs splits into.
+pub fn shard_count(packs: usize) -> usize {
+    SHARDS.min(packs).max(1)
+}
+
+/// The packs of shard `s` of `shards`: consecutive, sizes differing by at most one.
+pub fn shard_packs(packs: usize, s: usize, shards: usize) -> std::ops::Range<usize> {
+    packs * s / shards..packs * (s + 1) / shards
+}
+
 /// What the engines read: the settings, the encoded data and the networks.
 pub struct Context {
     pub config: TrainConfig,

@@ -113,6 +113,15 @@ fn standard_loss_with_generator_dropout_and_no_packing() {
 }
 
 #[test]
+fn shards_of_unequal_size() {
+    // Nine packs do not split evenly into shards.
+    assert_same(TrainConfig {
+        batch_size: 45,
+        ..base()
+    });
+}
+
+#[test]
 fn conditional_training() {
     assert_same(TrainConfig {
         condition_on: vec!["f".into(), "flag".into()],

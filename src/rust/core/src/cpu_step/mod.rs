@@ -2,7 +2,7 @@
 //! passes of the generator and the critic over buffers allocated once, and a fused AdamW
 //! update, including DP-SGD's per-row clipping. The [`Explicit`] engine computes what the
 //! autograd engine ([`crate::autograd`]) computes, for every CPU fit without attention,
-//! without candle's fresh tensor per element-wise operation. Each step's packs are cut into [`SHARDS`] shards that run
+//! without candle's fresh tensor per element-wise operation. Each step's packs are cut into [`crate::engine::SHARDS`] shards that run
 //! on the thread pool and whose gradients are summed in a fixed order, so results do
 //! not depend on the number of threads.
 
@@ -13,7 +13,9 @@ use candle_nn::ParamsAdamW;
 use ndarray::{Array2, ArrayBase, ArrayView1, ArrayView2, ArrayViewMut2, Data, DataMut, Ix2};
 use rayon::prelude::*;
 
-use crate::engine::{Clipping, Context, Engine, PrivateDraws, UpdateDraws, SHARDS};
+use crate::engine::{
+    shard_count, shard_packs, Clipping, Context, Engine, PrivateDraws, UpdateDraws,
+};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::network::{CriticSpec, GeneratorSpec, Params, LEAKY_SLOPE};
@@ -528,10 +530,10 @@ impl CpuStep {
         let critic = Net::new(critic_spec.parameters(), critic_params)?;
         let pac = critic_spec.pac;
         let packs = batch / pac;
-        let n = SHARDS.min(packs);
+        let n = shard_count(packs);
         let shards = (0..n)
             .map(|k| {
-                let range = packs * k / n..packs * (k + 1) / n;
+                let range = shard_packs(packs, k, n);
                 let size = range.len();
                 Shard {
                     packs: range,
