@@ -17,7 +17,7 @@ pub use crate::privacy::Clipping;
 /// Rows of a step are processed in this many shards (fewer when a batch has fewer
 /// packs), in parallel when the thread pool has room; fixed, so that results do not
 /// depend on the number of threads. Both engines use it.
-pub const SHARDS: usize = 2;
+pub const SHARDS: usize = 4;
 
 /// Shards a batch of `packs` packs splits into.
 pub fn shard_count(packs: usize) -> usize {
