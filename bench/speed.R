@@ -225,3 +225,18 @@ say("\nStreaming: synthesize_chunks() of ", format(n_stream, big.mark = ",", sci
     fmt(st$wall), " s (", format(round(n_stream / st$wall), big.mark = ","), " rows/s); ",
     "peak memory ", fmt(st$peak_mib), " MiB (", fmt(st$before_mib), " before the draw), ",
     "against about ", fmt(st$whole_mib), " MiB for the rows as one data frame.")
+
+# The floor of a training step: its matrix products alone (the engine's step_time
+# example records one step's products and runs them on one thread).
+manifest <- file.path(dirname(dirname(script)), "src", "rust", "Cargo.toml")
+if (nzchar(Sys.which("cargo")) && file.exists(manifest)) {
+  message("gemm-only time")
+  out <- system2("cargo", c("run", "--release", "--quiet", "--manifest-path", shQuote(manifest),
+                            "-p", "sygnet-core", "--example", "step_time", "--", "7425", "100",
+                            "500", threads), stdout = TRUE)
+  say("\nA training step against its matrix products alone (default gan() settings, 7,425 ",
+      "simulated rows, batch 500, ", threads, " thread(s)):")
+  cat(out, sep = "\n")
+} else {
+  say("\n(gemm-only time skipped: it needs cargo and the package's source tree)")
+}

@@ -23,6 +23,7 @@ use crate::network::{CriticSpec, GeneratorSpec, Params, LEAKY_SLOPE};
 mod critic;
 mod generator;
 mod private;
+pub mod products;
 
 use critic::CriticPass;
 use generator::{GeneratorPass, GeneratorShape};
@@ -159,6 +160,25 @@ fn matrix_mut<'a>(buf: &'a mut [f32], rows: usize, cols: usize) -> ArrayViewMut2
 /// `c = a b`, or `c += a b` when `accumulate`, on one thread by the gemm crate (the
 /// kernels behind candle's CPU matmul); any strides.
 fn matmul<A: Data<Elem = f32>, B: Data<Elem = f32>, C: DataMut<Elem = f32>>(
+    a: &ArrayBase<A, Ix2>,
+    b: &ArrayBase<B, Ix2>,
+    c: &mut ArrayBase<C, Ix2>,
+    accumulate: bool,
+) {
+    products::note(products::Product {
+        m: a.nrows(),
+        n: b.ncols(),
+        k: a.ncols(),
+        a_columns: a.strides()[1] != 1,
+        b_columns: b.strides()[1] != 1,
+        c_columns: c.strides()[1] != 1,
+        accumulate,
+    });
+    gemm_into(a, b, c, accumulate);
+}
+
+/// [`matmul`] without recording the product.
+fn gemm_into<A: Data<Elem = f32>, B: Data<Elem = f32>, C: DataMut<Elem = f32>>(
     a: &ArrayBase<A, Ix2>,
     b: &ArrayBase<B, Ix2>,
     c: &mut ArrayBase<C, Ix2>,
