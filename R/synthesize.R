@@ -158,13 +158,16 @@ join_pieces <- function(parts) {
 #' @param conditions As in [synthesize()].
 #' @param ... Unused.
 #' @param threads Number of CPU threads.
+#' @param verbose Show a progress bar with the time left? Defaults to
+#'   `getOption("sygnet.verbose")`, else `TRUE` only in interactive sessions.
 #' @return A list of `nsim` data frames, of class `sygnet_synthetic`, with attributes
 #'   `"seed"`, `"training_rows"` (the rows the model was fitted to) and, for a model
 #'   fitted with survey weights, `"effective_rows"` (their Kish effective size), which
 #'   [pool_synthetic()] uses.
 #' @export
 simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditions = NULL,
-                                ..., threads = getOption("sygnet.threads", 1L)) {
+                                ..., threads = getOption("sygnet.threads", 1L),
+                                verbose = NULL) {
   rlang::check_dots_empty()
   check_fitted(object)
   check_count(nsim)
@@ -179,10 +182,15 @@ simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditi
   }
   threads <- check_threads(threads)
   request <- check_request(object, n, conditions)
+  verbose <- resolve_verbose(verbose)
   seeds <- vapply(seq_len(nsim), function(i) native_seed(), numeric(1))
-  out <- future.apply::future_lapply(seeds, function(s) {
-    draw(object, request$n, request$conditions, s, threads, "cpu")
-  }, future.seed = FALSE)
+  out <- with_job_progress(nsim, verbose, function(tick) {
+    future.apply::future_lapply(seeds, function(s) {
+      rows <- draw(object, request$n, request$conditions, s, threads, "cpu")
+      tick()
+      rows
+    }, future.seed = FALSE)
+  })
   structure(out, seed = rng_state, training_rows = object$n, effective_rows = object$effective_rows,
             class = c("sygnet_synthetic", "list"))
 }

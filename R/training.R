@@ -95,3 +95,13 @@ resolve_verbose <- function(verbose) {
   check_flag(verbose, arg = "verbose")
   verbose
 }
+
+# Runs `f(tick)` under a progress bar of `steps` steps with the time left, where
+# `tick()` marks one step done; jobs on future workers report through progressr.
+with_job_progress <- function(steps, verbose, f) {
+  if (!verbose) return(f(function() invisible()))
+  progressr::with_progress({
+    progress <- progressr::progressor(steps = steps)
+    f(function() progress())
+  }, handlers = progressr::handler_cli(), enable = TRUE)
+}

@@ -65,18 +65,21 @@ tune <- function(data, grid = NULL, ..., validation = 0.25, folds = NULL,
   pieces <- expand.grid(candidate = seq_along(specs), split = seq_along(splits))
   seeds <- vapply(seq_len(nrow(pieces)), function(p) native_seed(), numeric(1))
   if (verbose) {
-    cli::cli_progress_step("Tuning: {nrow(pieces)} fit{?s} ({length(specs)} candidate{?s} x {length(splits)} split{?s})")
+    say("Tuning: {nrow(pieces)} fit{?s} ({length(specs)} candidate{?s} x {length(splits)} split{?s})")
   }
-  scored <- future.apply::future_lapply(seq_len(nrow(pieces)), function(p) {
-    held_out <- splits[[pieces$split[[p]]]]
-    withr::with_seed(seeds[[p]], .rng_kind = "default", .rng_normal_kind = "default",
-                     .rng_sample_kind = "default", {
-      model <- fit(specs[[pieces$candidate[[p]]]], data[-held_out, , drop = FALSE],
-                   threads = threads, verbose = FALSE)
-      check_fit(model, data[held_out, , drop = FALSE])
-    })
-  }, future.seed = FALSE)
-  if (verbose) cli::cli_progress_done()
+  scored <- with_job_progress(nrow(pieces), verbose, function(tick) {
+    future.apply::future_lapply(seq_len(nrow(pieces)), function(p) {
+      held_out <- splits[[pieces$split[[p]]]]
+      score <- withr::with_seed(seeds[[p]], .rng_kind = "default", .rng_normal_kind = "default",
+                                .rng_sample_kind = "default", {
+        model <- fit(specs[[pieces$candidate[[p]]]], data[-held_out, , drop = FALSE],
+                     threads = threads, verbose = FALSE)
+        check_fit(model, data[held_out, , drop = FALSE])
+      })
+      tick()
+      score
+    }, future.seed = FALSE)
+  })
   scores <- matrix(unlist(scored), length(specs), length(splits))
   results <- grid
   results$propensity_auc <- rowMeans(scores)

@@ -1,12 +1,12 @@
 # Pairwise associations (Pearson r, Cramér's V, correlation ratio), real against
 # synthetic, and their plot.
 
-# `w`: row weights (all 1 without survey weights).
-association <- function(x, y, kind_x, kind_y, w) {
+# `w`: row weights (survey weights of real rows; all 1 by default).
+association <- function(x, y, kind_x, kind_y, w = rep(1, length(x))) {
   ok <- !is.na(x) & !is.na(y)
+  w <- w[ok]
   x <- x[ok]
   y <- y[ok]
-  w <- w[ok]
   if (length(x) < 3L || sum(w) <= 0) return(NA_real_)
   if (kind_x == "numeric" && kind_y == "numeric") {
     moments <- stats::cov.wt(cbind(as.double(x), as.double(y)), wt = w / sum(w))$cov
@@ -48,9 +48,7 @@ association_table <- function(data, sets, kinds, w) {
     measure <- if (kx == "numeric" && ky == "numeric") "pearson" else
       if (kx == "categorical" && ky == "categorical") "cramer_v" else "correlation_ratio"
     real <- association(data[[p[1]]], data[[p[2]]], kx, ky, w)
-    syn <- vapply(sets, function(s) {
-      association(s[[p[1]]], s[[p[2]]], kx, ky, rep(1, nrow(s)))
-    }, numeric(1))
+    syn <- vapply(sets, function(s) association(s[[p[1]]], s[[p[2]]], kx, ky), numeric(1))
     data.frame(column_1 = p[1], column_2 = p[2], measure = measure, real = real,
                synthetic = mean(syn))
   })

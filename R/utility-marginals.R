@@ -1,14 +1,15 @@
 # Marginal similarity of each column (1 - KS for numbers, 1 - total variation for
 # categories) and its plot.
 
-# `w`: the real rows' weights (all 1 without survey weights).
-marginal_similarity <- function(a, b, kind, w) {
+# `w`: the weights of `a`'s rows (survey weights of real rows; all 1 by default).
+marginal_similarity <- function(a, b, kind, w = rep(1, length(a))) {
   w <- w[!is.na(a)]
   a <- a[!is.na(a)]
   b <- b[!is.na(b)]
   if (length(a) == 0L || length(b) == 0L || sum(w) <= 0) return(NA_real_)
   if (kind == "numeric") {
-    return(1 - weighted_ks(as.double(unclass(a)), w, as.double(unclass(b)), rep(1, length(b))))
+    b <- as.double(unclass(b))
+    return(1 - weighted_ks(as.double(unclass(a)), w, b, rep(1, length(b))))
   }
   lev <- union(unique(as.character(a)), unique(as.character(b)))
   pa <- weighted_shares(as.character(a), w, lev)

@@ -9,7 +9,7 @@ packages=(
   r-base-dev xz-utils pandoc devscripts
   r-cran-cli r-cran-generics r-cran-rlang r-cran-vctrs r-cran-withr
   r-cran-testthat r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown r-cran-ggplot2
-  r-cran-rpart r-cran-ranger r-cran-tibble r-cran-future r-cran-future.apply
+  r-cran-rpart r-cran-ranger r-cran-tibble r-cran-future r-cran-future.apply r-cran-progressr
   r-cran-cardata r-cran-aer r-cran-palmerpenguins r-cran-haven r-cran-survey
 )
 

@@ -95,3 +95,14 @@ test_that("chunks bound together are synthesize()'s rows, with IDs numbered acro
                class = "sygnet_error_input")
   expect_error(synthesize_chunks(model, 0L, identity), "n", class = "sygnet_error_input")
 })
+
+test_that("simulate() with a progress bar draws the same data sets", {
+  set.seed(6)
+  model <- suppressWarnings(fit(tiny_gan(), mixed_data(100L), verbose = FALSE),
+                            classes = "sygnet_warning_collapse")
+  quiet <- simulate(model, nsim = 3, seed = 1, n = 20, verbose = FALSE)
+  shown <- simulate(model, nsim = 3, seed = 1, n = 20, verbose = TRUE)
+  expect_identical(shown, quiet)
+  expect_error(simulate(model, nsim = 2, verbose = "yes"), "verbose",
+               class = "sygnet_error_input")
+})

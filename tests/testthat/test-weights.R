@@ -135,3 +135,12 @@ test_that("pooled standard errors use the weighted rows' effective size", {
   expect_error(utility(sets[[1]], sets[[2]], weights = "nope"), "nope",
                class = "sygnet_error_input")
 })
+
+test_that("the weighted Kolmogorov-Smirnov statistic with equal weights is ks.test()'s", {
+  withr::local_seed(1)
+  x <- round(stats::rnorm(200), 1)
+  y <- round(stats::rnorm(150, 0.2), 1)
+  expected <- unname(suppressWarnings(stats::ks.test(x, y, exact = FALSE))$statistic)
+  expect_equal(weighted_ks(x, rep(1, 200), y, rep(1, 150)), expected)
+  expect_equal(weighted_ks(x, rep(2, 200), y, rep(1, 150)), expected)
+})
