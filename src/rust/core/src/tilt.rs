@@ -150,7 +150,12 @@ impl Tilt {
         let prior_ess = effective_share(log_prior);
         let mut penalty = PENALTY / n_real as f64;
         for _ in 0..=PENALTY_RAISES {
-            let lambda = solve(&design, log_prior, &t, penalty)?;
+            // A Hessian that rounding left indefinite is met like weights too uneven:
+            // with a larger penalty.
+            let Some(lambda) = solve(&design, log_prior, &t, penalty)? else {
+                penalty *= 4.0;
+                continue;
+            };
             let (eta, _) = log_weights(&design, &lambda, log_prior)?;
             if effective_share(&eta) >= MIN_EFFECTIVE_SHARE * prior_ess {
                 let mut coef = vec![0.0; p];
@@ -298,8 +303,8 @@ fn effective_share(log_weights: &[f64]) -> f64 {
 }
 
 /// Minimises `log sum exp(log_prior + design . lambda) - lambda . t + penalty |lambda|^2 / 2`
-/// by Newton's method with backtracking.
-fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<Vec<f64>> {
+/// by Newton's method with backtracking; `None` when a Hessian cannot be factored.
+fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<Option<Vec<f64>>> {
     let q = t.len();
     let objective = |lambda: &[f64]| -> Result<f64> {
         let (_, log_sum) = log_weights(design, lambda, log_prior)?;
@@ -326,16 +331,17 @@ fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<
             (m, 1),
             &Device::Cpu,
         )?;
-        let scaled = design.broadcast_mul(&root)?;
+        // The weighted covariance from centred rows: no cancellation in f32.
+        let centre = Tensor::from_vec(mean.clone(), (1, q), &Device::Cpu)?;
+        let scaled = design.broadcast_sub(&centre)?.broadcast_mul(&root)?;
         let gram: Vec<f32> = scaled.t()?.matmul(&scaled)?.flatten_all()?.to_vec1()?;
         let mut hessian: Vec<f64> = gram.iter().map(|&x| f64::from(x)).collect();
         for i in 0..q {
-            for j in 0..q {
-                hessian[i * q + j] -= f64::from(mean[i]) * f64::from(mean[j]);
-            }
             hessian[i * q + i] += penalty;
         }
-        let step = cholesky_solve(&mut hessian, &grad, q)?;
+        let Some(step) = cholesky_solve(&mut hessian, &grad, q) else {
+            return Ok(None);
+        };
         let slope: f64 = grad.iter().zip(&step).map(|(g, s)| g * s).sum();
         let mut size = 1.0;
         loop {
@@ -353,21 +359,19 @@ fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<
             size /= 2.0;
         }
     }
-    Ok(lambda)
+    Ok(Some(lambda))
 }
 
 /// Solves `a x = b` for a symmetric positive definite `a` (`q` x `q`, row-major,
-/// overwritten by its Cholesky factor).
-fn cholesky_solve(a: &mut [f64], b: &[f64], q: usize) -> Result<Vec<f64>> {
+/// overwritten by its Cholesky factor); `None` when `a` is not positive definite.
+fn cholesky_solve(a: &mut [f64], b: &[f64], q: usize) -> Option<Vec<f64>> {
     for j in 0..q {
         let mut d = a[j * q + j];
         for k in 0..j {
             d -= a[j * q + k] * a[j * q + k];
         }
         if d.is_nan() || d <= 0.0 {
-            return Err(Error::Data(
-                "the tilt's Hessian is not positive definite".into(),
-            ));
+            return None;
         }
         let d = d.sqrt();
         a[j * q + j] = d;
@@ -392,7 +396,7 @@ fn cholesky_solve(a: &mut [f64], b: &[f64], q: usize) -> Result<Vec<f64>> {
         }
         y[i] /= a[i * q + i];
     }
-    Ok(y)
+    Some(y)
 }
 
 #[cfg(test)]
@@ -515,6 +519,23 @@ mod tests {
         let x = cholesky_solve(&mut a, &[2.0, 1.0], 2).unwrap();
         assert!((4.0 * x[0] + 2.0 * x[1] - 2.0).abs() < 1e-12);
         assert!((2.0 * x[0] + 3.0 * x[1] - 1.0).abs() < 1e-12);
-        assert!(cholesky_solve(&mut [0.0], &[1.0], 1).is_err());
+        assert!(cholesky_solve(&mut [0.0], &[1.0], 1).is_none());
+    }
+
+    #[test]
+    fn an_indefinite_hessian_is_reported_not_an_error() {
+        // Two identical standardised features: their covariance is singular, and a
+        // negative penalty makes the Hessian indefinite.
+        let rows: Vec<f32> = (0..200)
+            .flat_map(|i| {
+                let x = if i % 2 == 0 { 1.0 } else { -1.0 };
+                [x, x]
+            })
+            .collect();
+        let design = Tensor::from_vec(rows, (200, 2), &Device::Cpu).unwrap();
+        let prior = vec![0.0; 200];
+        assert!(solve(&design, &prior, &[0.1, 0.1], -1.0).unwrap().is_none());
+        let fitted = solve(&design, &prior, &[0.1, 0.1], 0.01).unwrap().unwrap();
+        assert!((fitted[0] - fitted[1]).abs() < 1e-9 && fitted[0] > 0.0);
     }
 }
