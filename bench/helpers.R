@@ -49,12 +49,13 @@ sim_data <- function(n, p, seed = 1L) {
 # The benchmark model: two hidden layers of 256 in both networks, no attention, no
 # generator dropout, WGAN-GP; other gan_control() settings at their defaults.
 bench_spec <- function(batch = 500L, critic_steps = 1L, pac = 10L,
-                       numeric_encoding = "modes", epochs = 1L) {
+                       numeric_encoding = "modes", epochs = 1L, rejection = TRUE) {
   sygnet::gan(epochs = epochs, batch_size = batch, generator = c(256L, 256L),
               critic = c(256L, 256L), attention = FALSE, dropout = 0,
               learning_rate = 1e-3, loss = "wgan-gp",
               control = sygnet::gan_control(critic_steps = critic_steps, pac = pac,
-                                            numeric_encoding = numeric_encoding))
+                                            numeric_encoding = numeric_encoding,
+                                            rejection = rejection))
 }
 
 # Peak (VmHWM) or current (VmRSS) resident memory of this process in MiB (Linux).

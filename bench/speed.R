@@ -67,7 +67,8 @@ child_generate <- function(p, n_gen, threads) {
        out_mib = as.numeric(utils::object.size(syn)) / 2^20)
 }
 
-# Fits one epoch on 10,000 rows, then streams n_stream rows through synthesize_chunks()
+# Fits one epoch on 10,000 rows (no rejection sampler, whose fitting would set the
+# process's memory peak), then streams n_stream rows through synthesize_chunks()
 # (straight from the generator) to a writer that only counts them: the memory of a draw
 # too large to hold.
 child_stream <- function(p, n_stream, threads) {
@@ -75,7 +76,8 @@ child_stream <- function(p, n_stream, threads) {
   data <- sim_data(10000L, p)
   set.seed(3)
   model <- suppressWarnings(
-    sygnet::fit(bench_spec(BATCH, CRITIC_STEPS), data, threads = threads, verbose = FALSE),
+    sygnet::fit(bench_spec(BATCH, CRITIC_STEPS, rejection = FALSE), data, threads = threads,
+                verbose = FALSE),
     classes = "sygnet_warning_collapse"
   )
   before_mib <- memory_mib()

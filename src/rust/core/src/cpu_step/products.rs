@@ -2,6 +2,7 @@
 //! gemm-only time of a step is the floor its own time is measured against
 //! (`examples/step_time.rs`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -47,25 +48,29 @@ pub(super) fn note(product: Product) {
     }
 }
 
-/// Time of the products run one after another on one thread, `repeats` times (operands
-/// of the recorded shapes and layouts, allocated beforehand), divided by `repeats`.
+/// Time of the products run one after another on one thread, `repeats` times, divided
+/// by `repeats`. Products of one shape and layout share their operands, as a step's
+/// shards share the weights and reuse their buffers.
 pub fn replay(products: &[Product], repeats: usize) -> Duration {
     let matrix = |rows: usize, cols: usize, columns: bool| {
         Array2::from_elem((rows, cols).set_f(columns), 0.5f32)
     };
-    let mut operands: Vec<_> = products
-        .iter()
-        .map(|p| {
+    let mut operands = HashMap::new();
+    for p in products {
+        let key = (p.m, p.n, p.k, p.a_columns, p.b_columns, p.c_columns);
+        operands.entry(key).or_insert_with(|| {
             (
                 matrix(p.m, p.k, p.a_columns),
                 matrix(p.k, p.n, p.b_columns),
                 matrix(p.m, p.n, p.c_columns),
             )
-        })
-        .collect();
+        });
+    }
     let start = Instant::now();
     for _ in 0..repeats.max(1) {
-        for (p, (a, b, c)) in products.iter().zip(&mut operands) {
+        for p in products {
+            let key = (p.m, p.n, p.k, p.a_columns, p.b_columns, p.c_columns);
+            let (a, b, c) = operands.get_mut(&key).expect("operands of every product");
             super::gemm_into(a, b, c, p.accumulate);
         }
     }
