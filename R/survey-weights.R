@@ -32,14 +32,17 @@ population_rows <- function(data, w) {
   data[keep, , drop = FALSE]
 }
 
-# glm() finds the weight column in the model frame by name.
+# glm() finds the weights by name, in an environment around the formula's.
 utils::globalVariables(".sygnet_weight")
 
 # The model fitted with survey weights: estimates of the weighted (pseudo-likelihood)
 # fit and sandwich (linearisation) standard errors, as survey::svyglm() gives for a
 # design with weights only.
 design_coefficient_table <- function(formula, family, frame, w) {
-  frame$.sygnet_weight <- w / mean(w)
+  # Not a column of `frame`, where `y ~ .` would take it for a predictor.
+  weighting <- new.env(parent = environment(formula) %||% globalenv())
+  weighting$.sygnet_weight <- w / mean(w)
+  environment(formula) <- weighting
   fit <- withCallingHandlers(
     stats::glm(formula, family = family, data = frame, weights = .sygnet_weight),
     warning = function(cnd) {

@@ -144,3 +144,11 @@ test_that("the weighted Kolmogorov-Smirnov statistic with equal weights is ks.te
   expect_equal(weighted_ks(x, rep(1, 200), y, rep(1, 150)), expected)
   expect_equal(weighted_ks(x, rep(2, 200), y, rep(1, 150)), expected)
 })
+
+test_that("the weights are not a predictor of a weighted regression on all columns", {
+  withr::local_seed(3)
+  data <- data.frame(x = stats::rnorm(100), w = sample(1:3, 100, TRUE))
+  data$y <- data$x + stats::rnorm(100)
+  table <- design_coefficient_table(y ~ ., stats::gaussian(), data, data$w)
+  expect_identical(table$term, c("(Intercept)", "x", "w"))
+})

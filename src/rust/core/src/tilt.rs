@@ -101,47 +101,36 @@ impl Tilt {
             coef: Vec::new(),
         };
         let p = tilt.base.len() + tilt.pairs.len();
-        let phi = |rows: &[f32]| -> Vec<f64> {
-            let mut out = Vec::with_capacity(rows.len() / width * p);
-            for row in rows.chunks_exact(width) {
-                tilt.features(row, &mut out);
-            }
-            out
-        };
-        let real_phi = phi(real);
-        let pool_phi = phi(pool);
-        let target: Vec<f64> = (0..p)
-            .map(|k| real_phi.iter().skip(k).step_by(p).sum::<f64>() / n_real as f64)
+        // Feature rows are made as they are summed, not held: a pool of 40,000 rows
+        // has up to 24 million of them.
+        let target: Vec<f64> = tilt
+            .feature_sums(real, width, |_, x| x)
+            .iter()
+            .map(|s| s / n_real as f64)
             .collect();
         // Standardised by the pool's spread; constant features keep coefficient zero.
-        let mean: Vec<f64> = (0..p)
-            .map(|k| pool_phi.iter().skip(k).step_by(p).sum::<f64>() / m as f64)
+        let mean: Vec<f64> = tilt
+            .feature_sums(pool, width, |_, x| x)
+            .iter()
+            .map(|s| s / m as f64)
             .collect();
-        let sd: Vec<f64> = (0..p)
-            .map(|k| {
-                let v = pool_phi
-                    .iter()
-                    .skip(k)
-                    .step_by(p)
-                    .map(|x| (x - mean[k]).powi(2))
-                    .sum::<f64>()
-                    / m as f64;
-                v.sqrt()
-            })
+        let sd: Vec<f64> = tilt
+            .feature_sums(pool, width, |k, x| (x - mean[k]).powi(2))
+            .iter()
+            .map(|s| (s / m as f64).sqrt())
             .collect();
         let used: Vec<usize> = (0..p).filter(|&k| sd[k] > 1e-6).collect();
         if used.is_empty() {
             return Ok(None);
         }
         let q = used.len();
-        let (mean, sd) = (&mean, &sd);
-        let standardised: Vec<f32> = pool_phi
-            .chunks_exact(p)
-            .flat_map(|row| {
-                used.iter()
-                    .map(move |&k| ((row[k] - mean[k]) / sd[k]) as f32)
-            })
-            .collect();
+        let mut standardised: Vec<f32> = Vec::with_capacity(m * q);
+        let mut phi = Vec::with_capacity(p);
+        for row in pool.chunks_exact(width) {
+            phi.clear();
+            tilt.features(row, &mut phi);
+            standardised.extend(used.iter().map(|&k| ((phi[k] - mean[k]) / sd[k]) as f32));
+        }
         let t: Vec<f64> = used
             .iter()
             .map(|&k| (target[k] - mean[k]) / sd[k])
@@ -168,6 +157,21 @@ impl Tilt {
             penalty *= 4.0;
         }
         Ok(None)
+    }
+
+    /// Per feature, the sum over `rows` of `f(feature, value)`, rows in order.
+    fn feature_sums(&self, rows: &[f32], width: usize, f: impl Fn(usize, f64) -> f64) -> Vec<f64> {
+        let p = self.base.len() + self.pairs.len();
+        let mut sums = vec![0.0; p];
+        let mut phi = Vec::with_capacity(p);
+        for row in rows.chunks_exact(width) {
+            phi.clear();
+            self.features(row, &mut phi);
+            for (k, (sum, &x)) in sums.iter_mut().zip(&phi).enumerate() {
+                *sum += f(k, x);
+            }
+        }
+        sums
     }
 
     /// Appends the features of one row: base features, then products.
