@@ -132,12 +132,9 @@ fit.sygnet_spec <- function(object, data, ...,
     charge_budget(object$privacy$budget, native(rs_session_info(session))$privacy)
     object$privacy$budget <- NULL
   }
-  if (!is.null(row_weights)) native(rs_session_weight_rows(session, row_weights))
   fitted <- run_training(session, object, data, epochs, previous = NULL, seed = seed,
                          threads = threads, verbose = verbose, ids = ids, columns = columns,
-                         row_weights = row_weights)
-  fitted$weights <- weights
-  if (!is.null(row_weights)) fitted$effective_rows <- kish_size(row_weights)
+                         weights = weights, row_weights = row_weights)
   fitted$survey <- list(restore = survey$restore,
                         attributes = c(survey$attributes, id_attributes))
   fitted
@@ -178,11 +175,9 @@ fit.sygnet_fit <- function(object, data, epochs, ...,
   withr::local_envvar(RAYON_NUM_THREADS = threads)
   session <- native(rs_session_new(as_columns(data), nrow(data), engine_config(object$spec),
                                    object$model, seed, threads, device))
-  if (!is.null(row_weights)) native(rs_session_weight_rows(session, row_weights))
   fitted <- run_training(session, object$spec, data, epochs, previous = object, seed = seed,
-                         threads = threads, verbose = verbose, row_weights = row_weights)
-  fitted$weights <- object$weights
-  if (!is.null(row_weights)) fitted$effective_rows <- kish_size(row_weights)
+                         threads = threads, verbose = verbose, weights = object$weights,
+                         row_weights = row_weights)
   fitted$survey <- object$survey
   fitted
 }

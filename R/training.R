@@ -3,9 +3,12 @@
 
 # Steps the engine until `epochs` are done, a few steps per call so that the progress
 # bar moves and Ctrl-C is noticed within a fraction of a second.
+# `weights`: the weight column's name, and `row_weights` its values, or NULL: training
+# draws rows in proportion to them.
 run_training <- function(session, spec, data, epochs, previous, seed, threads, verbose,
                          ids = previous$ids, columns = previous$columns,
-                         row_weights = NULL, call = rlang::caller_env()) {
+                         weights = NULL, row_weights = NULL, call = rlang::caller_env()) {
+  if (!is.null(row_weights)) native(rs_session_weight_rows(session, row_weights), call = call)
   info <- native(rs_session_info(session), call = call)
   per_epoch <- as.integer(info$steps_per_epoch)
   epochs <- resolve_epochs(epochs, per_epoch, max_steps = 10000L)
@@ -57,6 +60,8 @@ run_training <- function(session, spec, data, epochs, previous, seed, threads, v
                            per_epoch, previous, seed, threads, info$device)
   result$ids <- ids
   result$columns <- columns
+  result$weights <- weights
+  if (!is.null(row_weights)) result$effective_rows <- kish_size(row_weights)
   if (done > 0L && !inherits(outcome, "sygnet_error_diverged")) {
     # The propensity check compares with the rows as sampled, which a weighted fit
     # does not reproduce.

@@ -45,13 +45,13 @@ pub struct Tilt {
 impl Tilt {
     /// Log weight of one row of rejection features (up to a constant).
     pub fn log_weight(&self, row: &[f32]) -> f64 {
-        let b: Vec<f64> = self.base.iter().map(|&i| f64::from(row[i])).collect();
-        let (main, products) = self.coef.split_at(b.len());
-        let linear: f64 = main.iter().zip(&b).map(|(c, x)| c * x).sum();
+        let b = |i: usize| f64::from(row[self.base[i]]);
+        let (main, products) = self.coef.split_at(self.base.len());
+        let linear: f64 = main.iter().enumerate().map(|(i, c)| c * b(i)).sum();
         let quadratic: f64 = products
             .iter()
             .zip(&self.pairs)
-            .map(|(c, &(i, j))| c * b[i] * b[j])
+            .map(|(c, &(i, j))| c * b(i) * b(j))
             .sum();
         linear + quadratic
     }
@@ -141,11 +141,10 @@ impl Tilt {
         for _ in 0..=PENALTY_RAISES {
             // A Hessian that rounding left indefinite is met like weights too uneven:
             // with a larger penalty.
-            let Some(lambda) = solve(&design, log_prior, &t, penalty)? else {
+            let Some((lambda, eta)) = solve(&design, log_prior, &t, penalty)? else {
                 penalty *= 4.0;
                 continue;
             };
-            let (eta, _) = log_weights(&design, &lambda, log_prior)?;
             if effective_share(&eta) >= MIN_EFFECTIVE_SHARE * prior_ess {
                 let mut coef = vec![0.0; p];
                 for (&k, l) in used.iter().zip(&lambda) {
@@ -306,20 +305,23 @@ fn effective_share(log_weights: &[f64]) -> f64 {
     s * s / s2 / log_weights.len() as f64
 }
 
+/// Coefficients and the normalised log weights they give.
+type Solution = (Vec<f64>, Vec<f64>);
+
 /// Minimises `log sum exp(log_prior + design . lambda) - lambda . t + penalty |lambda|^2 / 2`
 /// by Newton's method with backtracking; `None` when a Hessian cannot be factored.
-fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<Option<Vec<f64>>> {
+fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<Option<Solution>> {
     let q = t.len();
-    let objective = |lambda: &[f64]| -> Result<f64> {
-        let (_, log_sum) = log_weights(design, lambda, log_prior)?;
+    // The objective at `lambda`, with the normalised log weights it was computed from.
+    let objective = |lambda: &[f64]| -> Result<(f64, Vec<f64>)> {
+        let (lw, log_sum) = log_weights(design, lambda, log_prior)?;
         let dot: f64 = lambda.iter().zip(t).map(|(a, b)| a * b).sum();
         let norm: f64 = lambda.iter().map(|x| x * x).sum();
-        Ok(log_sum - dot + penalty * norm / 2.0)
+        Ok((log_sum - dot + penalty * norm / 2.0, lw))
     };
     let mut lambda = vec![0.0; q];
-    let mut value = objective(&lambda)?;
+    let (mut value, mut lw) = objective(&lambda)?;
     for _ in 0..NEWTON_STEPS {
-        let (lw, _) = log_weights(design, &lambda, log_prior)?;
         let w: Vec<f32> = lw.iter().map(|x| x.exp() as f32).collect();
         let m = w.len();
         let wt = Tensor::from_vec(w.clone(), (m, 1), &Device::Cpu)?;
@@ -354,16 +356,17 @@ fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<
                 .zip(&step)
                 .map(|(l, s)| l - size * s)
                 .collect();
-            let v = objective(&next)?;
+            let (v, next_lw) = objective(&next)?;
             if v <= value - 1e-4 * size * slope || size < 1e-6 {
                 lambda = next;
                 value = v;
+                lw = next_lw;
                 break;
             }
             size /= 2.0;
         }
     }
-    Ok(Some(lambda))
+    Ok(Some((lambda, lw)))
 }
 
 /// Solves `a x = b` for a symmetric positive definite `a` (`q` x `q`, row-major,
@@ -539,7 +542,7 @@ mod tests {
         let design = Tensor::from_vec(rows, (200, 2), &Device::Cpu).unwrap();
         let prior = vec![0.0; 200];
         assert!(solve(&design, &prior, &[0.1, 0.1], -1.0).unwrap().is_none());
-        let fitted = solve(&design, &prior, &[0.1, 0.1], 0.01).unwrap().unwrap();
+        let (fitted, _) = solve(&design, &prior, &[0.1, 0.1], 0.01).unwrap().unwrap();
         assert!((fitted[0] - fitted[1]).abs() < 1e-9 && fitted[0] > 0.0);
     }
 }

@@ -29,6 +29,18 @@ impl Product {
     pub fn flops(&self) -> f64 {
         2.0 * (self.m * self.n * self.k) as f64
     }
+
+    /// Shape and layouts: products with the same key can share operands.
+    fn operands_key(&self) -> (usize, usize, usize, bool, bool, bool) {
+        (
+            self.m,
+            self.n,
+            self.k,
+            self.a_columns,
+            self.b_columns,
+            self.c_columns,
+        )
+    }
 }
 
 /// Runs `f`, returning what it returns and the matrix products run meanwhile (on any
@@ -57,8 +69,7 @@ pub fn replay(products: &[Product], repeats: usize) -> Duration {
     };
     let mut operands = HashMap::new();
     for p in products {
-        let key = (p.m, p.n, p.k, p.a_columns, p.b_columns, p.c_columns);
-        operands.entry(key).or_insert_with(|| {
+        operands.entry(p.operands_key()).or_insert_with(|| {
             (
                 matrix(p.m, p.k, p.a_columns),
                 matrix(p.k, p.n, p.b_columns),
@@ -69,8 +80,9 @@ pub fn replay(products: &[Product], repeats: usize) -> Duration {
     let start = Instant::now();
     for _ in 0..repeats.max(1) {
         for p in products {
-            let key = (p.m, p.n, p.k, p.a_columns, p.b_columns, p.c_columns);
-            let (a, b, c) = operands.get_mut(&key).expect("operands of every product");
+            let (a, b, c) = operands
+                .get_mut(&p.operands_key())
+                .expect("operands of every product");
             super::gemm_into(a, b, c, p.accumulate);
         }
     }
