@@ -2,8 +2,10 @@
 //! moments. After the rejection classifiers, each generated row gets the log weight
 //! `coef . phi(row)`, where `phi` holds simple features of a row (standardised values,
 //! distribution positions, indicators of categories, exact values and missingness)
-//! and their pairwise products, and the coefficients make the weighted generated rows
-//! have the training rows' means of `phi`: the smallest change of the generated
+//! and their pairwise products, and where the rows allow, the tails of numbers'
+//! positions and their products with other columns; the coefficients make the
+//! weighted generated rows have the training rows' means of `phi`: the smallest
+//! change of the generated
 //! distribution, in Kullback-Leibler divergence, with those moments. Means, variances
 //! and covariances of these features are what linear regressions among the columns
 //! are computed from. A ridge penalty of the order of 1/n keeps the match within the
@@ -16,12 +18,14 @@ use crate::encoding::{Encoder, Transform};
 use crate::error::{Error, Result};
 
 /// Categories, exact values and missingness held by fewer than this share of the
-/// training rows (or by all but this share) are not features.
+/// training rows or fewer than [`MIN_ROWS`] of them (or by all but those) are not
+/// features: their means are mostly noise.
 const MIN_SHARE: f64 = 0.005;
+const MIN_ROWS: usize = 10;
 /// Category indicators per column, at most (the commonest category is the baseline).
 const MAX_LEVELS: usize = 10;
 /// Training rows per feature, at least: fewer rows, fewer products.
-const ROWS_PER_FEATURE: usize = 3;
+const ROWS_PER_FEATURE: usize = 2;
 const MAX_FEATURES: usize = 600;
 /// The ridge penalty, times the number of training rows.
 const PENALTY: f64 = 2.0;
@@ -30,23 +34,32 @@ const PENALTY: f64 = 2.0;
 const MIN_EFFECTIVE_SHARE: f64 = 0.3;
 const PENALTY_RAISES: usize = 6;
 const NEWTON_STEPS: usize = 15;
+/// Tails of a number's distribution position (in [-1, 1]) begin this far out.
+const TAIL_KNOT: f32 = 0.6;
 
-/// Fitted tilt: log weight = `coef . (base features, then products of pairs)`.
+/// Fitted tilt: log weight = `coef . (terms, then products of pairs of terms)`, the
+/// terms being the base features and then the tails.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tilt {
     /// Positions of the base features in a row of rejection features.
     pub base: Vec<usize>,
-    /// Pairs of base features (positions in `base`) whose products are features.
+    /// Tails of distribution positions, `(base feature, sign)`: the term is how far
+    /// `sign * position` lies beyond [`TAIL_KNOT`], zero inside it. Tails by other
+    /// columns carry the curvature of a relation (a wage profile that falls with age).
+    #[serde(default)]
+    pub tails: Vec<(usize, i8)>,
+    /// Pairs of terms (positions in base features, then tails) whose products are
+    /// features.
     pub pairs: Vec<(usize, usize)>,
-    /// One coefficient per base feature, then one per pair.
+    /// One coefficient per term, then one per pair.
     pub coef: Vec<f64>,
 }
 
 impl Tilt {
     /// Log weight of one row of rejection features (up to a constant).
     pub fn log_weight(&self, row: &[f32]) -> f64 {
-        let b = |i: usize| f64::from(row[self.base[i]]);
-        let (main, products) = self.coef.split_at(self.base.len());
+        let b = |i: usize| self.term(row, i);
+        let (main, products) = self.coef.split_at(self.terms());
         let linear: f64 = main.iter().enumerate().map(|(i, c)| c * b(i)).sum();
         let quadratic: f64 = products
             .iter()
@@ -58,12 +71,14 @@ impl Tilt {
 
     /// Checks positions and coefficients against a feature row of `width` values.
     pub fn check(&self, width: usize) -> Result<()> {
+        let terms = self.terms();
         let ok = self.base.iter().all(|&i| i < width)
             && self
-                .pairs
+                .tails
                 .iter()
-                .all(|&(i, j)| i < self.base.len() && j < self.base.len())
-            && self.coef.len() == self.base.len() + self.pairs.len()
+                .all(|&(i, sign)| i < self.base.len() && sign.abs() == 1)
+            && self.pairs.iter().all(|&(i, j)| i < terms && j < terms)
+            && self.coef.len() == terms + self.pairs.len()
             && self.coef.iter().all(|c| c.is_finite());
         if ok {
             Ok(())
@@ -89,18 +104,36 @@ impl Tilt {
         if n_real < 2 || m < 2 || log_prior.len() != m {
             return Ok(None);
         }
-        let (base, binary, column) = base_features(encoder, width, real, n_real);
+        let (base, binary, column, position) = base_features(encoder, width, real, n_real);
         if base.is_empty() {
             return Ok(None);
         }
         let most = MAX_FEATURES.min((n_real / ROWS_PER_FEATURE).max(base.len()));
-        let pairs = product_pairs(&binary, &column, most.saturating_sub(base.len()));
+        let mut pairs = product_pairs(&binary, &column, &position);
+        let every_pair = pairs.len() <= most - base.len();
+        pairs.truncate(most - base.len());
+        let positions: Vec<usize> = (0..base.len()).filter(|&i| position[i]).collect();
+        // Tails only where the rows leave room for them after every pair.
+        let room = most - base.len() - pairs.len();
+        let mut tails = Vec::new();
+        if every_pair && room >= 2 * positions.len() {
+            tails = positions.iter().flat_map(|&i| [(i, 1), (i, -1)]).collect();
+            let column_of = |t: &(usize, i8)| column[t.0];
+            pairs.extend(tail_pairs(
+                base.len(),
+                &tails.iter().map(column_of).collect::<Vec<_>>(),
+                &binary,
+                &column,
+                room - tails.len(),
+            ));
+        }
         let mut tilt = Tilt {
             base,
+            tails,
             pairs,
             coef: Vec::new(),
         };
-        let p = tilt.base.len() + tilt.pairs.len();
+        let p = tilt.terms() + tilt.pairs.len();
         // Feature rows are made as they are summed, not held: a pool of 40,000 rows
         // has up to 24 million of them.
         let target: Vec<f64> = tilt
@@ -160,7 +193,7 @@ impl Tilt {
 
     /// Per feature, the sum over `rows` of `f(feature, value)`, rows in order.
     fn feature_sums(&self, rows: &[f32], width: usize, f: impl Fn(usize, f64) -> f64) -> Vec<f64> {
-        let p = self.base.len() + self.pairs.len();
+        let p = self.terms() + self.pairs.len();
         let mut sums = vec![0.0; p];
         let mut phi = Vec::with_capacity(p);
         for row in rows.chunks_exact(width) {
@@ -173,10 +206,27 @@ impl Tilt {
         sums
     }
 
-    /// Appends the features of one row: base features, then products.
+    /// Number of terms: base features and tails.
+    fn terms(&self) -> usize {
+        self.base.len() + self.tails.len()
+    }
+
+    /// Term `i` of a row of rejection features.
+    fn term(&self, row: &[f32], i: usize) -> f64 {
+        match i.checked_sub(self.base.len()) {
+            None => f64::from(row[self.base[i]]),
+            Some(t) => {
+                let (b, sign) = self.tails[t];
+                let x = f32::from(sign) * row[self.base[b]];
+                f64::from((x - TAIL_KNOT).max(0.0))
+            }
+        }
+    }
+
+    /// Appends the features of one row: terms, then products.
     fn features(&self, row: &[f32], out: &mut Vec<f64>) {
         let start = out.len();
-        out.extend(self.base.iter().map(|&i| f64::from(row[i])));
+        out.extend((0..self.terms()).map(|i| self.term(row, i)));
         for &(i, j) in &self.pairs {
             let v = out[start + i] * out[start + j];
             out.push(v);
@@ -184,16 +234,17 @@ impl Tilt {
     }
 }
 
-/// Positions of the base features, whether each is an indicator, and its column.
-/// Numbers: the standardised value and distribution position of mode-normalised
-/// columns (the scalar of min-max ones); indicators of exact values and missingness;
-/// categories but the commonest, up to [`MAX_LEVELS`].
+/// Positions of the base features, whether each is an indicator, its column, and
+/// whether it is a distribution position. Numbers: the standardised value and
+/// distribution position of mode-normalised columns (the scalar of min-max ones);
+/// indicators of exact values and missingness; categories but the commonest, up to
+/// [`MAX_LEVELS`].
 fn base_features(
     encoder: &Encoder,
     width: usize,
     real: &[f32],
     n: usize,
-) -> (Vec<usize>, Vec<bool>, Vec<usize>) {
+) -> (Vec<usize>, Vec<bool>, Vec<usize>, Vec<bool>) {
     let share = |i: usize| {
         real.iter()
             .skip(i)
@@ -203,6 +254,7 @@ fn base_features(
             / n as f64
     };
     let (mut base, mut binary, mut column) = (Vec::new(), Vec::new(), Vec::new());
+    let mut position = Vec::new();
     let mut extra = encoder.width();
     for (c, codec) in encoder.columns.iter().enumerate() {
         let group = codec.group.map(|g| encoder.groups[g]);
@@ -212,6 +264,7 @@ fn base_features(
                 base.extend([extra, extra + 1]);
                 binary.extend([false, false]);
                 column.extend([c, c]);
+                position.extend([false, true]);
                 extra += 2;
                 if let Some(g) = group {
                     indicators.extend(g.start + mixture.n_modes()..g.start + g.width);
@@ -222,6 +275,7 @@ fn base_features(
                     base.push(s);
                     binary.push(false);
                     column.push(c);
+                    position.push(false);
                 }
                 if let Some(g) = group {
                     indicators.extend(g.start..g.start + g.width);
@@ -240,35 +294,59 @@ fn base_features(
         }
         for i in indicators {
             let s = share(i);
-            if (MIN_SHARE..=1.0 - MIN_SHARE).contains(&s) {
+            let least = MIN_SHARE.max(MIN_ROWS as f64 / n as f64);
+            if (least..=1.0 - least).contains(&s) {
                 base.push(i);
                 binary.push(true);
                 column.push(c);
+                position.push(false);
             }
         }
     }
-    (base, binary, column)
+    (base, binary, column, position)
 }
 
-/// Products of base features from different columns, and squares of numbers: those
-/// of two numbers first, then of a number and an indicator, then of two indicators,
-/// at most `most`.
-fn product_pairs(binary: &[bool], column: &[usize], most: usize) -> Vec<(usize, usize)> {
+/// Products of base features from different columns, and squares of numbers. First
+/// those a linear regression's normal equations use (of values and indicators), then
+/// those with a distribution position; within each, those of two numbers first, then
+/// of a number and an indicator, then of two indicators.
+fn product_pairs(binary: &[bool], column: &[usize], position: &[bool]) -> Vec<(usize, usize)> {
     let q = binary.len();
-    let mut pairs: Vec<(usize, usize, usize)> = Vec::new();
+    let mut pairs: Vec<(bool, usize, usize, usize)> = Vec::new();
     for i in 0..q {
         for j in i..q {
             let square = i == j && !binary[i];
             if square || column[i] != column[j] {
-                pairs.push((usize::from(binary[i]) + usize::from(binary[j]), i, j));
+                let indicators = usize::from(binary[i]) + usize::from(binary[j]);
+                pairs.push((position[i] || position[j], indicators, i, j));
             }
+        }
+    }
+    pairs.sort();
+    pairs.into_iter().map(|(_, _, i, j)| (i, j)).collect()
+}
+
+/// Products of each tail (term `first_tail + t`, of column `tail_column[t]`) with the
+/// base features of other columns: by numbers first, then by indicators, at most
+/// `most`.
+fn tail_pairs(
+    first_tail: usize,
+    tail_column: &[usize],
+    binary: &[bool],
+    column: &[usize],
+    most: usize,
+) -> Vec<(usize, usize)> {
+    let mut pairs: Vec<(bool, usize, usize)> = Vec::new();
+    for (t, &c) in tail_column.iter().enumerate() {
+        for j in (0..binary.len()).filter(|&j| column[j] != c) {
+            pairs.push((binary[j], j, first_tail + t));
         }
     }
     pairs.sort();
     pairs
         .into_iter()
         .take(most)
-        .map(|(_, i, j)| (i, j))
+        .map(|(_, j, t)| (j, t))
         .collect()
 }
 
@@ -502,6 +580,54 @@ mod tests {
     }
 
     #[test]
+    fn tails_give_the_pool_a_curved_relation() {
+        // Real y rises with x in both tails (y ~ x^2, uncorrelated with x); the pool's
+        // y does not depend on x. Pairs alone cannot see that: it is a third moment.
+        let mut rng = SeededRng::new(10);
+        let n = 3000;
+        let straight = table(n, 0.0, 0.3, &mut rng);
+        let mut columns = straight.columns().to_vec();
+        let Values::Real(x) = columns[0].values.clone() else {
+            unreachable!()
+        };
+        let noise = rng.normal_vec(n);
+        let curved: Vec<f64> = x
+            .iter()
+            .zip(&noise)
+            .map(|(x, e)| 0.8 * (x * x - 1.0) / 2f64.sqrt() + 0.6 * f64::from(*e))
+            .collect();
+        columns[1] = Column::new("y", Kind::Double, Values::Real(curved)).unwrap();
+        let real = Table::new(columns, n).unwrap();
+        let pool = table(20000, 0.0, 0.3, &mut rng);
+        let encoder = Encoder::fit(&real, &EncoderOptions::default(), &mut rng).unwrap();
+        let width = feature_width(&encoder);
+        let real_rows = feature_rows(&encoder, &real, &mut rng);
+        let pool_rows = feature_rows(&encoder, &pool, &mut rng);
+        let tilt = Tilt::fit(&encoder, width, &real_rows, &pool_rows, &vec![0.0; 20000])
+            .unwrap()
+            .expect("a tilt");
+        assert_eq!(tilt.tails.len(), 4);
+        // Mean standardised y where x's position is in its upper tail.
+        let (px, zy) = (encoder.width() + 1, encoder.width() + 2);
+        let y_in_tail = |r: &[f32]| f64::from(r[zy]) * f64::from(u8::from(r[px] > 0.8));
+        let in_tail = |r: &[f32]| f64::from(u8::from(r[px] > 0.8));
+        let conditional = |rows: &[f32], tilt: Option<&Tilt>| {
+            mean_of(rows, width, tilt, y_in_tail) / mean_of(rows, width, tilt, in_tail)
+        };
+        let real_mean = conditional(&real_rows, None);
+        let before = conditional(&pool_rows, None);
+        let after = conditional(&pool_rows, Some(&tilt));
+        assert!(
+            real_mean > 1.0 && before.abs() < 0.1,
+            "{real_mean} {before}"
+        );
+        assert!(
+            (after - real_mean).abs() < 0.25 * real_mean,
+            "{real_mean} vs {after}"
+        );
+    }
+
+    #[test]
     fn few_rows_get_few_products_and_a_pool_like_the_real_rows_is_left_alone() {
         let mut rng = SeededRng::new(8);
         let real = table(60, 0.3, 0.4, &mut rng);
@@ -518,6 +644,41 @@ mod tests {
         .expect("a tilt");
         assert!(tilt.base.len() + tilt.pairs.len() <= tilt.base.len().max(60 / ROWS_PER_FEATURE));
         assert!(tilt.coef.iter().all(|c| c.abs() < 1e-3), "{:?}", tilt.coef);
+    }
+
+    #[test]
+    fn products_for_a_linear_regression_come_first() {
+        // Column 0: value and position; column 1: value and position; column 2: an
+        // indicator.
+        let binary = [false, false, false, false, true];
+        let column = [0, 0, 1, 1, 2];
+        let position = [false, true, false, true, false];
+        let pairs = product_pairs(&binary, &column, &position);
+        let linear = [(0, 0), (0, 2), (2, 2), (0, 4), (2, 4)];
+        assert_eq!(pairs[..linear.len()], linear);
+        assert!(pairs[linear.len()..]
+            .iter()
+            .all(|&(i, j)| position[i] || position[j]));
+        assert_eq!(pairs.len(), 12);
+    }
+
+    #[test]
+    fn categories_of_few_rows_are_not_features() {
+        // 200 rows, "b" in 8 of them: more than 0.5% of the rows, fewer than ten.
+        let mut rng = SeededRng::new(11);
+        let rare = table(200, 0.3, 0.04, &mut rng);
+        let encoder = Encoder::fit(&rare, &EncoderOptions::default(), &mut rng).unwrap();
+        let width = feature_width(&encoder);
+        let rows = feature_rows(&encoder, &rare, &mut rng);
+        let b = encoder.groups[encoder.columns[2].group.unwrap()].start + 1;
+        let held = rows.chunks_exact(width).filter(|r| r[b] == 1.0).count();
+        assert!((2..10).contains(&held), "{held}");
+        let (base, ..) = base_features(&encoder, width, &rows, 200);
+        assert!(!base.contains(&b));
+        let common = table(200, 0.3, 0.3, &mut rng);
+        let rows = feature_rows(&encoder, &common, &mut rng);
+        let (base, ..) = base_features(&encoder, width, &rows, 200);
+        assert!(base.contains(&b));
     }
 
     #[test]
