@@ -682,6 +682,16 @@ mod tests {
     }
 
     #[test]
+    fn a_tilt_saved_before_tails_loads() {
+        let tilt: Tilt =
+            serde_json::from_str(r#"{"base":[0,2],"pairs":[[0,1]],"coef":[0.5,-0.1,0.2]}"#)
+                .unwrap();
+        assert!(tilt.tails.is_empty());
+        tilt.check(3).unwrap();
+        assert!((tilt.log_weight(&[1.0, 9.0, 2.0]) - (0.5 - 0.2 + 0.4)).abs() < 1e-12);
+    }
+
+    #[test]
     fn cholesky_solves_a_small_system() {
         let mut a = vec![4.0, 2.0, 2.0, 3.0];
         let x = cholesky_solve(&mut a, &[2.0, 1.0], 2).unwrap();
