@@ -118,13 +118,13 @@ impl Tilt {
         let mut tails = Vec::new();
         if every_pair && room >= 2 * positions.len() {
             tails = positions.iter().flat_map(|&i| [(i, 1), (i, -1)]).collect();
-            let column_of = |t: &(usize, i8)| column[t.0];
+            let most_products = room - tails.len();
             pairs.extend(tail_pairs(
                 base.len(),
-                &tails.iter().map(column_of).collect::<Vec<_>>(),
+                &tails,
                 &binary,
                 &column,
-                room - tails.len(),
+                most_products,
             ));
         }
         let mut tilt = Tilt {
@@ -326,19 +326,18 @@ fn product_pairs(binary: &[bool], column: &[usize], position: &[bool]) -> Vec<(u
     pairs.into_iter().map(|(_, _, i, j)| (i, j)).collect()
 }
 
-/// Products of each tail (term `first_tail + t`, of column `tail_column[t]`) with the
-/// base features of other columns: by numbers first, then by indicators, at most
-/// `most`.
+/// Products of each tail (term `first_tail + t`) with the base features of other
+/// columns: by numbers first, then by indicators, at most `most`.
 fn tail_pairs(
     first_tail: usize,
-    tail_column: &[usize],
+    tails: &[(usize, i8)],
     binary: &[bool],
     column: &[usize],
     most: usize,
 ) -> Vec<(usize, usize)> {
     let mut pairs: Vec<(bool, usize, usize)> = Vec::new();
-    for (t, &c) in tail_column.iter().enumerate() {
-        for j in (0..binary.len()).filter(|&j| column[j] != c) {
+    for (t, &(of, _)) in tails.iter().enumerate() {
+        for j in (0..binary.len()).filter(|&j| column[j] != column[of]) {
             pairs.push((binary[j], j, first_tail + t));
         }
     }
@@ -524,6 +523,24 @@ mod tests {
         features(encoder, t.n_rows(), &scalars, &slots)
     }
 
+    /// The encoder fitted to `real`, the width of a feature row, the feature rows of
+    /// `real` and `pool`, and the tilt of the pool (equal prior weights) towards `real`.
+    fn tilted(
+        real: &Table,
+        pool: &Table,
+        rng: &mut SeededRng,
+    ) -> (Encoder, usize, Vec<f32>, Vec<f32>, Tilt) {
+        let encoder = Encoder::fit(real, &EncoderOptions::default(), rng).unwrap();
+        let width = feature_width(&encoder);
+        let real_rows = feature_rows(&encoder, real, rng);
+        let pool_rows = feature_rows(&encoder, pool, rng);
+        let prior = vec![0.0; pool.n_rows()];
+        let tilt = Tilt::fit(&encoder, width, &real_rows, &pool_rows, &prior)
+            .unwrap()
+            .expect("a tilt");
+        (encoder, width, real_rows, pool_rows, tilt)
+    }
+
     /// Weighted mean of feature `f(row)` under the tilt's weights (or equal weights).
     fn mean_of(rows: &[f32], width: usize, tilt: Option<&Tilt>, f: impl Fn(&[f32]) -> f64) -> f64 {
         let w: Vec<f64> = rows
@@ -545,13 +562,7 @@ mod tests {
         let mut rng = SeededRng::new(7);
         let real = table(3000, 0.6, 0.3, &mut rng);
         let pool = table(20000, 0.0, 0.5, &mut rng);
-        let encoder = Encoder::fit(&real, &EncoderOptions::default(), &mut rng).unwrap();
-        let width = feature_width(&encoder);
-        let real_rows = feature_rows(&encoder, &real, &mut rng);
-        let pool_rows = feature_rows(&encoder, &pool, &mut rng);
-        let tilt = Tilt::fit(&encoder, width, &real_rows, &pool_rows, &vec![0.0; 20000])
-            .unwrap()
-            .expect("a tilt");
+        let (encoder, width, real_rows, pool_rows, tilt) = tilted(&real, &pool, &mut rng);
         tilt.check(width).unwrap();
         // The standardised values of x and y sit in the features after the encoded row.
         let (zx, zy) = (encoder.width(), encoder.width() + 2);
@@ -599,13 +610,7 @@ mod tests {
         columns[1] = Column::new("y", Kind::Double, Values::Real(curved)).unwrap();
         let real = Table::new(columns, n).unwrap();
         let pool = table(20000, 0.0, 0.3, &mut rng);
-        let encoder = Encoder::fit(&real, &EncoderOptions::default(), &mut rng).unwrap();
-        let width = feature_width(&encoder);
-        let real_rows = feature_rows(&encoder, &real, &mut rng);
-        let pool_rows = feature_rows(&encoder, &pool, &mut rng);
-        let tilt = Tilt::fit(&encoder, width, &real_rows, &pool_rows, &vec![0.0; 20000])
-            .unwrap()
-            .expect("a tilt");
+        let (encoder, width, real_rows, pool_rows, tilt) = tilted(&real, &pool, &mut rng);
         assert_eq!(tilt.tails.len(), 4);
         // Mean standardised y where x's position is in its upper tail.
         let (px, zy) = (encoder.width() + 1, encoder.width() + 2);
