@@ -62,6 +62,9 @@ draw_from_leaves <- function(real, synthetic) {
   by_leaf <- split(seq_along(real), real)
   vapply(synthetic, function(l) {
     rows <- by_leaf[[as.character(l)]]
+    # A node no real row reaches (a synthetic row whose predictors the real rows never
+    # combined; seed 1004 on SLID sends one row there): any real row.
+    if (is.null(rows)) rows <- seq_along(real)
     rows[sample.int(length(rows), 1L)]
   }, integer(1))
 }
