@@ -250,9 +250,12 @@ test_that("differential privacy stops a generator from memorising its training r
                                                 holdout = holdout))
     risk$measures$synthetic[risk$measures$measure == "membership_auc"]
   }
-  expect_gt(membership(NULL), 0.6)
-  expect_lt(abs(membership(dp(epsilon = 1, bounds = bounds, levels = list(g = c("x", "y")))) - 0.5),
-            0.08)
+  expect_gt(membership(NULL), 0.65)
+  # A private fit's noise is secret, not seeded: one fit's AUC moves by about 0.05 (its
+  # standard error with 40 members), so three are averaged.
+  private <- replicate(3, membership(dp(epsilon = 1, bounds = bounds,
+                                        levels = list(g = c("x", "y")))))
+  expect_lt(abs(mean(private) - 0.5), 0.1)
 })
 
 test_that("two private fits after the same seed differ, and draws from a fit replay", {
