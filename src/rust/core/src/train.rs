@@ -43,8 +43,10 @@ const CALIBRATION_ROWS: usize = 20_000;
 const CALIBRATION_ROUNDS: usize = 20;
 const CALIBRATION_TOLERANCE: f64 = 0.003;
 const CALIBRATION_KNOTS: usize = 101;
-/// Fewest and most generated rows the tilt of the rejection sampler is fitted to.
-const TILT_POOL: (usize, usize) = (4_000, 40_000);
+/// Fewest and most generated rows the tilt of the rejection sampler is fitted to (with
+/// fewer, the tilt of a small data set's hundreds of features fits the pool's own
+/// sampling error).
+const TILT_POOL: (usize, usize) = (20_000, 40_000);
 /// Rows drawn by weight, per training row, for the moments the tilt matches in a
 /// weighted fit (at most the pool's largest size).
 const TILT_DRAWS_PER_ROW: usize = 20;
