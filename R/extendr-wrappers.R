@@ -51,9 +51,9 @@ rs_session_model <- function(session) .Call(wrap__rs_session_model, session)
 
 #' Draws rows `start..end` of the `n` rows a model gives for `seed` (the same rows in any
 #' pieces); `conditions` is NULL or a data frame with `n` rows; `screened` uses the
-#' model's rejection sampler, if it has one.
+#' model's rejection sampler, if it has one, and `balanced` its balancing of drawn rows.
 #' @noRd
-rs_synthesize <- function(model, n, start, end, conditions, seed_value, threads, device_name, screened) .Call(wrap__rs_synthesize, model, n, start, end, conditions, seed_value, threads, device_name, screened)
+rs_synthesize <- function(model, n, start, end, conditions, seed_value, threads, device_name, screened, balanced) .Call(wrap__rs_synthesize, model, n, start, end, conditions, seed_value, threads, device_name, screened, balanced)
 
 #' Rows the engine draws at a time: pieces of a long draw start at multiples of it.
 #' @noRd

@@ -177,9 +177,11 @@ check_settings <- function(spec, call = rlang::caller_env()) {
 #'   classifier stops learning when it no longer improves on held-out rows. The kept
 #'   draws are also tilted to the training rows' means, variances and covariances of
 #'   simple features of the columns (exponential tilting with a ridge penalty), so
-#'   that linear regressions among the columns come out as on the real data. Not used
-#'   for differentially private fits: it would read the training rows outside the
-#'   budget.
+#'   that linear regressions among the columns come out as on the real data, and
+#'   [synthesize()] keeps, of half as many more draws, the rows whose means of those
+#'   features are closest to the training rows' (`balance`). The fitted model holds
+#'   those training means. Not used for differentially private fits: it would read the
+#'   training rows outside the budget.
 #' @return An object of class `sygnet_control`.
 #' @export
 gan_control <- function(noise_dim = gan_defaults()$noise_dim,

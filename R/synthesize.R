@@ -1,8 +1,9 @@
 #' Draw a synthetic data frame from a fitted GAN
 #'
 #' Returns `n` new rows with the training data's columns, classes, factor levels and
-#' missing-value patterns. Rows are generated independently of each other, in chunks of
-#' fixed size, so any `n` can be drawn. The draw is reproducible after `set.seed()`.
+#' missing-value patterns. Rows are generated in chunks of fixed size, so any `n` can be
+#' drawn; with `balance = FALSE`, independently of each other. The draw is reproducible
+#' after `set.seed()`.
 #'
 #' @param object A `sygnet_fit` from [fit()][fit.sygnet_spec].
 #' @param n Number of rows. Defaults to the number of training rows, or to the rows of
@@ -17,6 +18,12 @@
 #' @param rejection Use the model's rejection sampler (see `rejection` in
 #'   [gan_control()]), if it has one. `FALSE` draws straight from the generator: faster,
 #'   further from the real data.
+#' @param balance Balance the draw (with the rejection sampler, when no row is
+#'   conditioned): each chunk of 512 rows is chosen from half as many more drawn rows so
+#'   that its means, variances and covariances of the sampler's features come close to
+#'   the training rows' ones. Regressions on the rows then land near those on the
+#'   training rows instead of moving by a sample's worth of sampling error. `FALSE` draws
+#'   every row independently of the others, as a Monte Carlo study needs.
 #' @return A data frame (a tibble if the training data was one).
 #' @seealso [simulate.sygnet_fit()] for several synthetic data sets.
 #' @export
@@ -28,35 +35,40 @@ synthesize <- function(object, ...) {
 #' @export
 synthesize.sygnet_fit <- function(object, n = NULL, conditions = NULL, ...,
                                   threads = getOption("sygnet.threads", 1L),
-                                  device = c("cpu", "auto", "cuda"), rejection = TRUE) {
+                                  device = c("cpu", "auto", "cuda"), rejection = TRUE,
+                                  balance = TRUE) {
   rlang::check_dots_empty()
   check_fitted(object)
   device <- rlang::arg_match(device)
   threads <- check_threads(threads)
   check_flag(rejection)
+  check_flag(balance)
   request <- check_request(object, n, conditions)
-  draw(object, request$n, request$conditions, native_seed(), threads, device, rejection)
+  draw(object, request$n, request$conditions, native_seed(), threads, device, rejection,
+       balance)
 }
 
 # Draws in pieces, so that Ctrl-C is noticed between them; the pieces are the rows one
 # call would draw (conditions, which the user already holds in memory, go in one call).
 draw <- function(object, n, conditions, seed, threads, device, rejection = TRUE,
-                 call = rlang::caller_env()) {
+                 balance = TRUE, call = rlang::caller_env()) {
   check_memory(object$template, n, call = call)
   cond <- if (is.null(conditions)) NULL else as_columns(conditions)
   piece <- if (is.null(cond)) 256 * native(rs_chunk_rows()) else max(n, 1)
   parts <- lapply(seq(0, max(n - 1, 0), by = piece), function(start) {
     draw_columns(object, n, start, min(n, start + piece), cond, seed, threads, device,
-                 rejection, call)
+                 rejection, balance, call)
   })
   columns <- if (length(parts) == 1L) parts[[1L]] else join_pieces(parts)
   finish_rows(columns, object, rows = n, first = 1, total = n)
 }
 
 # Rows `start + 1` to `end` of the `n` rows the engine draws for `seed`, as columns.
-draw_columns <- function(object, n, start, end, cond, seed, threads, device, rejection, call) {
+draw_columns <- function(object, n, start, end, cond, seed, threads, device, rejection,
+                         balance, call) {
   withr::local_envvar(RAYON_NUM_THREADS = threads)
-  native(rs_synthesize(object$model, n, start, end, cond, seed, threads, device, rejection),
+  native(rs_synthesize(object$model, n, start, end, cond, seed, threads, device, rejection,
+                       balance),
          call = call)
 }
 
@@ -99,7 +111,8 @@ finish_rows <- function(columns, object, rows, first, total) {
 #' @export
 synthesize_chunks <- function(object, n, write, chunk_rows = 100000, ...,
                               threads = getOption("sygnet.threads", 1L),
-                              device = c("cpu", "auto", "cuda"), rejection = TRUE) {
+                              device = c("cpu", "auto", "cuda"), rejection = TRUE,
+                              balance = TRUE) {
   rlang::check_dots_empty()
   check_fitted(object)
   check_count(n)
@@ -110,6 +123,7 @@ synthesize_chunks <- function(object, n, write, chunk_rows = 100000, ...,
   device <- rlang::arg_match(device)
   threads <- check_threads(threads)
   check_flag(rejection)
+  check_flag(balance)
   engine_chunk <- native(rs_chunk_rows())
   chunk_rows <- ceiling(chunk_rows / engine_chunk) * engine_chunk
   check_memory(object$template, min(n, chunk_rows))
@@ -117,7 +131,7 @@ synthesize_chunks <- function(object, n, write, chunk_rows = 100000, ...,
   for (start in seq(0, n - 1, by = chunk_rows)) {
     end <- min(n, start + chunk_rows)
     columns <- draw_columns(object, n, start, end, NULL, seed, threads, device, rejection,
-                            rlang::current_env())
+                            balance, rlang::current_env())
     rows <- as.integer(end - start)
     write(finish_rows(columns, object, rows = rows, first = start + 1, total = n))
   }
@@ -158,6 +172,9 @@ join_pieces <- function(parts) {
 #' @param conditions As in [synthesize()].
 #' @param ... Unused.
 #' @param threads Number of CPU threads.
+#' @param balance As in [synthesize()]; `FALSE` by default, so that the data sets vary
+#'   as independent samples from the model do, which Monte Carlo studies and the
+#'   combining rules assume.
 #' @param verbose Show a progress bar with the time left? Defaults to
 #'   `getOption("sygnet.verbose")`, else `TRUE` only in interactive sessions.
 #' @return A list of `nsim` data frames, of class `sygnet_synthetic`, with attributes
@@ -167,10 +184,11 @@ join_pieces <- function(parts) {
 #' @export
 simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditions = NULL,
                                 ..., threads = getOption("sygnet.threads", 1L),
-                                verbose = NULL) {
+                                balance = FALSE, verbose = NULL) {
   rlang::check_dots_empty()
   check_fitted(object)
   check_count(nsim)
+  check_flag(balance)
   if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) stats::runif(1)
   if (is.null(seed)) {
     rng_state <- get(".Random.seed", envir = globalenv())
@@ -186,7 +204,8 @@ simulate.sygnet_fit <- function(object, nsim = 1, seed = NULL, n = NULL, conditi
   seeds <- vapply(seq_len(nsim), function(i) native_seed(), numeric(1))
   out <- with_job_progress(nsim, verbose, function(tick) {
     future.apply::future_lapply(seeds, function(s) {
-      rows <- draw(object, request$n, request$conditions, s, threads, "cpu")
+      rows <- draw(object, request$n, request$conditions, s, threads, "cpu",
+                   balance = balance)
       tick()
       rows
     }, future.seed = FALSE)

@@ -30,3 +30,28 @@ test_that("rows are drawn with or without the rejection sampler, reproducibly", 
   expect_identical(shape_of(plain), shape_of(screened))
   expect_false(identical(plain, screened))
 })
+
+test_that("balanced draws keep a regression near the training rows' one", {
+  set.seed(4)
+  n <- 600
+  x <- rnorm(n)
+  g <- factor(sample(c("a", "b", "c"), n, replace = TRUE))
+  d <- data.frame(x = x, g = g, y = 0.6 * x + 0.5 * (g == "b") + rnorm(n, sd = 0.8))
+  m <- fit(tiny_gan(epochs = 5L), d)
+  real <- stats::lm(y ~ x + g, d)
+  # Mean |synthetic - training coefficient| over four draws, in standard errors.
+  gap <- function(balance) {
+    set.seed(5)
+    mean(replicate(4, {
+      rows <- synthesize(m, n, balance = balance)
+      abs(stats::coef(stats::lm(y ~ x + g, rows)) - stats::coef(real)) /
+        sqrt(diag(stats::vcov(real)))
+    }))
+  }
+  balanced <- gap(TRUE)
+  independent <- gap(FALSE)
+  expect_lt(balanced, 0.6 * independent)
+  set.seed(6)
+  expect_identical(synthesize(m, 700), { set.seed(6); synthesize(m, 700) })
+  expect_error(synthesize(m, 5, balance = NA), class = "sygnet_error_input")
+})

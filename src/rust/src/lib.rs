@@ -448,7 +448,7 @@ fn rs_session_model(session: ExternalPtr<Session>) -> Result<Raw> {
 
 /// Draws rows `start..end` of the `n` rows a model gives for `seed` (the same rows in any
 /// pieces); `conditions` is NULL or a data frame with `n` rows; `screened` uses the
-/// model's rejection sampler, if it has one.
+/// model's rejection sampler, if it has one, and `balanced` its balancing of drawn rows.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -462,12 +462,16 @@ fn rs_synthesize(
     threads: i32,
     device_name: &str,
     screened: bool,
+    balanced: bool,
 ) -> Result<List> {
     tune_allocator();
     let dev = device_of(device_name)?;
     let mut model = Model::from_bytes(model.as_slice(), &dev).map_err(fail)?;
     if !screened {
         model.rejection = None;
+    }
+    if let Some(spec) = model.rejection.as_mut().filter(|_| !balanced) {
+        spec.unbalanced();
     }
     let n = n as usize;
     let fixed = if conditions.is_null() {

@@ -15,6 +15,7 @@
 //!   [`device`]: CPU or CUDA.
 
 pub mod autograd;
+pub mod balance;
 pub mod condition;
 pub mod config;
 pub mod cpu_step;

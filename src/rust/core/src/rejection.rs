@@ -86,6 +86,15 @@ impl RejectionSpec {
             .collect()
     }
 
+    /// Leaves out the balancing of drawn rows ([`crate::balance`]): rows are then drawn
+    /// independently of each other.
+    pub fn unbalanced(&mut self) {
+        if let Some(tilt) = &mut self.tilt {
+            tilt.target.clear();
+            tilt.scale.clear();
+        }
+    }
+
     /// Checks the spec against the encoder it is used with.
     pub fn check(&self, encoder: &Encoder) -> Result<()> {
         let ok = self.input_dim == feature_width(encoder)

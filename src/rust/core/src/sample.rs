@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Storage, Tensor};
 use rayon::prelude::*;
 
+use crate::balance;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::network::{
@@ -26,6 +27,8 @@ pub const CHUNK_ROWS: usize = 512;
 const MAX_ROUNDS: usize = 64;
 /// Candidates per wanted row and round, at most.
 const MAX_TRIES: usize = 16;
+/// Spare rows a balanced chunk draws, per row it keeps.
+const SPARE_SHARE: f64 = 0.5;
 /// Chunks per generator pass on a GPU.
 const GPU_CHUNKS: usize = 32;
 /// The generator's LeakyReLU slope, in the precision of the CPU forward pass.
@@ -331,7 +334,9 @@ impl<'a> Sampler<'a> {
     /// Chunk `c` of an `n`-row sample by rejection sampling: every row still wanted gets
     /// a few candidates per round (about one kept per row in expectation), and the first
     /// kept candidate fills it. Rows still empty after [`MAX_ROUNDS`] take their last
-    /// candidate, so a chunk always finishes.
+    /// candidate, so a chunk always finishes. Where the tilt has targets and no row is
+    /// conditioned, the chunk draws [`SPARE_SHARE`] more rows and keeps the balanced
+    /// subset ([`balance::select`]).
     fn screened_chunk(
         &self,
         screen: &Screen,
@@ -344,11 +349,19 @@ impl<'a> Sampler<'a> {
         let (n_scalars, n_groups) = (spec.n_scalars, spec.groups.len());
         let rows = c * CHUNK_ROWS..n.min((c + 1) * CHUNK_ROWS);
         let len = rows.len();
+        let balanced = match &screen.spec.tilt {
+            Some(tilt) if fixed.is_none() && !tilt.target.is_empty() => Some(tilt),
+            _ => None,
+        };
+        let drawn = match balanced {
+            Some(_) => len + (len as f64 * SPARE_SHARE).ceil() as usize,
+            None => len,
+        };
         let mut rng = SeededRng::new(seed);
         let tries = ((1.0 / screen.spec.acceptance).ceil() as usize).clamp(1, MAX_TRIES);
-        let mut scalars = vec![0.0; len * n_scalars];
-        let mut slots = vec![0u32; len * n_groups];
-        let mut pending: Vec<usize> = (0..len).collect();
+        let mut scalars = vec![0.0; drawn * n_scalars];
+        let mut slots = vec![0u32; drawn * n_groups];
+        let mut pending: Vec<usize> = (0..drawn).collect();
         for round in 0..MAX_ROUNDS {
             let wanted: Vec<usize> = pending
                 .iter()
@@ -366,7 +379,7 @@ impl<'a> Sampler<'a> {
             );
             let logits = screen.logits(&features, wanted.len())?;
             let last = round + 1 == MAX_ROUNDS;
-            let mut filled = vec![false; len];
+            let mut filled = vec![false; drawn];
             for (k, &r) in wanted.iter().enumerate() {
                 let u = rng.uniform();
                 if filled[r] || !(last || screen.keep(logits[k], u)) {
@@ -382,6 +395,21 @@ impl<'a> Sampler<'a> {
             if pending.is_empty() {
                 break;
             }
+        }
+        if let Some(tilt) = balanced {
+            let encoder = &self.model.encoder;
+            let features = rejection::features(encoder, drawn, &scalars, &slots);
+            let kept = balance::select(tilt, &features, screen.spec.input_dim, len);
+            scalars = kept
+                .iter()
+                .flat_map(|&r| &scalars[r * n_scalars..(r + 1) * n_scalars])
+                .copied()
+                .collect();
+            slots = kept
+                .iter()
+                .flat_map(|&r| &slots[r * n_groups..(r + 1) * n_groups])
+                .copied()
+                .collect();
         }
         self.model.encoder.decode_slots(len, &scalars, &slots)
     }

@@ -53,6 +53,13 @@ pub struct Tilt {
     pub pairs: Vec<(usize, usize)>,
     /// One coefficient per term, then one per pair.
     pub coef: Vec<f64>,
+    /// Per feature, the training rows' mean and the generated rows' standard deviation
+    /// (zero where constant): what [`crate::balance`] matches drawn rows to. Empty in
+    /// models saved before them, which are drawn without balancing.
+    #[serde(default)]
+    pub target: Vec<f64>,
+    #[serde(default)]
+    pub scale: Vec<f64>,
 }
 
 impl Tilt {
@@ -79,7 +86,10 @@ impl Tilt {
                 .all(|&(i, sign)| i < self.base.len() && sign.abs() == 1)
             && self.pairs.iter().all(|&(i, j)| i < terms && j < terms)
             && self.coef.len() == terms + self.pairs.len()
-            && self.coef.iter().all(|c| c.is_finite());
+            && self.coef.iter().all(|c| c.is_finite())
+            && self.target.len() == self.scale.len()
+            && (self.target.is_empty() || self.target.len() == self.coef.len())
+            && self.target.iter().chain(&self.scale).all(|x| x.is_finite());
         if ok {
             Ok(())
         } else {
@@ -132,8 +142,10 @@ impl Tilt {
             tails,
             pairs,
             coef: Vec::new(),
+            target: Vec::new(),
+            scale: Vec::new(),
         };
-        let p = tilt.terms() + tilt.pairs.len();
+        let p = tilt.n_features();
         // Feature rows are made as they are summed, not held: a pool of 40,000 rows
         // has up to 24 million of them.
         let target: Vec<f64> = tilt
@@ -184,6 +196,8 @@ impl Tilt {
                     coef[k] = l / sd[k];
                 }
                 tilt.coef = coef;
+                tilt.target = target;
+                tilt.scale = used_sd(&sd, &used);
                 return Ok(Some(tilt));
             }
             penalty *= 4.0;
@@ -193,7 +207,7 @@ impl Tilt {
 
     /// Per feature, the sum over `rows` of `f(feature, value)`, rows in order.
     fn feature_sums(&self, rows: &[f32], width: usize, f: impl Fn(usize, f64) -> f64) -> Vec<f64> {
-        let p = self.terms() + self.pairs.len();
+        let p = self.n_features();
         let mut sums = vec![0.0; p];
         let mut phi = Vec::with_capacity(p);
         for row in rows.chunks_exact(width) {
@@ -223,8 +237,13 @@ impl Tilt {
         }
     }
 
+    /// Number of features: terms, then products of pairs.
+    pub fn n_features(&self) -> usize {
+        self.terms() + self.pairs.len()
+    }
+
     /// Appends the features of one row: terms, then products.
-    fn features(&self, row: &[f32], out: &mut Vec<f64>) {
+    pub fn features(&self, row: &[f32], out: &mut Vec<f64>) {
         let start = out.len();
         out.extend((0..self.terms()).map(|i| self.term(row, i)));
         for &(i, j) in &self.pairs {
@@ -232,6 +251,15 @@ impl Tilt {
             out.push(v);
         }
     }
+}
+
+/// `sd` with zeros where a feature is not `used` (constant in the pool).
+fn used_sd(sd: &[f64], used: &[usize]) -> Vec<f64> {
+    let mut scale = vec![0.0; sd.len()];
+    for &k in used {
+        scale[k] = sd[k];
+    }
+    scale
 }
 
 /// Positions of the base features, whether each is an indicator, its column, and
@@ -575,6 +603,18 @@ mod tests {
             "{real_product} vs {after}"
         );
         assert!((real_product - before).abs() > 0.5 * real_product);
+        // The targets are the real rows' means of the features, the scales their
+        // spread in the pool.
+        let k = (0..tilt.n_features())
+            .find(|&k| {
+                let mut phi = Vec::new();
+                tilt.features(&real_rows[..width], &mut phi);
+                let row = &real_rows[..width];
+                phi[k] == f64::from(row[zx]) * f64::from(row[zy])
+            })
+            .expect("the product of x and y is a feature");
+        assert!((tilt.target[k] - real_product).abs() < 1e-9);
+        assert!((tilt.scale[k] - 1.0).abs() < 0.1, "{}", tilt.scale[k]);
         let b = encoder.groups[encoder.columns[2].group.unwrap()].start + 1;
         let share_b = |r: &[f32]| f64::from(r[b]);
         let after = mean_of(&pool_rows, width, Some(&tilt), share_b);
@@ -687,11 +727,11 @@ mod tests {
     }
 
     #[test]
-    fn a_tilt_saved_before_tails_loads() {
+    fn a_tilt_saved_before_tails_and_targets_loads() {
         let tilt: Tilt =
             serde_json::from_str(r#"{"base":[0,2],"pairs":[[0,1]],"coef":[0.5,-0.1,0.2]}"#)
                 .unwrap();
-        assert!(tilt.tails.is_empty());
+        assert!(tilt.tails.is_empty() && tilt.target.is_empty() && tilt.scale.is_empty());
         tilt.check(3).unwrap();
         assert!((tilt.log_weight(&[1.0, 9.0, 2.0]) - (0.5 - 0.2 + 0.4)).abs() < 1e-12);
     }
