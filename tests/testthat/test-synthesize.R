@@ -58,7 +58,8 @@ test_that("long draws come in pieces that join into the rows of one draw", {
   # the same rows as one call to the engine with the same seed
   set.seed(5)
   seed <- sygnet:::native_seed()
-  at_once <- sygnet:::rs_synthesize(model$model, n, 0, n, NULL, seed, 1L, "cpu", TRUE)
+  at_once <- sygnet:::rs_synthesize(model$model, n, 0, n, NULL, seed, 1L, "cpu", TRUE,
+                                     TRUE)
   expect_identical(joined, sygnet:::as_frame(at_once, model$template, n))
 })
 
