@@ -400,16 +400,8 @@ impl<'a> Sampler<'a> {
             let encoder = &self.model.encoder;
             let features = rejection::features(encoder, drawn, &scalars, &slots);
             let kept = balance::select(tilt, &features, screen.spec.input_dim, len);
-            scalars = kept
-                .iter()
-                .flat_map(|&r| &scalars[r * n_scalars..(r + 1) * n_scalars])
-                .copied()
-                .collect();
-            slots = kept
-                .iter()
-                .flat_map(|&r| &slots[r * n_groups..(r + 1) * n_groups])
-                .copied()
-                .collect();
+            scalars = rows_at(&scalars, n_scalars, &kept);
+            slots = rows_at(&slots, n_groups, &kept);
         }
         self.model.encoder.decode_slots(len, &scalars, &slots)
     }
@@ -483,6 +475,14 @@ impl<'a> Sampler<'a> {
         }
         (scalars, slots)
     }
+}
+
+/// Rows `rows` of a row-major buffer of rows of `width` values, in that order.
+fn rows_at<T: Copy>(values: &[T], width: usize, rows: &[usize]) -> Vec<T> {
+    rows.iter()
+        .flat_map(|&r| &values[r * width..(r + 1) * width])
+        .copied()
+        .collect()
 }
 
 /// A slot drawn with probabilities proportional to `weights` (softmax weights of the

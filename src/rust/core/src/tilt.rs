@@ -34,6 +34,8 @@ const PENALTY: f64 = 2.0;
 const MIN_EFFECTIVE_SHARE: f64 = 0.3;
 const PENALTY_RAISES: usize = 6;
 const NEWTON_STEPS: usize = 15;
+/// Features whose spread in the pool is at most this are constant: not matched.
+const MIN_SD: f64 = 1e-6;
 /// Tails of a number's distribution position (in [-1, 1]) begin this far out.
 const TAIL_KNOT: f32 = 0.6;
 
@@ -164,7 +166,7 @@ impl Tilt {
             .iter()
             .map(|s| (s / m as f64).sqrt())
             .collect();
-        let used: Vec<usize> = (0..p).filter(|&k| sd[k] > 1e-6).collect();
+        let used: Vec<usize> = (0..p).filter(|&k| sd[k] > MIN_SD).collect();
         if used.is_empty() {
             return Ok(None);
         }
@@ -197,7 +199,10 @@ impl Tilt {
                 }
                 tilt.coef = coef;
                 tilt.target = target;
-                tilt.scale = used_sd(&sd, &used);
+                tilt.scale = sd
+                    .iter()
+                    .map(|&s| if s > MIN_SD { s } else { 0.0 })
+                    .collect();
                 return Ok(Some(tilt));
             }
             penalty *= 4.0;
@@ -251,15 +256,6 @@ impl Tilt {
             out.push(v);
         }
     }
-}
-
-/// `sd` with zeros where a feature is not `used` (constant in the pool).
-fn used_sd(sd: &[f64], used: &[usize]) -> Vec<f64> {
-    let mut scale = vec![0.0; sd.len()];
-    for &k in used {
-        scale[k] = sd[k];
-    }
-    scale
 }
 
 /// Positions of the base features, whether each is an indicator, its column, and
@@ -605,13 +601,11 @@ mod tests {
         assert!((real_product - before).abs() > 0.5 * real_product);
         // The targets are the real rows' means of the features, the scales their
         // spread in the pool.
+        let row = &real_rows[..width];
+        let mut phi = Vec::new();
+        tilt.features(row, &mut phi);
         let k = (0..tilt.n_features())
-            .find(|&k| {
-                let mut phi = Vec::new();
-                tilt.features(&real_rows[..width], &mut phi);
-                let row = &real_rows[..width];
-                phi[k] == f64::from(row[zx]) * f64::from(row[zy])
-            })
+            .find(|&k| phi[k] == f64::from(row[zx]) * f64::from(row[zy]))
             .expect("the product of x and y is a feature");
         assert!((tilt.target[k] - real_product).abs() < 1e-9);
         assert!((tilt.scale[k] - 1.0).abs() < 0.1, "{}", tilt.scale[k]);
