@@ -6,6 +6,7 @@
 //! most of that error (balanced sampling), so that the sample's regressions stay near
 //! the training rows' ones.
 
+use crate::lanes::dot;
 use crate::tilt::Tilt;
 
 /// Features matched per row kept, at most: fewer rows, fewer features.
@@ -81,21 +82,6 @@ pub fn select(tilt: &Tilt, features: &[f32], width: usize, keep: usize) -> Vec<u
     }
     kept.sort_unstable();
     kept
-}
-
-/// Inner product in eight lanes, which the compiler turns into vector instructions.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 8;
-    let mut lanes = [0.0f32; LANES];
-    let (a_main, a_rest) = a.split_at(a.len() - a.len() % LANES);
-    let (b_main, b_rest) = b.split_at(a_main.len());
-    for (x, y) in a_main.chunks_exact(LANES).zip(b_main.chunks_exact(LANES)) {
-        for i in 0..LANES {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    let rest: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
-    lanes.iter().sum::<f32>() + rest
 }
 
 #[cfg(test)]
@@ -175,15 +161,6 @@ mod tests {
         };
         assert!(xy(&first) < 0.1, "{}", xy(&first));
         assert!(xy(&kept) > 0.3, "{}", xy(&kept));
-    }
-
-    #[test]
-    fn dot_adds_every_product() {
-        let a: Vec<f32> = (0..19).map(|i| i as f32).collect();
-        let b: Vec<f32> = (0..19).map(|i| (i % 3) as f32 - 1.0).collect();
-        let expected: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert_eq!(dot(&a, &b), expected);
-        assert_eq!(dot(&[], &[]), 0.0);
     }
 
     #[test]

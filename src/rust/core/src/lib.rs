@@ -11,7 +11,8 @@
 //! - [`diagnostic`]: a quick propensity-score check of synthetic data;
 //! - [`distance`]: Gower nearest neighbours, for disclosure-risk measures;
 //! - [`privacy`]: differential privacy (clipping, noise, accountant);
-//! - [`rng`]: the only source of randomness; [`parallel`]: thread pools;
+//! - [`rng`]: the only source of randomness; [`parallel`]: thread pools; [`lanes`]:
+//!   vectorised sums;
 //!   [`device`]: CPU or CUDA.
 
 pub mod autograd;
@@ -25,6 +26,7 @@ pub mod distance;
 pub mod encoding;
 pub mod engine;
 pub mod error;
+pub mod lanes;
 pub mod loss;
 pub mod mixture;
 pub mod model;

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use crate::balance;
 use crate::error::{Error, Result};
+use crate::lanes::{sum, sum_by};
 use crate::model::Model;
 use crate::network::{
     Generator, GeneratorSpec, Params, GENERATOR, LEAKY_SLOPE as LEAKY_SLOPE_F64, NORM_EPS,
@@ -616,7 +617,7 @@ impl Block {
             }
             let mean = sum(h) / width as f32;
             h.iter_mut().for_each(|v| *v -= mean);
-            let var = sum_of_squares(h) / width as f32;
+            let var = sum_by(h, |v| v * v) / width as f32;
             let scale = 1.0 / (var + NORM_EPS).sqrt();
             for ((h, g), s) in h.iter_mut().zip(&self.gain).zip(&self.shift) {
                 let v = *h * scale * g + s;
@@ -625,25 +626,6 @@ impl Block {
         }
         out
     }
-}
-
-/// Sums in 16 lanes, so that the loop vectorises.
-fn sum(x: &[f32]) -> f32 {
-    lanes(x, |v| v)
-}
-
-fn sum_of_squares(x: &[f32]) -> f32 {
-    lanes(x, |v| v * v)
-}
-
-fn lanes(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let chunks = x.chunks_exact(16);
-    let rest: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
-    for c in chunks {
-        acc.iter_mut().zip(c).for_each(|(a, &v)| *a += f(v));
-    }
-    acc.iter().sum::<f32>() + rest
 }
 
 /// Calls `f` on the values of a contiguous CPU tensor of `f32`, without copying them.

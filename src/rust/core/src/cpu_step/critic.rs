@@ -4,6 +4,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::{add_column_sums, linear, matmul, matrix_mut, split_mut, Net, SLOPE};
+use crate::lanes::sum_by;
 use crate::network::CriticSpec;
 
 /// Position of layer `l`'s weight; its bias follows.
@@ -127,7 +128,8 @@ impl CriticPass {
         // Penalty and its gradient with respect to the input gradient, in place.
         let mut total = 0f64;
         for mut g in self.grad_input.rows_mut() {
-            let norm = (g.iter().map(|v| v * v).sum::<f32>() + 1e-12).sqrt();
+            let squares = sum_by(g.as_slice().expect("standard layout"), |v| v * v);
+            let norm = (squares + 1e-12).sqrt();
             total += f64::from((norm - 1.0) * (norm - 1.0));
             g *= weight * 2.0 * (norm - 1.0) / norm;
         }
@@ -161,7 +163,9 @@ impl CriticPass {
     ) {
         self.backward(net, d_score, None, false);
         let layers = self.act.len();
-        let squares = |m: &ArrayView2<f32>, r: usize| m.row(r).iter().map(|v| v * v).sum::<f32>();
+        let squares = |m: &ArrayView2<f32>, r: usize| {
+            sum_by(m.row(r).as_slice().expect("standard layout"), |v| v * v)
+        };
         for (r, d) in d_score.iter_mut().enumerate() {
             let mut norm_sq = *d * *d * (squares(&self.act[layers - 1].view(), r) + 1.0);
             for l in 0..layers {

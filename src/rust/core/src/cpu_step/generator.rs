@@ -5,6 +5,7 @@
 use ndarray::{s, Array2};
 
 use super::{add_column_sums, leaky, linear, matmul, matrix_mut, split_mut, Net, SLOPE};
+use crate::lanes::{dot, sum, sum_by};
 use crate::network::{GeneratorSpec, NORM_EPS};
 
 /// Position of block `i`'s linear weight; its bias, norm gain and norm shift follow.
@@ -120,8 +121,8 @@ impl GeneratorPass {
             for r in 0..rows {
                 let z = pre.row(r);
                 let z = z.as_slice().expect("standard layout");
-                let mean = z.iter().sum::<f32>() / h as f32;
-                let var = z.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+                let mean = sum(z) / h as f32;
+                let var = sum_by(z, |v| (v - mean) * (v - mean)) / h as f32;
                 let inv = 1.0 / (var + NORM_EPS).sqrt();
                 self.inv_std[i][r] = inv;
                 let normed = self.normed[i]
@@ -214,17 +215,13 @@ impl GeneratorPass {
                         *g *= m;
                     }
                 }
-                let (mut sum, mut dot) = (0f32, 0f32);
                 for j in 0..h {
                     let g = d[j];
                     dgain[j] += g * normed[j];
                     dshift[j] += g;
-                    let dn = g * gain[j];
-                    d[j] = dn;
-                    sum += dn;
-                    dot += dn * normed[j];
+                    d[j] = g * gain[j];
                 }
-                let (mean, mean_dot) = (sum / h as f32, dot / h as f32);
+                let (mean, mean_dot) = (sum(d) / h as f32, dot(d, normed) / h as f32);
                 let inv = self.inv_std[i][r];
                 for j in 0..h {
                     d[j] = inv * (d[j] - mean - normed[j] * mean_dot);
