@@ -43,6 +43,7 @@ fn main() {
     let plain = TrainConfig {
         batch_size: batch,
         pac: 1,
+        rejection: false,
         ..TrainConfig::default()
     };
     let bounds = (0..3)

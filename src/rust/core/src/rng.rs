@@ -4,7 +4,7 @@
 
 #[cfg(test)]
 use candle_core::Tensor;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::{ChaCha20Rng, ChaCha8Rng};
 use rand_distr::{Distribution, StandardNormal};
 
@@ -82,14 +82,11 @@ impl SeededRng {
     /// Inverted-dropout mask: 0 with probability `p`, else 1 / (1 - p).
     pub fn dropout_mask(&mut self, n: usize, p: f32) -> Vec<f32> {
         let keep = 1.0 / (1.0 - p);
+        // A uniform f32 is k / 2^24 for the top 24 bits k of a u32, and k / 2^24 < p
+        // exactly when k < ceil(p 2^24): the same draws without floats or branches.
+        let drop_below = (f64::from(p) * f64::from(1u32 << 24)).ceil() as u32;
         (0..n)
-            .map(|_| {
-                if self.0.random::<f32>() < p {
-                    0.0
-                } else {
-                    keep
-                }
-            })
+            .map(|_| keep * f32::from(u8::from(self.0.next_u32() >> 8 >= drop_below)))
             .collect()
     }
 

@@ -385,7 +385,9 @@ impl Trainer {
                 draw(&mut SeededRng::new(seed), n)
             })
             .collect();
-        let mut parts = blocks[0].iter().map(|_| Vec::new()).collect::<Vec<_>>();
+        let mut parts: Vec<Vec<f32>> = (0..blocks[0].len())
+            .map(|p| Vec::with_capacity(blocks.iter().map(|b| b[p].len()).sum()))
+            .collect();
         for block in blocks {
             for (part, values) in parts.iter_mut().zip(block) {
                 part.extend(values);
