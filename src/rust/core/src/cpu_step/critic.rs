@@ -22,11 +22,25 @@ pub(super) struct CriticPass {
     pub(super) score: Array2<f32>,
     grad: Vec<Array2<f32>>,
     pub(super) grad_input: Array2<f32>,
+    /// Equal blocks of packs whose score gradients are summed apart for the output
+    /// bias (see [`Self::pair`]).
+    blocks: usize,
 }
 
 impl CriticPass {
     pub(super) fn new(spec: &CriticSpec, packs: usize) -> Self {
         Self::with_widths(&spec.hidden, packs, spec.input_dim * spec.pac)
+    }
+
+    /// A pass over `packs` real packs followed by as many generated ones. The output
+    /// bias's gradient adds the two halves' sums, so that WGAN's equal and opposite
+    /// terms cancel exactly, as in separate passes (Adam would turn their rounding
+    /// error into full-size steps).
+    pub(super) fn pair(spec: &CriticSpec, packs: usize) -> Self {
+        CriticPass {
+            blocks: 2,
+            ..Self::new(spec, 2 * packs)
+        }
     }
 
     pub(super) fn with_widths(hidden: &[usize], packs: usize, width: usize) -> Self {
@@ -39,6 +53,7 @@ impl CriticPass {
             score: Array2::zeros((packs, 1)),
             grad: zeros(),
             grad_input: Array2::zeros((packs, width)),
+            blocks: 1,
         }
     }
 
@@ -201,7 +216,10 @@ impl CriticPass {
         let d = ArrayView2::from_shape((d_score.len(), 1), d_score).expect("score shape");
         let mut dw = matrix_mut(grads[k], 1, last.ncols());
         matmul(&d.t(), last, &mut dw, true);
-        grads[k + 1][0] += d_score.iter().sum::<f32>();
+        grads[k + 1][0] += d_score
+            .chunks(d_score.len().div_ceil(self.blocks).max(1))
+            .map(|block| block.iter().sum::<f32>())
+            .sum::<f32>();
     }
 
     /// Adds hidden layer `l`'s parameter gradient from the gradient at its output.

@@ -257,9 +257,13 @@ struct Shared<'a> {
 struct Shard {
     packs: std::ops::Range<usize>,
     generator: GeneratorPass,
-    real: CriticPass,
+    /// The critic update's pass: the shard's real packs, then its generated packs, so
+    /// that each layer is one matrix product over both.
+    pair: CriticPass,
+    /// The generator update's pass over the generated packs.
     fake: CriticPass,
     mixed: Option<CriticPass>,
+    pair_scores: Vec<f32>,
     scores: Vec<f32>,
     generator_grad: Vec<f32>,
     critic_grad: Vec<f32>,
@@ -311,43 +315,58 @@ impl Shard {
         let cond = rows_of(&draws.cond, &rows, shape.cond_dim);
         let width = shape.out;
         let indices = &draws.rows[rows.clone()];
-        self.real.pack(
-            rows.len(),
-            |r| {
-                let i = indices[r] as usize;
-                &data[i * width..(i + 1) * width]
-            },
-            cond,
-        );
         let out = self.generator.out.as_slice().expect("standard layout");
-        self.fake
-            .pack(rows.len(), |r| &out[r * width..(r + 1) * width], cond);
+        let n = rows.len();
+        let both_cond = [cond, cond].concat();
+        self.pair.pack(
+            2 * n,
+            |r| {
+                if r < n {
+                    let i = indices[r] as usize;
+                    &data[i * width..(i + 1) * width]
+                } else {
+                    &out[(r - n) * width..(r - n + 1) * width]
+                }
+            },
+            &both_cond,
+        );
         let critic_widths = ctx.critic_hidden;
         let real_masks = mask_rows(&draws.real_masks, &self.packs, critic_widths);
         let fake_masks = mask_rows(&draws.fake_masks, &self.packs, critic_widths);
-        self.real.forward(ctx.critic, &real_masks);
-        self.fake.forward(ctx.critic, &fake_masks);
+        let pair_masks: Vec<Vec<f32>> = real_masks
+            .iter()
+            .zip(&fake_masks)
+            .map(|(r, f)| [*r, *f].concat())
+            .collect();
+        let pair_masks: Vec<&[f32]> = pair_masks.iter().map(Vec::as_slice).collect();
+        self.pair.forward(ctx.critic, &pair_masks);
+        let packs = self.packs.len();
+        let scores = self.pair.score.as_slice().expect("standard layout");
+        let (real, fake) = scores.split_at(packs);
         let scale = 1.0 / ctx.packs as f32;
-        let real_sum: f64 = self.real.score.iter().map(|&v| f64::from(v)).sum();
-        let fake_sum: f64 = self.fake.score.iter().map(|&v| f64::from(v)).sum();
+        let real_sum: f64 = real.iter().map(|&v| f64::from(v)).sum();
+        let fake_sum: f64 = fake.iter().map(|&v| f64::from(v)).sum();
         let loss = ctx.loss;
-        let real_loss: f64 = self.real.score.iter().map(|&d| loss.critic_real(d)).sum();
-        let fake_loss: f64 = self.fake.score.iter().map(|&d| loss.critic_fake(d)).sum();
-        for (g, &d) in self.scores.iter_mut().zip(self.real.score.iter()) {
+        let real_loss: f64 = real.iter().map(|&d| loss.critic_real(d)).sum();
+        let fake_loss: f64 = fake.iter().map(|&d| loss.critic_fake(d)).sum();
+        let (d_real, d_fake) = self.pair_scores.split_at_mut(packs);
+        for (g, &d) in d_real.iter_mut().zip(real) {
             *g = loss.d_critic_real(d) * scale;
         }
-        self.real
-            .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
-        for (g, &d) in self.scores.iter_mut().zip(self.fake.score.iter()) {
+        for (g, &d) in d_fake.iter_mut().zip(fake) {
             *g = loss.d_critic_fake(d) * scale;
         }
-        self.fake
-            .backward(ctx.critic, &self.scores, Some(&mut self.critic_grad), false);
+        self.pair.backward(
+            ctx.critic,
+            &self.pair_scores,
+            Some(&mut self.critic_grad),
+            false,
+        );
         let mut penalty = 0.0;
         if let (Some(mixed), Some((alpha, masks))) = (self.mixed.as_mut(), &draws.penalty) {
             let alpha = &alpha[self.packs.clone()];
             for (p, &a) in alpha.iter().enumerate() {
-                let (r, f) = (self.real.input.row(p), self.fake.input.row(p));
+                let (r, f) = (self.pair.input.row(p), self.pair.input.row(packs + p));
                 let mut m = mixed.input.row_mut(p);
                 for j in 0..m.len() {
                     m[j] = a * r[j] + (1.0 - a) * f[j];
@@ -374,6 +393,14 @@ impl Shard {
     ) -> f64 {
         let shape = ctx.shape;
         let scale = 1.0 / ctx.packs as f32;
+        let rows = self.rows(ctx.pac);
+        let out = self.generator.out.as_slice().expect("standard layout");
+        let width = shape.out;
+        self.fake.pack(
+            rows.len(),
+            |r| &out[r * width..(r + 1) * width],
+            rows_of(&draws.cond, &rows, shape.cond_dim),
+        );
         self.fake.forward(
             ctx.critic,
             &mask_rows(masks, &self.packs, ctx.critic_hidden),
@@ -386,7 +413,6 @@ impl Shard {
         let stride = shape.out + shape.cond_dim;
         let grad_rows = self.fake.grad_input.as_slice().expect("standard layout");
         self.generator.set_output_gradient(shape, grad_rows, stride);
-        let rows = self.rows(ctx.pac);
         let fixed: Vec<&[Option<usize>]> = draws.fixed.iter().map(|f| &f[rows.clone()]).collect();
         let condition = self
             .generator
@@ -558,11 +584,12 @@ impl CpuStep {
                 Shard {
                     packs: range,
                     generator: GeneratorPass::new(&shape, size * pac),
-                    real: CriticPass::new(critic_spec, size),
+                    pair: CriticPass::pair(critic_spec, size),
                     fake: CriticPass::new(critic_spec, size),
                     mixed: loss
                         .has_penalty()
                         .then(|| CriticPass::new(critic_spec, size)),
+                    pair_scores: vec![0.0; 2 * size],
                     scores: vec![0.0; size],
                     generator_grad: vec![0.0; generator.len()],
                     critic_grad: vec![0.0; critic.len()],
