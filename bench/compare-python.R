@@ -25,11 +25,13 @@ slid <- function() {
   SLID
 }
 sets <- list(
+  "CPS1988 (AER) 22,524 x 7" = cps1988,
   "simulated 10,000 x 10" = function() sim_data(1e4, 10),
   "simulated 10,000 x 50" = function() sim_data(1e4, 50),
   "SLID (carData) 7,425 x 5" = slid
 )
-if (!requireNamespace("carData", quietly = TRUE)) sets[[3]] <- NULL
+if (!requireNamespace("carData", quietly = TRUE)) sets[["SLID (carData) 7,425 x 5"]] <- NULL
+if (!requireNamespace("AER", quietly = TRUE)) sets[["CPS1988 (AER) 22,524 x 7"]] <- NULL
 
 # sygnet variants: the benchmark model of speed.R (critic on packs of 10 rows), the
 # critic on single rows like SyGNet-py's (pac 1), and that with SyGNet-py's min-max

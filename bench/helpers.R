@@ -58,6 +58,13 @@ bench_spec <- function(batch = 500L, critic_steps = 1L, pac = 10L,
                                             rejection = rejection))
 }
 
+# An 80% sample (seed 42) of AER's CPS1988, a 7-column wage survey: 22,524 rows.
+cps1988 <- function() {
+  utils::data("CPS1988", package = "AER", envir = environment())
+  rows <- withr::with_seed(42, sample(nrow(CPS1988), round(0.8 * nrow(CPS1988))))
+  CPS1988[sort(rows), ]
+}
+
 # Peak (VmHWM) or current (VmRSS) resident memory of this process in MiB (Linux).
 memory_mib <- function(field = "VmHWM") {
   if (!file.exists("/proc/self/status")) return(NA_real_)
