@@ -49,6 +49,10 @@ test-rust: .setup-done
 # whatever device is present. Skipped, with a message, where nvcc is missing.
 cuda: .setup-done
 	@if command -v nvcc >/dev/null 2>&1; then \
+	  if [ -z "$${CUDA_COMPUTE_CAP:-}" ] && ! command -v nvidia-smi >/dev/null 2>&1; then \
+	    echo "make cuda: no GPU to ask for its compute capability; compiling the kernels for 8.0 (set CUDA_COMPUTE_CAP to choose)"; \
+	    export CUDA_COMPUTE_CAP=80; \
+	  fi; \
 	  $(CARGO) test $(MANIFEST) -p sygnet-core --release -j 2 --features cuda; \
 	else \
 	  echo "make cuda: skipped: nvcc (the CUDA toolkit) is not installed, so the cuda feature cannot be compiled here"; \
