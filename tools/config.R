@@ -54,10 +54,18 @@ if (nzchar(features)) {
   message("sygnet: building with cargo features: ", features)
   if (grepl("cuda", features)) {
     cuda_home <- Sys.getenv("CUDA_HOME", "/usr/local/cuda")
-    # candle's CUDA backend links these dynamically; a static library cannot carry
-    # the flags, so they are added here.
+    # A static Rust library cannot carry link flags, so they are added here: those
+    # that candle's kernel crate asks for (its own static library of compiled
+    # kernels, the CUDA runtime), read from its build script's output once cargo has
+    # run, then the libraries candle's CUDA backend links dynamically.
+    kernel_libs <- paste(
+      "$(shell sed -n",
+      "-e 's/^cargo:rustc-link-search=\\(native=\\)\\{0,1\\}/-L/p'",
+      "-e 's/^cargo:rustc-link-lib=\\(static=\\|dylib=\\)\\{0,1\\}/-l/p'",
+      "$(LIBDIR)/build/candle-kernels-*/output)"
+    )
     extra_libs <- paste0(
-      "-L", file.path(cuda_home, "lib64"),
+      kernel_libs, " -L", file.path(cuda_home, "lib64"),
       " -lcuda -lcudart -lcublas -lcublasLt -lcurand -lnvrtc -lstdc++"
     )
   }

@@ -18,9 +18,14 @@ pub fn resolve(name: &str) -> Result<Device> {
              environment variable SYGNET_CARGO_FEATURES=cuda (needs the CUDA toolkit, nvcc)"
                 .into(),
         )),
-        "cuda" => {
-            Device::new_cuda(0).map_err(|e| Error::Device(format!("no usable CUDA device: {e}")))
-        }
+        "cuda" => Device::new_cuda(0).map_err(|e| {
+            // candle may attach a backtrace of its own frames: not for the user.
+            let e = match e {
+                candle_core::Error::WithBacktrace { inner, .. } => *inner,
+                e => e,
+            };
+            Error::Device(format!("no usable CUDA device: {e}"))
+        }),
         "auto" => Ok(if cuda_compiled() {
             Device::cuda_if_available(0).unwrap_or(Device::Cpu)
         } else {
@@ -70,6 +75,7 @@ mod tests {
                     "no CUDA support"
                 };
                 assert!(e.to_string().contains(expected), "{e}");
+                assert!(!e.to_string().contains("candle_core::"), "{e}");
             }
         }
     }
