@@ -30,8 +30,9 @@ use generator::{GeneratorPass, GeneratorShape};
 
 const SLOPE: f32 = LEAKY_SLOPE as f32;
 
-/// Parameters per parallel task in element-wise updates.
-const CHUNK: usize = 1 << 15;
+/// Parameters per parallel task in AdamW updates, and per block summed on the stack.
+const CHUNK: usize = 1 << 13;
+const BLOCK: usize = 256;
 
 /// One parameter's place in a network's flat buffer.
 #[derive(Debug, Clone)]
@@ -101,8 +102,10 @@ impl Net {
         &self.values[s.offset..s.offset + s.len]
     }
 
-    /// candle-nn's AdamW update, fused into one pass.
-    fn adam_step(&mut self, grad: &[f32], adam: &ParamsAdamW) {
+    /// candle-nn's AdamW update on the sum of `grads` (added in the order given) plus,
+    /// where given, `noise` values times their scale: summed and applied in one
+    /// parallel pass.
+    fn adam_step(&mut self, grads: &[&[f32]], noise: Option<(&[f32], f32)>, adam: &ParamsAdamW) {
         self.step += 1;
         let (b1, b2) = (adam.beta1 as f32, adam.beta2 as f32);
         let scale_m = (1.0 / (1.0 - adam.beta1.powi(self.step))) as f32;
@@ -110,12 +113,27 @@ impl Net {
         let decay = (1.0 - adam.lr * adam.weight_decay) as f32;
         let (lr, eps) = (adam.lr as f32, adam.eps as f32);
         self.values
-            .par_chunks_mut(CHUNK)
-            .zip(self.first_moment.par_chunks_mut(CHUNK))
-            .zip(self.second_moment.par_chunks_mut(CHUNK))
-            .zip(grad.par_chunks(CHUNK))
-            .for_each(|(((theta, m), v), g)| {
-                for (((theta, m), v), &g) in theta.iter_mut().zip(m).zip(v).zip(g) {
+            .par_chunks_mut(BLOCK)
+            .zip(self.first_moment.par_chunks_mut(BLOCK))
+            .zip(self.second_moment.par_chunks_mut(BLOCK))
+            .with_min_len(CHUNK / BLOCK)
+            .enumerate()
+            .for_each(|(b, ((theta, m), v))| {
+                let at = b * BLOCK..b * BLOCK + theta.len();
+                let mut sum = [0.0f32; BLOCK];
+                let g = &mut sum[..theta.len()];
+                g.copy_from_slice(&grads[0][at.clone()]);
+                for grad in &grads[1..] {
+                    for (g, x) in g.iter_mut().zip(&grad[at.clone()]) {
+                        *g += x;
+                    }
+                }
+                if let Some((values, scale)) = noise {
+                    for (g, z) in g.iter_mut().zip(&values[at]) {
+                        *g += scale * z;
+                    }
+                }
+                for (((theta, m), v), &g) in theta.iter_mut().zip(m).zip(v).zip(&*g) {
                     *m = *m * b1 + g * (1.0 - b1);
                     *v = *v * b2 + g * g * (1.0 - b2);
                     let step = (*m * scale_m) / ((*v * scale_v).sqrt() + eps);
@@ -645,8 +663,8 @@ impl CpuStep {
             loss += scores + f64::from(self.penalty_weight) * penalty;
             gap += shard_gap;
         }
-        let grad = sum_shards(&mut buffers.0, |s| &mut s.critic_grad);
-        self.critic.adam_step(grad, &self.adam);
+        let grads = shard_grads(&buffers.0, |s| &s.critic_grad);
+        self.critic.adam_step(&grads, None, &self.adam);
         ((loss / packs) as f32, (gap / packs) as f32)
     }
 
@@ -667,8 +685,8 @@ impl CpuStep {
             .collect::<Vec<_>>()
             .into_iter()
             .sum();
-        let grad = sum_shards(&mut buffers.0, |s| &mut s.generator_grad);
-        self.generator.adam_step(grad, &self.adam);
+        let grads = shard_grads(&buffers.0, |s| &s.generator_grad);
+        self.generator.adam_step(&grads, None, &self.adam);
         loss as f32
     }
 
@@ -679,19 +697,7 @@ impl CpuStep {
     }
 }
 
-/// Adds every shard's gradient into the first shard's, in shard order; returns it.
-fn sum_shards(shards: &mut [Shard], grad: impl Fn(&mut Shard) -> &mut Vec<f32>) -> &[f32] {
-    let (first, rest) = shards.split_at_mut(1);
-    let total = grad(&mut first[0]);
-    for shard in rest {
-        total
-            .par_chunks_mut(CHUNK)
-            .zip(grad(shard).par_chunks(CHUNK))
-            .for_each(|(t, g)| {
-                for (t, g) in t.iter_mut().zip(g) {
-                    *t += g;
-                }
-            });
-    }
-    total
+/// Every shard's gradient, in shard order.
+fn shard_grads(shards: &[Shard], grad: impl Fn(&Shard) -> &[f32]) -> Vec<&[f32]> {
+    shards.iter().map(grad).collect()
 }

@@ -5,7 +5,7 @@
 use ndarray::{s, Array2};
 use rayon::prelude::*;
 
-use super::{mask_rows, rows_of, sum_shards, Buffers, CpuStep, CriticPass};
+use super::{mask_rows, rows_of, shard_grads, Buffers, CpuStep, CriticPass};
 use crate::engine::{Clipping, PrivateDraws};
 
 fn as_slices(masks: &[Vec<f32>]) -> Vec<&[f32]> {
@@ -105,19 +105,10 @@ impl CpuStep {
                 real.clipped_backward(critic, &mut d, max_norm, scale, grad);
             }
         });
-        let grad = sum_shards(&mut buffers.0, |s| &mut s.critic_grad);
-        let std = sigma * max_norm * scale;
-        let noised: Vec<f32> = grad
-            .iter()
-            .zip(&draws.gaussian)
-            .map(|(g, z)| g + std * z)
-            .collect();
-        let grad = if draws.gaussian.is_empty() {
-            grad
-        } else {
-            &noised
-        };
-        self.critic.adam_step(grad, &self.adam);
+        let grads = shard_grads(&buffers.0, |s| &s.critic_grad);
+        let noise = (!draws.gaussian.is_empty())
+            .then_some((draws.gaussian.as_slice(), sigma * max_norm * scale));
+        self.critic.adam_step(&grads, noise, &self.adam);
     }
 
     /// The generator update of a private step, on the rows of the last critic update
@@ -160,8 +151,8 @@ impl CpuStep {
                 .generator
                 .backward(shape, net, &mut shard.generator_grad, &masks);
         });
-        let grad = sum_shards(&mut buffers.0, |s| &mut s.generator_grad);
-        self.generator.adam_step(grad, &self.adam);
+        let grads = shard_grads(&buffers.0, |s| &s.generator_grad);
+        self.generator.adam_step(&grads, None, &self.adam);
         (loss / b as f64) as f32
     }
 }
