@@ -292,11 +292,13 @@ impl Trainer {
         let pool = Arc::clone(&self.pool);
         let result = pool.install(|| {
             let mut out = Vec::with_capacity(steps);
-            for _ in 0..steps {
+            let (mut pending, mut pending_private) = (None, None);
+            for k in 0..steps {
+                let another = k + 1 < steps;
                 let losses = if private {
-                    self.private_step()?
+                    self.private_step(&mut pending_private, another)?
                 } else {
-                    self.step()?
+                    self.step(&mut pending, another)?
                 };
                 let critic_ok = losses.critic.is_finite() || private;
                 if !(critic_ok && losses.generator.is_finite()) {
@@ -320,22 +322,37 @@ impl Trainer {
     }
 
     /// One step: `critic_steps` critic updates, then a generator update on the rows
-    /// generated for the last critic update.
-    fn step(&mut self) -> Result<StepLosses> {
-        let (mut critic, mut score_gap) = (0.0, 0.0);
-        let mut last = None;
-        for _ in 0..self.cx.config.critic_steps {
-            let draws = self.draw_critic_update();
-            (critic, score_gap) = self.engine.critic_update(&self.cx, &draws)?;
-            last = Some(draws);
+    /// generated for the last critic update. Each update's random inputs are drawn while
+    /// the update before it runs, in the order a sequential loop would draw them: the
+    /// first update's come from `pending` if the step before drew them, and if `another`
+    /// step follows, its first update's are drawn into `pending`.
+    fn step(&mut self, pending: &mut Option<UpdateDraws>, another: bool) -> Result<StepLosses> {
+        let (engine, mut draws, _) = self.parts();
+        let cx = draws.cx;
+        let mut update = pending.take().unwrap_or_else(|| draws.critic_update());
+        for _ in 1..cx.config.critic_steps {
+            let (losses, next) = rayon::join(
+                || engine.critic_update(cx, &update),
+                || draws.critic_update(),
+            );
+            losses?;
+            update = next;
         }
-        let last = last.expect("at least one critic step");
-        let masks = self.draw_critic_masks(self.cx.batch / self.cx.config.pac, 1, false);
-        let generator = self.engine.generator_update(&self.cx, &last, &masks)?;
+        let packs = cx.batch / cx.config.pac;
+        let (losses, masks) = rayon::join(
+            || engine.critic_update(cx, &update),
+            || draws.critic_masks(packs, 1, false),
+        );
+        let (critic, score_gap) = losses?;
+        let (generator, next) = rayon::join(
+            || engine.generator_update(cx, &update, &masks),
+            || another.then(|| draws.critic_update()),
+        );
+        *pending = next;
         self.steps += 1;
         Ok(StepLosses {
             critic,
-            generator,
+            generator: generator?,
             score_gap,
         })
     }
@@ -343,193 +360,62 @@ impl Trainer {
     /// One differentially private step: `critic_steps` DP-SGD critic updates, each on a
     /// Poisson sample of real rows, counted against the budget, then a generator update,
     /// which never sees real rows. Only the generator loss is reported: the critic loss
-    /// on real rows would be an unaccounted look at the data.
-    fn private_step(&mut self) -> Result<StepLosses> {
-        let critic_steps = self.cx.config.critic_steps;
-        let clipping = self.dp()?.clipping(critic_steps as u64)?;
-        let mut last = None;
-        for _ in 0..critic_steps {
-            let draws = self.draw_private_update()?;
-            self.engine
-                .private_critic_update(&self.cx, &draws, clipping)?;
-            self.dp()?.record_update();
-            last = Some(draws);
+    /// on real rows would be an unaccounted look at the data. Draws overlap the updates
+    /// as in [`Trainer::step`].
+    fn private_step(
+        &mut self,
+        pending: &mut Option<PrivateDraws>,
+        another: bool,
+    ) -> Result<StepLosses> {
+        let (engine, mut draws, dp) = self.parts();
+        let dp =
+            dp.ok_or_else(|| Error::Config("this fit is not differentially private".into()))?;
+        let cx = draws.cx;
+        let critic_steps = cx.config.critic_steps;
+        let clipping = dp.clipping(critic_steps as u64)?;
+        let coordinates = cx.critic_params.vars().iter().map(|v| v.elem_count()).sum();
+        let mut update = pending
+            .take()
+            .unwrap_or_else(|| draws.private_update(dp, coordinates));
+        for _ in 1..critic_steps {
+            let (done, next) = rayon::join(
+                || engine.private_critic_update(cx, &update, clipping),
+                || draws.private_update(dp, coordinates),
+            );
+            done?;
+            dp.record_update();
+            update = next;
         }
-        let last = last.expect("at least one critic step");
-        let masks = self.draw_critic_masks(self.cx.batch, 1, false);
-        let generator = self
-            .engine
-            .private_generator_update(&self.cx, &last, &masks)?;
+        let (done, masks) = rayon::join(
+            || engine.private_critic_update(cx, &update, clipping),
+            || draws.critic_masks(cx.batch, 1, false),
+        );
+        done?;
+        dp.record_update();
+        let (generator, next) = rayon::join(
+            || engine.private_generator_update(cx, &update, &masks),
+            || another.then(|| draws.private_update(dp, coordinates)),
+        );
+        *pending = next;
         self.steps += 1;
         Ok(StepLosses {
             critic: f32::NAN,
-            generator,
+            generator: generator?,
             score_gap: f32::NAN,
         })
     }
 
-    /// Random values for `rows` rows: the rows are cut into [`DRAW_CHUNKS`] blocks, each
-    /// drawn from its own stream, in parallel; `draw(rng, n)` gives every part for `n`
-    /// rows, and each part is concatenated over the blocks.
-    fn draw_blocks(
-        &mut self,
-        rows: usize,
-        draw: impl Fn(&mut SeededRng, usize) -> Vec<Vec<f32>> + Sync,
-    ) -> Vec<Vec<f32>> {
-        let seeds: Vec<u64> = (0..DRAW_CHUNKS).map(|_| self.rng.split_seed()).collect();
-        let blocks: Vec<Vec<Vec<f32>>> = seeds
-            .par_iter()
-            .enumerate()
-            .map(|(k, &seed)| {
-                let n = rows * (k + 1) / DRAW_CHUNKS - rows * k / DRAW_CHUNKS;
-                draw(&mut SeededRng::new(seed), n)
-            })
-            .collect();
-        let mut parts: Vec<Vec<f32>> = (0..blocks[0].len())
-            .map(|p| Vec::with_capacity(blocks.iter().map(|b| b[p].len()).sum()))
-            .collect();
-        for block in blocks {
-            for (part, values) in parts.iter_mut().zip(block) {
-                part.extend(values);
-            }
-        }
-        parts
-    }
-
-    /// The generator's noise, Gumbel noise and dropout masks (none without dropout)
-    /// for one batch.
-    fn draw_generator_inputs(&mut self) -> (Vec<f32>, Vec<f32>, Vec<Vec<f32>>) {
-        let spec = self.cx.generator.spec().clone();
-        let gumbel_dim = spec.output_width() - spec.n_scalars;
-        let mut parts = self.draw_blocks(self.cx.batch, |rng, n| {
-            let mut parts = vec![
-                rng.normal_vec(n * spec.noise_dim),
-                rng.gumbel_vec(n * gumbel_dim),
-            ];
-            if spec.dropout > 0.0 {
-                parts.extend(
-                    spec.hidden
-                        .iter()
-                        .map(|&h| rng.dropout_mask(n * h, spec.dropout)),
-                );
-            }
-            parts
-        });
-        let masks = parts.split_off(2);
-        let gumbel = parts.pop().expect("gumbel part");
-        let noise = parts.pop().expect("noise part");
-        (noise, gumbel, masks)
-    }
-
-    /// Critic dropout masks for `sets` passes over `packs` packs, one per hidden layer
-    /// and pass, and (if `alpha`) interpolation weights last.
-    fn draw_critic_masks(&mut self, packs: usize, sets: usize, alpha: bool) -> Vec<Vec<f32>> {
-        let spec = self.cx.critic.spec().clone();
-        self.draw_blocks(packs, |rng, n| {
-            let mut parts: Vec<Vec<f32>> = (0..sets)
-                .flat_map(|_| {
-                    spec.hidden
-                        .iter()
-                        .map(|&h| rng.dropout_mask(n * h, spec.dropout))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            if alpha {
-                parts.push(rng.uniform_vec(n, 0.0, 1.0));
-            }
-            parts
-        })
-    }
-
-    /// Everything random in one critic update, drawn in a fixed order.
-    fn draw_critic_update(&mut self) -> UpdateDraws {
-        let b = self.cx.batch;
-        let (rows, cond, fixed) = match &self.cx.conditioner {
-            Some(c) => {
-                let s = c.sample(b, &mut self.rng);
-                (s.rows, s.vectors, s.fixed)
-            }
-            None => match &self.row_weights {
-                Some(cumulative) => (
-                    self.rng.weighted_indices(b, cumulative),
-                    Vec::new(),
-                    Vec::new(),
-                ),
-                None => (self.rng.indices(b, self.n_rows), Vec::new(), Vec::new()),
-            },
+    /// The engine, the draws of training updates (with the context) and the DP-SGD
+    /// state, borrowed apart so that an update's draws can be made while the engine runs
+    /// the update before it.
+    fn parts(&mut self) -> (&mut dyn Engine, Draws<'_>, Option<&mut DpSgd>) {
+        let draws = Draws {
+            cx: &self.cx,
+            rng: &mut self.rng,
+            row_weights: self.row_weights.as_deref(),
+            n_rows: self.n_rows,
         };
-        let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
-        let wgan = self.cx.config.loss.has_penalty();
-        let layers = self.cx.critic.spec().hidden.len();
-        let mut masks = self.draw_critic_masks(b / self.cx.config.pac, 2 + usize::from(wgan), wgan);
-        let penalty = wgan.then(|| {
-            let alpha = masks.pop().expect("interpolation weights");
-            (alpha, masks.split_off(2 * layers))
-        });
-        let fake_masks = masks.split_off(layers);
-        let real_masks = masks;
-        UpdateDraws {
-            rows,
-            cond,
-            fixed,
-            noise,
-            gumbel,
-            generator_masks,
-            real_masks,
-            fake_masks,
-            penalty,
-        }
-    }
-
-    fn dp(&mut self) -> Result<&mut DpSgd> {
-        self.dp
-            .as_mut()
-            .ok_or_else(|| Error::Config("this fit is not differentially private".into()))
-    }
-
-    /// Everything random in one private critic update, drawn in a fixed order.
-    fn draw_private_update(&mut self) -> Result<PrivateDraws> {
-        let b = self.cx.batch;
-        let (noise, gumbel, generator_masks) = self.draw_generator_inputs();
-        let fake_masks = self.draw_critic_masks(b, 1, false);
-        let penalty = if self.cx.config.loss.has_penalty() {
-            let mut partner: Vec<u32> = (0..b as u32).collect();
-            self.rng.shuffle(&mut partner);
-            let alpha = self.rng.uniform_vec(b, 0.0, 1.0);
-            let masks = self.draw_critic_masks(b, 1, false);
-            Some(PairPenalty {
-                partner,
-                alpha,
-                masks,
-            })
-        } else {
-            None
-        };
-        let n_rows = self.n_rows;
-        let rows = self.dp()?.sample_rows(n_rows);
-        let real_masks = if rows.is_empty() {
-            Vec::new()
-        } else {
-            self.draw_critic_masks(rows.len(), 1, false)
-        };
-        let coordinates = self
-            .cx
-            .critic_params
-            .vars()
-            .iter()
-            .map(|v| v.elem_count())
-            .sum();
-        let gaussian = self.dp()?.noise(coordinates);
-        Ok(PrivateDraws {
-            noise,
-            gumbel,
-            generator_masks,
-            fake_masks,
-            penalty,
-            rows,
-            real_masks,
-            gaussian,
-        })
+        (self.engine.as_mut(), draws, self.dp.as_mut())
     }
 
     /// Weights the training rows (survey weights, one per row, not negative, some
@@ -763,4 +649,166 @@ fn specs(
         pac: config.pac,
     };
     (generator, critic)
+}
+
+/// The random inputs of training updates, drawn from the trainer's stream, and how the
+/// rows of a batch are picked.
+struct Draws<'a> {
+    cx: &'a Context,
+    rng: &'a mut SeededRng,
+    /// Running totals of the rows' survey weights, if the rows are weighted.
+    row_weights: Option<&'a [f64]>,
+    n_rows: usize,
+}
+
+impl Draws<'_> {
+    /// Random values for `rows` rows: the rows are cut into [`DRAW_CHUNKS`] blocks, each
+    /// drawn from its own stream, in parallel; `draw(rng, n)` gives every part for `n`
+    /// rows, and each part is concatenated over the blocks.
+    fn blocks(
+        &mut self,
+        rows: usize,
+        draw: impl Fn(&mut SeededRng, usize) -> Vec<Vec<f32>> + Sync,
+    ) -> Vec<Vec<f32>> {
+        let seeds: Vec<u64> = (0..DRAW_CHUNKS).map(|_| self.rng.split_seed()).collect();
+        let blocks: Vec<Vec<Vec<f32>>> = seeds
+            .par_iter()
+            .enumerate()
+            .map(|(k, &seed)| {
+                let n = rows * (k + 1) / DRAW_CHUNKS - rows * k / DRAW_CHUNKS;
+                draw(&mut SeededRng::new(seed), n)
+            })
+            .collect();
+        let mut parts: Vec<Vec<f32>> = (0..blocks[0].len())
+            .map(|p| Vec::with_capacity(blocks.iter().map(|b| b[p].len()).sum()))
+            .collect();
+        for block in blocks {
+            for (part, values) in parts.iter_mut().zip(block) {
+                part.extend(values);
+            }
+        }
+        parts
+    }
+
+    /// The generator's noise, Gumbel noise and dropout masks (none without dropout)
+    /// for one batch.
+    fn generator_inputs(&mut self) -> (Vec<f32>, Vec<f32>, Vec<Vec<f32>>) {
+        let spec = self.cx.generator.spec();
+        let gumbel_dim = spec.output_width() - spec.n_scalars;
+        let mut parts = self.blocks(self.cx.batch, |rng, n| {
+            let mut parts = vec![
+                rng.normal_vec(n * spec.noise_dim),
+                rng.gumbel_vec(n * gumbel_dim),
+            ];
+            if spec.dropout > 0.0 {
+                parts.extend(
+                    spec.hidden
+                        .iter()
+                        .map(|&h| rng.dropout_mask(n * h, spec.dropout)),
+                );
+            }
+            parts
+        });
+        let masks = parts.split_off(2);
+        let gumbel = parts.pop().expect("gumbel part");
+        let noise = parts.pop().expect("noise part");
+        (noise, gumbel, masks)
+    }
+
+    /// Critic dropout masks for `sets` passes over `packs` packs, one per hidden layer
+    /// and pass, and (if `alpha`) interpolation weights last.
+    fn critic_masks(&mut self, packs: usize, sets: usize, alpha: bool) -> Vec<Vec<f32>> {
+        let spec = self.cx.critic.spec();
+        self.blocks(packs, |rng, n| {
+            let mut parts: Vec<Vec<f32>> = (0..sets)
+                .flat_map(|_| {
+                    spec.hidden
+                        .iter()
+                        .map(|&h| rng.dropout_mask(n * h, spec.dropout))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            if alpha {
+                parts.push(rng.uniform_vec(n, 0.0, 1.0));
+            }
+            parts
+        })
+    }
+
+    /// Everything random in one critic update, drawn in a fixed order.
+    fn critic_update(&mut self) -> UpdateDraws {
+        let b = self.cx.batch;
+        let (rows, cond, fixed) = match &self.cx.conditioner {
+            Some(c) => {
+                let s = c.sample(b, self.rng);
+                (s.rows, s.vectors, s.fixed)
+            }
+            None => match self.row_weights {
+                Some(cumulative) => (
+                    self.rng.weighted_indices(b, cumulative),
+                    Vec::new(),
+                    Vec::new(),
+                ),
+                None => (self.rng.indices(b, self.n_rows), Vec::new(), Vec::new()),
+            },
+        };
+        let (noise, gumbel, generator_masks) = self.generator_inputs();
+        let wgan = self.cx.config.loss.has_penalty();
+        let layers = self.cx.critic.spec().hidden.len();
+        let mut masks = self.critic_masks(b / self.cx.config.pac, 2 + usize::from(wgan), wgan);
+        let penalty = wgan.then(|| {
+            let alpha = masks.pop().expect("interpolation weights");
+            (alpha, masks.split_off(2 * layers))
+        });
+        let fake_masks = masks.split_off(layers);
+        let real_masks = masks;
+        UpdateDraws {
+            rows,
+            cond,
+            fixed,
+            noise,
+            gumbel,
+            generator_masks,
+            real_masks,
+            fake_masks,
+            penalty,
+        }
+    }
+
+    /// Everything random in one private critic update, drawn in a fixed order; the
+    /// Poisson sample of rows and the noise for `coordinates` gradient coordinates come
+    /// from `dp`'s privacy stream.
+    fn private_update(&mut self, dp: &mut DpSgd, coordinates: usize) -> PrivateDraws {
+        let b = self.cx.batch;
+        let (noise, gumbel, generator_masks) = self.generator_inputs();
+        let fake_masks = self.critic_masks(b, 1, false);
+        let penalty = self.cx.config.loss.has_penalty().then(|| {
+            let mut partner: Vec<u32> = (0..b as u32).collect();
+            self.rng.shuffle(&mut partner);
+            let alpha = self.rng.uniform_vec(b, 0.0, 1.0);
+            let masks = self.critic_masks(b, 1, false);
+            PairPenalty {
+                partner,
+                alpha,
+                masks,
+            }
+        });
+        let rows = dp.sample_rows(self.n_rows);
+        let real_masks = if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.critic_masks(rows.len(), 1, false)
+        };
+        let gaussian = dp.noise(coordinates);
+        PrivateDraws {
+            noise,
+            gumbel,
+            generator_masks,
+            fake_masks,
+            penalty,
+            rows,
+            real_masks,
+            gaussian,
+        }
+    }
 }

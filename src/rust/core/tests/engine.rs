@@ -164,3 +164,25 @@ fn training_gives_the_same_model_on_one_two_or_four_threads() {
     assert!(one == run(2), "one and two threads differ");
     assert!(one == run(4), "one and four threads differ");
 }
+
+#[test]
+fn training_in_one_call_or_in_several_gives_the_same_model() {
+    let table = dependent_table(300);
+    let run = |calls: &[usize]| {
+        let mut trainer = Trainer::new(
+            &table,
+            small_config(),
+            RandomSource::Seed(5),
+            2,
+            Device::Cpu,
+        )
+        .unwrap();
+        for &steps in calls {
+            trainer.train(steps).unwrap();
+        }
+        trainer.model().unwrap().to_bytes().unwrap()
+    };
+    let whole = run(&[6]);
+    assert!(whole == run(&[1, 2, 3]), "six steps in three calls differ");
+    assert!(whole != run(&[5]), "five steps give the model of six");
+}

@@ -391,3 +391,24 @@ fn a_replayable_private_fit_is_the_same_on_one_and_two_threads() {
     };
     assert_eq!(fit(1), fit(2));
 }
+
+#[test]
+fn a_replayable_private_fit_is_the_same_in_one_call_or_in_several() {
+    let fit = |calls: &[usize]| {
+        let mut trainer = Trainer::new(
+            &table(120, 5),
+            config(1.0, 2),
+            RandomSource::Seed(8),
+            2,
+            Device::Cpu,
+        )
+        .unwrap();
+        for &steps in calls {
+            trainer.train(steps).unwrap();
+        }
+        trainer.model().unwrap().to_bytes().unwrap()
+    };
+    let whole = fit(&[4]);
+    assert_eq!(whole, fit(&[1, 3]));
+    assert_ne!(whole, fit(&[3]));
+}
