@@ -333,9 +333,11 @@ impl<'a> Sampler<'a> {
     }
 
     /// Chunk `c` of an `n`-row sample by rejection sampling: every row still wanted gets
-    /// a few candidates per round (about one kept per row in expectation), and the first
-    /// kept candidate fills it. Rows still empty after [`MAX_ROUNDS`] take their last
-    /// candidate, so a chunk always finishes. Where the tilt has targets and no row is
+    /// a few candidates per round (about one kept per row in expectation). Without
+    /// conditions, all candidates come from the same distribution, so the kept ones
+    /// fill the empty rows in turn; with conditions, a row's first kept candidate fills
+    /// it. Rows still empty after [`MAX_ROUNDS`] take their last candidate, so a chunk
+    /// always finishes. Where the tilt has targets and no row is
     /// conditioned, the chunk draws [`SPARE_SHARE`] more rows and keeps the balanced
     /// subset ([`balance::select`]).
     fn screened_chunk(
@@ -381,11 +383,22 @@ impl<'a> Sampler<'a> {
             let logits = screen.logits(&features, wanted.len())?;
             let last = round + 1 == MAX_ROUNDS;
             let mut filled = vec![false; drawn];
+            let mut empty = pending.iter();
             for (k, &r) in wanted.iter().enumerate() {
                 let u = rng.uniform();
-                if filled[r] || !(last || screen.keep(logits[k], u)) {
+                if !(last || screen.keep(logits[k], u)) {
                     continue;
                 }
+                let r = if fixed.is_none() {
+                    match empty.next() {
+                        Some(&r) => r,
+                        None => break,
+                    }
+                } else if filled[r] {
+                    continue;
+                } else {
+                    r
+                };
                 filled[r] = true;
                 scalars[r * n_scalars..(r + 1) * n_scalars]
                     .copy_from_slice(&cand_scalars[k * n_scalars..(k + 1) * n_scalars]);
