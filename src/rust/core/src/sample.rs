@@ -332,14 +332,14 @@ impl<'a> Sampler<'a> {
         Ok(self.draw(&logits, fixed, rng))
     }
 
-    /// Chunk `c` of an `n`-row sample by rejection sampling: every row still wanted gets
-    /// a few candidates per round (about one kept per row in expectation). Without
-    /// conditions, all candidates come from the same distribution, so the kept ones
-    /// fill the empty rows in turn; with conditions, a row's first kept candidate fills
-    /// it. Rows still empty after [`MAX_ROUNDS`] take their last candidate, so a chunk
-    /// always finishes. Where the tilt has targets and no row is
-    /// conditioned, the chunk draws [`SPARE_SHARE`] more rows and keeps the balanced
-    /// subset ([`balance::select`]).
+    /// Chunk `c` of an `n`-row sample by rejection sampling, in rounds of candidates,
+    /// about one kept per row still wanted in expectation. Without conditions, all
+    /// candidates come from the same distribution, so the kept ones fill the empty rows
+    /// in turn; with conditions, each row gets its own candidates and the first kept one
+    /// fills it. Rows still empty after [`MAX_ROUNDS`] take their last candidates, so a
+    /// chunk always finishes. Where the tilt has targets and no row is conditioned, the
+    /// chunk draws [`SPARE_SHARE`] more rows and keeps the balanced subset
+    /// ([`balance::select`]).
     fn screened_chunk(
         &self,
         screen: &Screen,
@@ -361,43 +361,47 @@ impl<'a> Sampler<'a> {
             None => len,
         };
         let mut rng = SeededRng::new(seed);
-        let tries = ((1.0 / screen.spec.acceptance).ceil() as usize).clamp(1, MAX_TRIES);
+        let acceptance = screen.spec.acceptance;
+        let tries = ((1.0 / acceptance).ceil() as usize).clamp(1, MAX_TRIES);
         let mut scalars = vec![0.0; drawn * n_scalars];
         let mut slots = vec![0u32; drawn * n_groups];
         let mut pending: Vec<usize> = (0..drawn).collect();
         for round in 0..MAX_ROUNDS {
-            let wanted: Vec<usize> = pending
-                .iter()
-                .flat_map(|&r| std::iter::repeat_n(r, tries))
-                .collect();
+            // With conditions, the row each candidate is drawn for; without, none.
+            let owners: Vec<usize> = match fixed {
+                Some(_) => pending
+                    .iter()
+                    .flat_map(|&r| std::iter::repeat_n(r, tries))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let count = match fixed {
+                Some(_) => owners.len(),
+                None => ((pending.len() as f64 / acceptance).ceil() as usize)
+                    .clamp(pending.len(), pending.len() * MAX_TRIES),
+            };
             let conditions: Option<Vec<Vec<Option<usize>>>> =
-                fixed.map(|f| wanted.iter().map(|&r| f[rows.start + r].clone()).collect());
+                fixed.map(|f| owners.iter().map(|&r| f[rows.start + r].clone()).collect());
             let (cand_scalars, cand_slots) =
-                self.candidates(wanted.len(), conditions.as_deref(), &mut rng)?;
-            let features = rejection::features(
-                &self.model.encoder,
-                wanted.len(),
-                &cand_scalars,
-                &cand_slots,
-            );
-            let logits = screen.logits(&features, wanted.len())?;
+                self.candidates(count, conditions.as_deref(), &mut rng)?;
+            let features =
+                rejection::features(&self.model.encoder, count, &cand_scalars, &cand_slots);
+            let logits = screen.logits(&features, count)?;
             let last = round + 1 == MAX_ROUNDS;
             let mut filled = vec![false; drawn];
             let mut empty = pending.iter();
-            for (k, &r) in wanted.iter().enumerate() {
+            for (k, &logit) in logits.iter().enumerate() {
                 let u = rng.uniform();
-                if !(last || screen.keep(logits[k], u)) {
+                if !(last || screen.keep(logit, u)) {
                     continue;
                 }
-                let r = if fixed.is_none() {
-                    match empty.next() {
+                let r = match owners.get(k) {
+                    None => match empty.next() {
                         Some(&r) => r,
                         None => break,
-                    }
-                } else if filled[r] {
-                    continue;
-                } else {
-                    r
+                    },
+                    Some(&r) if filled[r] => continue,
+                    Some(&r) => r,
                 };
                 filled[r] = true;
                 scalars[r * n_scalars..(r + 1) * n_scalars]
