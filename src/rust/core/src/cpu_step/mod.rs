@@ -30,8 +30,9 @@ use generator::{GeneratorPass, GeneratorShape};
 
 const SLOPE: f32 = LEAKY_SLOPE as f32;
 
-/// Parameters per parallel task in AdamW updates, and per block summed on the stack.
+/// Parameters per parallel task in AdamW updates, at least.
 const CHUNK: usize = 1 << 13;
+/// Parameters whose shard gradients AdamW sums on the stack at a time.
 const BLOCK: usize = 256;
 
 /// One parameter's place in a network's flat buffer.
