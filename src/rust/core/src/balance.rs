@@ -6,7 +6,9 @@
 //! most of that error (balanced sampling), so that the sample's regressions stay near
 //! the training rows' ones.
 
-use crate::lanes::dot;
+use ndarray::{Array1, Array2, ArrayView2};
+
+use crate::cpu_step::gemm_into;
 use crate::tilt::Tilt;
 
 /// Features matched per row kept, at most: fewer rows, fewer features.
@@ -40,36 +42,33 @@ pub fn select(tilt: &Tilt, features: &[f32], width: usize, keep: usize) -> Vec<u
                 .map(|&k| ((phi[k] - tilt.target[k]) / tilt.scale[k]) as f32),
         );
     }
-    let z_of = |r: usize| &z[r * q..(r + 1) * q];
-    let squared: Vec<f32> = (0..rows).map(|r| dot(z_of(r), z_of(r))).collect();
+    let z = ArrayView2::from_shape((rows, q), &z).expect("feature rows");
+    // Inner products of every pair of rows, so that an exchange costs no inner products.
+    let mut gram = Array2::zeros((rows, rows));
+    gemm_into(&z, &z.t(), &mut gram, false);
     let mut kept: Vec<usize> = (0..keep).collect();
     let mut spare: Vec<usize> = (keep..rows).collect();
-    // Sum of the kept rows' standardised features: zero is the training rows' means.
-    let mut sum = vec![0.0f32; q];
-    for &r in &kept {
-        for (s, &x) in sum.iter_mut().zip(z_of(r)) {
-            *s += x;
-        }
-    }
-    let mut shifted = vec![0.0f32; q];
+    // The sum of the kept rows' standardised features (zero is the training rows'
+    // means), and its inner product with every row.
+    let sum = kept.iter().fold(Array1::zeros(q), |s, &r| s + z.row(r));
+    let mut with_sum = z.dot(&sum);
     for _ in 0..PASSES {
         let mut exchanged = false;
         for slot in spare.iter_mut() {
             let b = *slot;
             // |sum - z_a + z_b|^2 - |sum|^2 = |z_b|^2 + 2 sum.z_b + |z_a|^2 - 2 z_a.(sum + z_b)
-            for ((t, &s), &x) in shifted.iter_mut().zip(&sum).zip(z_of(b)) {
-                *t = s + x;
+            let gain_b = gram[[b, b]] + 2.0 * with_sum[b];
+            let (mut best, mut change) = (0, f32::INFINITY);
+            for (i, &a) in kept.iter().enumerate() {
+                let c = gain_b + gram[[a, a]] - 2.0 * (with_sum[a] + gram[[a, b]]);
+                if c < change {
+                    (best, change) = (i, c);
+                }
             }
-            let gain_b = squared[b] + 2.0 * dot(&sum, z_of(b));
-            let (best, change) = kept
-                .iter()
-                .enumerate()
-                .map(|(i, &a)| (i, gain_b + squared[a] - 2.0 * dot(z_of(a), &shifted)))
-                .fold((0, f32::INFINITY), |m, c| if c.1 < m.1 { c } else { m });
             if change < 0.0 {
                 let a = kept[best];
-                for ((s, &xa), &xb) in sum.iter_mut().zip(z_of(a)).zip(z_of(b)) {
-                    *s += xb - xa;
+                for ((s, &to_b), &to_a) in with_sum.iter_mut().zip(gram.row(b)).zip(gram.row(a)) {
+                    *s += to_b - to_a;
                 }
                 kept[best] = b;
                 *slot = a;

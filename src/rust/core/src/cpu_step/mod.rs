@@ -197,7 +197,7 @@ fn matmul<A: Data<Elem = f32>, B: Data<Elem = f32>, C: DataMut<Elem = f32>>(
 }
 
 /// [`matmul`] without recording the product.
-fn gemm_into<A: Data<Elem = f32>, B: Data<Elem = f32>, C: DataMut<Elem = f32>>(
+pub(crate) fn gemm_into<A: Data<Elem = f32>, B: Data<Elem = f32>, C: DataMut<Elem = f32>>(
     a: &ArrayBase<A, Ix2>,
     b: &ArrayBase<B, Ix2>,
     c: &mut ArrayBase<C, Ix2>,
