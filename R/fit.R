@@ -51,9 +51,10 @@
 #' @param ... For `fit.data.frame()`, arguments to [gan()]. Otherwise unused.
 #' @param epochs For continued training: how many more epochs.
 #' @param threads Number of CPU threads for this fit (`getOption("sygnet.threads")`, by
-#'   default 1). On the CPU each training step runs as four shards of the batch, so
-#'   training uses at most four threads; generation and the closing check use them all.
-#'   The fit is the same on any number of threads.
+#'   default 1). On the CPU each training step runs as up to four shards of the batch,
+#'   with at least ten packs of rows each (two shards at the default batch size), so
+#'   training uses at most that many threads; generation and the closing check use
+#'   them all. The fit is the same on any number of threads.
 #' @param device `"auto"` (a CUDA GPU when the package was built with CUDA support and
 #'   one is present, otherwise the CPU), `"cpu"` or `"cuda"`.
 #' @param weights `NULL`, or the name of a column of survey weights: training draws

@@ -14,14 +14,17 @@ use crate::error::Result;
 use crate::network::{Critic, Generator, Params};
 pub use crate::privacy::Clipping;
 
-/// Rows of a step are processed in this many shards (fewer when a batch has fewer
-/// packs), in parallel when the thread pool has room; fixed, so that results do not
+/// Rows of a step are processed in at most this many shards, in parallel when the
+/// thread pool has room; the count depends on the batch only, so that results do not
 /// depend on the number of threads. Both engines use it.
 pub const SHARDS: usize = 4;
+/// Packs per shard, at least: in smaller shards, the weight-gradient products over a
+/// shard's few rows cost more than a second thread gains.
+pub const MIN_SHARD_PACKS: usize = 10;
 
 /// Shards a batch of `packs` packs splits into.
 pub fn shard_count(packs: usize) -> usize {
-    SHARDS.min(packs).max(1)
+    (packs / MIN_SHARD_PACKS).clamp(1, SHARDS)
 }
 
 /// The packs of shard `s` of `shards`: consecutive, sizes differing by at most one.
@@ -127,4 +130,24 @@ pub trait Engine: Send {
 
     /// Makes the weights in `cx`'s parameters current (the model is read from them).
     fn store(&mut self, cx: &Context) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_the_batch_with_enough_packs_each() {
+        assert_eq!(shard_count(19), 1);
+        assert_eq!(shard_count(25), 2);
+        assert_eq!(shard_count(500), SHARDS);
+        for packs in 1..200 {
+            let n = shard_count(packs);
+            let ranges: Vec<_> = (0..n).map(|s| shard_packs(packs, s, n)).collect();
+            assert_eq!(ranges[0].start, 0);
+            assert_eq!(ranges[n - 1].end, packs);
+            assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+            assert!(n == 1 || ranges.iter().all(|r| r.len() >= MIN_SHARD_PACKS));
+        }
+    }
 }

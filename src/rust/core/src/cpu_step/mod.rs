@@ -2,7 +2,7 @@
 //! passes of the generator and the critic over buffers allocated once, and a fused AdamW
 //! update, including DP-SGD's per-row clipping. The [`Explicit`] engine computes what the
 //! autograd engine ([`crate::autograd`]) computes, for every CPU fit without attention,
-//! without candle's fresh tensor per element-wise operation. Each step's packs are cut into [`crate::engine::SHARDS`] shards that run
+//! without candle's fresh tensor per element-wise operation. Each step's packs are cut into shards ([`crate::engine::shard_count`]) that run
 //! on the thread pool and whose gradients are summed in a fixed order, so results do
 //! not depend on the number of threads.
 
