@@ -1,7 +1,8 @@
 # Small settings so that every test fit takes well under a second or two.
-tiny_gan <- function(epochs = 2L, ...) {
+# `pac = 2L` makes 25 packs: two shards, so that two threads share the training steps.
+tiny_gan <- function(epochs = 2L, ..., pac = 5L) {
   gan(epochs = epochs, batch_size = 50L, generator = c(32L, 32L), critic = c(32L, 32L),
-      ..., control = gan_control(noise_dim = 16L, pac = 5L))
+      ..., control = gan_control(noise_dim = 16L, pac = pac))
 }
 
 # One column of every supported class, with missing values in each.

@@ -73,24 +73,18 @@ test_that("the standard GAN loss, attention, dropout and min-max encoding all tr
   }
 })
 
-# 25 packs of 2 rows: two shards, so that two threads share the training steps.
-sharded_gan <- function() {
-  gan(epochs = 2L, batch_size = 50L, generator = c(32L, 32L), critic = c(32L, 32L),
-      control = gan_control(noise_dim = 16L, pac = 2L))
-}
-
 test_that("two threads give a working fit, identical to the one-thread fit", {
   df <- mixed_data(80)
   set.seed(3)
-  model <- fit(sharded_gan(), df, threads = 2)
+  model <- fit(tiny_gan(pac = 2L), df, threads = 2)
   expect_identical(model$threads, 2L)
   expect_identical(nrow(synthesize(model, 10, threads = 2)), 10L)
   set.seed(3)
-  expect_identical(fit(sharded_gan(), df, threads = 1)$model, model$model)
+  expect_identical(fit(tiny_gan(pac = 2L), df, threads = 1)$model, model$model)
   set.seed(3)
-  other <- fit(sharded_gan(), df, threads = 1, verbose = FALSE)
+  other <- fit(tiny_gan(pac = 2L), df, threads = 1, verbose = FALSE)
   set.seed(4)
-  expect_false(identical(fit(sharded_gan(), df, threads = 1)$model, other$model))
+  expect_false(identical(fit(tiny_gan(pac = 2L), df, threads = 1)$model, other$model))
 })
 
 test_that("plot() draws the loss curves", {
@@ -105,14 +99,14 @@ test_that("plot() draws the loss curves", {
 test_that("forked workers can fit after the parent has (no thread-pool deadlock)", {
   skip_on_os("windows")
   df <- mixed_data(80)
-  parent <- fit(sharded_gan(), df, threads = 2)
+  parent <- fit(tiny_gan(pac = 2L), df, threads = 2)
   set.seed(5)
   in_children <- parallel::mclapply(1:2, function(i) {
     set.seed(i)
-    fit(sharded_gan(), df, threads = 2)$model
+    fit(tiny_gan(pac = 2L), df, threads = 2)$model
   }, mc.cores = 2)
   set.seed(1)
-  here <- fit(sharded_gan(), df, threads = 2)$model
+  here <- fit(tiny_gan(pac = 2L), df, threads = 2)$model
   expect_identical(in_children[[1]], here)
 })
 
