@@ -18,7 +18,7 @@ use crate::engine::{Context, Engine, PairPenalty, PrivateDraws, UpdateDraws};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::network::{Critic, CriticSpec, Generator, GeneratorSpec, Params, CRITIC, GENERATOR};
-use crate::parallel::{thread_pool, DRAW_CHUNKS};
+use crate::parallel::{install_busy, thread_pool, DRAW_CHUNKS};
 use crate::privacy::marginals::{self, Marginal};
 use crate::privacy::DpSgd;
 use crate::rejection::{self, RejectionSpec};
@@ -290,15 +290,13 @@ impl Trainer {
         self.engine.checkpoint(&self.cx)?;
         let private = self.dp.is_some();
         let pool = Arc::clone(&self.pool);
-        let result = pool.install(|| {
+        let result = install_busy(&pool, || {
             let mut out = Vec::with_capacity(steps);
-            let (mut pending, mut pending_private) = (None, None);
-            for k in 0..steps {
-                let another = k + 1 < steps;
+            for _ in 0..steps {
                 let losses = if private {
-                    self.private_step(&mut pending_private, another)?
+                    self.private_step()?
                 } else {
-                    self.step(&mut pending, another)?
+                    self.step()?
                 };
                 let critic_ok = losses.critic.is_finite() || private;
                 if !(critic_ok && losses.generator.is_finite()) {
@@ -322,37 +320,24 @@ impl Trainer {
     }
 
     /// One step: `critic_steps` critic updates, then a generator update on the rows
-    /// generated for the last critic update. Each update's random inputs are drawn while
-    /// the update before it runs, in the order a sequential loop would draw them: the
-    /// first update's come from `pending` if the step before drew them, and if `another`
-    /// step follows, its first update's are drawn into `pending`.
-    fn step(&mut self, pending: &mut Option<UpdateDraws>, another: bool) -> Result<StepLosses> {
+    /// generated for the last critic update. Each update's random inputs are drawn
+    /// just before it, in parallel blocks (drawing them beside the update before it
+    /// would keep a thread from that update's shards).
+    fn step(&mut self) -> Result<StepLosses> {
         let (engine, mut draws, _) = self.parts();
         let cx = draws.cx;
-        let mut update = pending.take().unwrap_or_else(|| draws.critic_update());
+        let mut update = draws.critic_update();
+        let (mut critic, mut score_gap) = engine.critic_update(cx, &update)?;
         for _ in 1..cx.config.critic_steps {
-            let (losses, next) = rayon::join(
-                || engine.critic_update(cx, &update),
-                || draws.critic_update(),
-            );
-            losses?;
-            update = next;
+            update = draws.critic_update();
+            (critic, score_gap) = engine.critic_update(cx, &update)?;
         }
-        let packs = cx.batch / cx.config.pac;
-        let (losses, masks) = rayon::join(
-            || engine.critic_update(cx, &update),
-            || draws.critic_masks(packs, 1, false),
-        );
-        let (critic, score_gap) = losses?;
-        let (generator, next) = rayon::join(
-            || engine.generator_update(cx, &update, &masks),
-            || another.then(|| draws.critic_update()),
-        );
-        *pending = next;
+        let masks = draws.critic_masks(cx.batch / cx.config.pac, 1, false);
+        let generator = engine.generator_update(cx, &update, &masks)?;
         self.steps += 1;
         Ok(StepLosses {
             critic,
-            generator: generator?,
+            generator,
             score_gap,
         })
     }
@@ -360,13 +345,8 @@ impl Trainer {
     /// One differentially private step: `critic_steps` DP-SGD critic updates, each on a
     /// Poisson sample of real rows, counted against the budget, then a generator update,
     /// which never sees real rows. Only the generator loss is reported: the critic loss
-    /// on real rows would be an unaccounted look at the data. Draws overlap the updates
-    /// as in [`Trainer::step`].
-    fn private_step(
-        &mut self,
-        pending: &mut Option<PrivateDraws>,
-        another: bool,
-    ) -> Result<StepLosses> {
+    /// on real rows would be an unaccounted look at the data.
+    fn private_step(&mut self) -> Result<StepLosses> {
         let (engine, mut draws, dp) = self.parts();
         let dp =
             dp.ok_or_else(|| Error::Config("this fit is not differentially private".into()))?;
@@ -374,40 +354,26 @@ impl Trainer {
         let critic_steps = cx.config.critic_steps;
         let clipping = dp.clipping(critic_steps as u64)?;
         let coordinates = cx.critic_params.vars().iter().map(|v| v.elem_count()).sum();
-        let mut update = pending
-            .take()
-            .unwrap_or_else(|| draws.private_update(dp, coordinates));
-        for _ in 1..critic_steps {
-            let (done, next) = rayon::join(
-                || engine.private_critic_update(cx, &update, clipping),
-                || draws.private_update(dp, coordinates),
-            );
-            done?;
-            dp.record_update();
-            update = next;
-        }
-        let (done, masks) = rayon::join(
-            || engine.private_critic_update(cx, &update, clipping),
-            || draws.critic_masks(cx.batch, 1, false),
-        );
-        done?;
+        let mut update = draws.private_update(dp, coordinates);
+        engine.private_critic_update(cx, &update, clipping)?;
         dp.record_update();
-        let (generator, next) = rayon::join(
-            || engine.private_generator_update(cx, &update, &masks),
-            || another.then(|| draws.private_update(dp, coordinates)),
-        );
-        *pending = next;
+        for _ in 1..critic_steps {
+            update = draws.private_update(dp, coordinates);
+            engine.private_critic_update(cx, &update, clipping)?;
+            dp.record_update();
+        }
+        let masks = draws.critic_masks(cx.batch, 1, false);
+        let generator = engine.private_generator_update(cx, &update, &masks)?;
         self.steps += 1;
         Ok(StepLosses {
             critic: f32::NAN,
-            generator: generator?,
+            generator,
             score_gap: f32::NAN,
         })
     }
 
     /// The engine, the draws of training updates (with the context) and the DP-SGD
-    /// state, borrowed apart so that an update's draws can be made while the engine runs
-    /// the update before it.
+    /// state, borrowed apart.
     fn parts(&mut self) -> (&mut dyn Engine, Draws<'_>, Option<&mut DpSgd>) {
         let draws = Draws {
             cx: &self.cx,
