@@ -62,32 +62,58 @@ impl SeededRng {
     }
 
     pub fn normal_vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| StandardNormal.sample(&mut self.0)).collect()
+        let mut values = vec![0.0; n];
+        self.fill_normal(&mut values);
+        values
+    }
+
+    pub fn fill_normal(&mut self, out: &mut [f32]) {
+        for x in out {
+            *x = StandardNormal.sample(&mut self.0);
+        }
     }
 
     pub fn uniform_vec(&mut self, n: usize, low: f32, high: f32) -> Vec<f32> {
-        (0..n).map(|_| self.0.random_range(low..high)).collect()
+        let mut values = vec![0.0; n];
+        self.fill_uniform(&mut values, low, high);
+        values
+    }
+
+    pub fn fill_uniform(&mut self, out: &mut [f32], low: f32, high: f32) {
+        for x in out {
+            *x = self.0.random_range(low..high);
+        }
     }
 
     /// Standard Gumbel draws, -ln(-ln U).
     pub fn gumbel_vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                let u: f64 = self.0.random_range(f64::EPSILON..1.0);
-                -(-u.ln()).ln() as f32
-            })
-            .collect()
+        let mut values = vec![0.0; n];
+        self.fill_gumbel(&mut values);
+        values
+    }
+
+    pub fn fill_gumbel(&mut self, out: &mut [f32]) {
+        for x in out {
+            let u: f64 = self.0.random_range(f64::EPSILON..1.0);
+            *x = -(-u.ln()).ln() as f32;
+        }
     }
 
     /// Inverted-dropout mask: 0 with probability `p`, else 1 / (1 - p).
     pub fn dropout_mask(&mut self, n: usize, p: f32) -> Vec<f32> {
+        let mut mask = vec![0.0; n];
+        self.fill_dropout_mask(&mut mask, p);
+        mask
+    }
+
+    pub fn fill_dropout_mask(&mut self, out: &mut [f32], p: f32) {
         let keep = 1.0 / (1.0 - p);
         // A uniform f32 is k / 2^24 for the top 24 bits k of a u32, and k / 2^24 < p
         // exactly when k < ceil(p 2^24): the same draws without floats or branches.
         let drop_below = (f64::from(p) * f64::from(1u32 << 24)).ceil() as u32;
-        (0..n)
-            .map(|_| keep * f32::from(u8::from(self.0.next_u32() >> 8 >= drop_below)))
-            .collect()
+        for x in out {
+            *x = keep * f32::from(u8::from(self.0.next_u32() >> 8 >= drop_below));
+        }
     }
 
     /// `k` indices drawn uniformly with replacement from `0..n`.

@@ -628,31 +628,34 @@ struct Draws<'a> {
 }
 
 impl Draws<'_> {
-    /// Random values for `rows` rows: the rows are cut into [`DRAW_CHUNKS`] blocks, each
-    /// drawn from its own stream, in parallel; `draw(rng, n)` gives every part for `n`
-    /// rows, and each part is concatenated over the blocks.
+    /// Random values for `rows` rows, one part per entry of `widths` (values per row):
+    /// the rows are cut into [`DRAW_CHUNKS`] blocks, each drawn from its own stream, in
+    /// parallel and straight into the parts; `draw(rng, parts)` fills one block's rows
+    /// of every part.
     fn blocks(
         &mut self,
         rows: usize,
-        draw: impl Fn(&mut SeededRng, usize) -> Vec<Vec<f32>> + Sync,
+        widths: &[usize],
+        draw: impl Fn(&mut SeededRng, &mut [&mut [f32]]) + Sync,
     ) -> Vec<Vec<f32>> {
         let seeds: Vec<u64> = (0..DRAW_CHUNKS).map(|_| self.rng.split_seed()).collect();
-        let blocks: Vec<Vec<Vec<f32>>> = seeds
-            .par_iter()
-            .enumerate()
-            .map(|(k, &seed)| {
+        let mut parts: Vec<Vec<f32>> = widths.iter().map(|&w| vec![0.0; rows * w]).collect();
+        let mut blocks: Vec<Vec<&mut [f32]>> = (0..DRAW_CHUNKS)
+            .map(|_| Vec::with_capacity(widths.len()))
+            .collect();
+        for (part, &width) in parts.iter_mut().zip(widths) {
+            let mut rest = part.as_mut_slice();
+            for (k, block) in blocks.iter_mut().enumerate() {
                 let n = rows * (k + 1) / DRAW_CHUNKS - rows * k / DRAW_CHUNKS;
-                draw(&mut SeededRng::new(seed), n)
-            })
-            .collect();
-        let mut parts: Vec<Vec<f32>> = (0..blocks[0].len())
-            .map(|p| Vec::with_capacity(blocks.iter().map(|b| b[p].len()).sum()))
-            .collect();
-        for block in blocks {
-            for (part, values) in parts.iter_mut().zip(block) {
-                part.extend(values);
+                let (head, tail) = rest.split_at_mut(n * width);
+                block.push(head);
+                rest = tail;
             }
         }
+        blocks
+            .par_iter_mut()
+            .zip(&seeds)
+            .for_each(|(block, &seed)| draw(&mut SeededRng::new(seed), block));
         parts
     }
 
@@ -660,20 +663,17 @@ impl Draws<'_> {
     /// for one batch.
     fn generator_inputs(&mut self) -> (Vec<f32>, Vec<f32>, Vec<Vec<f32>>) {
         let spec = self.cx.generator.spec();
-        let gumbel_dim = spec.output_width() - spec.n_scalars;
-        let mut parts = self.blocks(self.cx.batch, |rng, n| {
-            let mut parts = vec![
-                rng.normal_vec(n * spec.noise_dim),
-                rng.gumbel_vec(n * gumbel_dim),
-            ];
-            if spec.dropout > 0.0 {
-                parts.extend(
-                    spec.hidden
-                        .iter()
-                        .map(|&h| rng.dropout_mask(n * h, spec.dropout)),
-                );
+        let mut widths = vec![spec.noise_dim, spec.output_width() - spec.n_scalars];
+        if spec.dropout > 0.0 {
+            widths.extend(&spec.hidden);
+        }
+        let mut parts = self.blocks(self.cx.batch, &widths, |rng, parts| {
+            let (inputs, masks) = parts.split_at_mut(2);
+            rng.fill_normal(inputs[0]);
+            rng.fill_gumbel(inputs[1]);
+            for mask in masks {
+                rng.fill_dropout_mask(mask, spec.dropout);
             }
-            parts
         });
         let masks = parts.split_off(2);
         let gumbel = parts.pop().expect("gumbel part");
@@ -685,19 +685,18 @@ impl Draws<'_> {
     /// and pass, and (if `alpha`) interpolation weights last.
     fn critic_masks(&mut self, packs: usize, sets: usize, alpha: bool) -> Vec<Vec<f32>> {
         let spec = self.cx.critic.spec();
-        self.blocks(packs, |rng, n| {
-            let mut parts: Vec<Vec<f32>> = (0..sets)
-                .flat_map(|_| {
-                    spec.hidden
-                        .iter()
-                        .map(|&h| rng.dropout_mask(n * h, spec.dropout))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            if alpha {
-                parts.push(rng.uniform_vec(n, 0.0, 1.0));
+        let mut widths = spec.hidden.repeat(sets);
+        if alpha {
+            widths.push(1);
+        }
+        self.blocks(packs, &widths, |rng, parts| {
+            let (masks, alpha) = parts.split_at_mut(spec.hidden.len() * sets);
+            for mask in masks {
+                rng.fill_dropout_mask(mask, spec.dropout);
             }
-            parts
+            for weights in alpha {
+                rng.fill_uniform(weights, 0.0, 1.0);
+            }
         })
     }
 
