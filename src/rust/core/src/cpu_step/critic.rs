@@ -76,7 +76,7 @@ impl CriticPass {
             let (input, a) = chain_step(&self.input, &mut self.act, l);
             linear(
                 &input,
-                &net.matrix(layer_weight(l)),
+                &net.transposed(layer_weight(l)),
                 &net.vector(layer_weight(l) + 1),
                 a,
             );
@@ -90,7 +90,7 @@ impl CriticPass {
         }
         linear(
             &self.act[layers - 1].view(),
-            &net.matrix(layer_weight(layers)),
+            &net.transposed(layer_weight(layers)),
             &net.vector(layer_weight(layers) + 1),
             &mut self.score,
         );
@@ -154,7 +154,7 @@ impl CriticPass {
             let (rows, cols) = (self.grad[l].ncols(), upstream.ncols());
             let mut dw = matrix_mut(grads[layer_weight(l)], rows, cols);
             matmul(&self.grad[l].t(), &upstream, &mut dw, true);
-            matmul(&upstream, &net.matrix(layer_weight(l)).t(), scratch, false);
+            matmul(&upstream, &net.transposed(layer_weight(l)), scratch, false);
             *scratch *= &self.slope[l];
         }
         let last = &self.act[layers - 1];

@@ -113,7 +113,7 @@ impl GeneratorPass {
             let pre = &mut self.pre[i];
             linear(
                 &input,
-                &net.matrix(block(i)),
+                &net.matrix(block(i)).t(),
                 &net.vector(block(i) + 1),
                 pre,
             );
@@ -146,7 +146,7 @@ impl GeneratorPass {
         let k = GeneratorSpec::out_weight(shape.hidden.len());
         linear(
             &self.wide.view(),
-            &net.matrix(k),
+            &net.matrix(k).t(),
             &net.vector(k + 1),
             &mut self.logits,
         );
