@@ -34,6 +34,8 @@ const SLOPE: f32 = LEAKY_SLOPE as f32;
 const CHUNK: usize = 1 << 13;
 /// Parameters whose shard gradients AdamW sums on the stack at a time.
 const BLOCK: usize = 256;
+/// Rows of a transposed weight written per parallel task.
+const TRANSPOSE_ROWS: usize = 16;
 
 /// One parameter's place in a network's flat buffer.
 #[derive(Debug, Clone)]
@@ -98,25 +100,33 @@ impl Net {
         Ok(net)
     }
 
-    /// Writes the transposes of the weight matrices, if the net keeps them.
+    /// Writes the transposes of the weight matrices, if the net keeps them, in
+    /// parallel blocks of [`TRANSPOSE_ROWS`] rows of each transpose.
     fn refresh_transposed(&mut self) {
         if self.transposed.is_empty() {
             return;
         }
         let mut buffer = std::mem::take(&mut self.transposed);
-        split_mut(self, &mut buffer)
-            .into_par_iter()
+        let blocks: Vec<(&Slot, usize, &mut [f32])> = split_mut(self, &mut buffer)
+            .into_iter()
             .zip(&self.slots)
-            .for_each(|(dst, slot)| {
-                if let [rows, cols] = slot.dims[..] {
-                    transpose(
-                        &self.values[slot.offset..slot.offset + slot.len],
-                        rows,
-                        cols,
-                        dst,
-                    );
+            .filter(|(_, slot)| slot.dims.len() == 2)
+            .flat_map(|(dst, slot)| {
+                dst.chunks_mut(TRANSPOSE_ROWS * slot.dims[0])
+                    .enumerate()
+                    .map(move |(b, block)| (slot, b * TRANSPOSE_ROWS, block))
+            })
+            .collect();
+        blocks.into_par_iter().for_each(|(slot, first, block)| {
+            let (rows, cols) = (slot.dims[0], slot.dims[1]);
+            let width = block.len() / rows;
+            let src = &self.values[slot.offset..slot.offset + slot.len];
+            for (r, row) in src.chunks_exact(cols).enumerate() {
+                for (k, &x) in row[first..first + width].iter().enumerate() {
+                    block[k * rows + r] = x;
                 }
-            });
+            }
+        });
         self.transposed = buffer;
     }
 
@@ -288,21 +298,6 @@ fn add_column_sums(out: &mut [f32], x: &ArrayView2<f32>) {
     for row in x.rows() {
         for (o, v) in out.iter_mut().zip(row) {
             *o += v;
-        }
-    }
-}
-
-/// `dst` (cols x rows) = the transpose of `src` (rows x cols), both row-major, a tile
-/// at a time.
-fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    const TILE: usize = 16;
-    for i0 in (0..rows).step_by(TILE) {
-        for j0 in (0..cols).step_by(TILE) {
-            for i in i0..(i0 + TILE).min(rows) {
-                for j in j0..(j0 + TILE).min(cols) {
-                    dst[j * rows + i] = src[i * cols + j];
-                }
-            }
         }
     }
 }
