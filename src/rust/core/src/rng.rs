@@ -4,7 +4,7 @@
 
 #[cfg(test)]
 use candle_core::Tensor;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_chacha::{ChaCha20Rng, ChaCha8Rng};
 use rand_distr::{Distribution, StandardNormal};
 
@@ -111,8 +111,14 @@ impl SeededRng {
         // A uniform f32 is k / 2^24 for the top 24 bits k of a u32, and k / 2^24 < p
         // exactly when k < ceil(p 2^24): the same draws without floats or branches.
         let drop_below = (f64::from(p) * f64::from(1u32 << 24)).ceil() as u32;
-        for x in out {
-            *x = keep * f32::from(u8::from(self.0.next_u32() >> 8 >= drop_below));
+        // The words of consecutive `next_u32` calls, a block at a time.
+        let mut words = [0u32; 256];
+        for chunk in out.chunks_mut(words.len()) {
+            let words = &mut words[..chunk.len()];
+            self.0.fill(words);
+            for (x, &w) in chunk.iter_mut().zip(words.iter()) {
+                *x = keep * f32::from(u8::from(w >> 8 >= drop_below));
+            }
         }
     }
 
