@@ -54,7 +54,9 @@
 #'   default 1). On the CPU each training step runs as up to four shards of the batch,
 #'   with at least ten packs of rows each (two shards at the default batch size), so
 #'   training uses at most that many threads; generation and the closing check use
-#'   them all. The fit is the same on any number of threads.
+#'   them all. While a step runs, a thread per shard beyond the first waits for work
+#'   busily instead of sleeping, so give a fit no more threads than free cores. The fit
+#'   is the same on any number of threads.
 #' @param device `"auto"` (a CUDA GPU when the package was built with CUDA support and
 #'   one is present, otherwise the CPU), `"cpu"` or `"cuda"`.
 #' @param weights `NULL`, or the name of a column of survey weights: training draws

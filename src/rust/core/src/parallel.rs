@@ -17,17 +17,21 @@ pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
         .map_err(|e| Error::Config(format!("cannot start {threads} threads: {e}")))
 }
 
-/// Runs `work` on `pool` while the pool's other threads look for its jobs without
-/// going to sleep, for loops of many short parallel sections such as training steps:
-/// waking a sleeping thread can cost tens of microseconds (more in virtual machines),
-/// a large part of a section that lasts a millisecond. The waiting threads yield to
-/// the operating system whenever they find no job.
-pub fn install_busy<R: Send>(pool: &rayon::ThreadPool, work: impl FnOnce() -> R + Send) -> R {
+/// Runs `work` on `pool` while up to `waiting` of the pool's other threads look for
+/// its jobs without going to sleep, for loops of many short parallel sections such as
+/// training steps: waking a sleeping thread can cost tens of microseconds (more in
+/// virtual machines), a large part of a section that lasts a millisecond. The waiting
+/// threads yield to the operating system whenever they find no job.
+pub fn install_busy<R: Send>(
+    pool: &rayon::ThreadPool,
+    waiting: usize,
+    work: impl FnOnce() -> R + Send,
+) -> R {
     pool.install(|| {
         let done = AtomicBool::new(false);
         let owner = rayon::current_thread_index();
         rayon::scope(|scope| {
-            for _ in 1..rayon::current_num_threads() {
+            for _ in 0..waiting.min(rayon::current_num_threads() - 1) {
                 // A helper that lands on `work`'s own thread (taken while `work` waits
                 // for a job) returns at once, or it would wait for itself.
                 scope.spawn(|_| {
@@ -66,7 +70,7 @@ mod tests {
     fn busy_install_runs_the_work_and_its_jobs_on_any_number_of_threads() {
         for threads in [1, 2, 3] {
             let pool = thread_pool(threads).unwrap();
-            let sums = install_busy(&pool, || {
+            let sums = install_busy(&pool, threads, || {
                 (0..50)
                     .map(|k| (0..1000u64).into_par_iter().map(|i| i * k).sum::<u64>())
                     .collect::<Vec<_>>()
@@ -80,9 +84,9 @@ mod tests {
     fn busy_install_lets_the_waiting_threads_go_when_the_work_panics() {
         let pool = thread_pool(2).unwrap();
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            install_busy(&pool, || -> u32 { panic!("stop") })
+            install_busy(&pool, 1, || -> u32 { panic!("stop") })
         }));
         assert!(caught.is_err());
-        assert_eq!(install_busy(&pool, || 1 + 1), 2);
+        assert_eq!(install_busy(&pool, 1, || 1 + 1), 2);
     }
 }

@@ -14,7 +14,7 @@ use crate::condition::{CondSpec, Conditioner};
 use crate::config::TrainConfig;
 use crate::cpu_step::Explicit;
 use crate::encoding::{Encoder, Transform};
-use crate::engine::{Context, Engine, PairPenalty, PrivateDraws, UpdateDraws};
+use crate::engine::{shard_count, Context, Engine, PairPenalty, PrivateDraws, UpdateDraws};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::network::{Critic, CriticSpec, Generator, GeneratorSpec, Params, CRITIC, GENERATOR};
@@ -290,7 +290,9 @@ impl Trainer {
         self.engine.checkpoint(&self.cx)?;
         let private = self.dp.is_some();
         let pool = Arc::clone(&self.pool);
-        let result = install_busy(&pool, || {
+        // A thread per shard waits busily; more would have little to do.
+        let waiting = shard_count(self.cx.batch / self.cx.config.pac) - 1;
+        let result = install_busy(&pool, waiting, || {
             let mut out = Vec::with_capacity(steps);
             for _ in 0..steps {
                 let losses = if private {
