@@ -55,7 +55,7 @@ struct Net {
     second_moment: Vec<f32>,
     step: i32,
     /// Every weight matrix transposed, (in, out) row-major, at the matrix's offset;
-    /// empty unless the net keeps them. Products over a few rows are several times
+    /// empty unless the net keeps them. Products over a few rows are two to three times
     /// faster with the weight in this layout. Refreshed after every update.
     transposed: Vec<f32>,
 }
