@@ -96,13 +96,15 @@ impl Net {
                 Vec::new()
             },
         };
-        net.refresh_transposed();
+        net.refresh_transposed(false);
         Ok(net)
     }
 
-    /// Writes the transposes of the weight matrices, if the net keeps them, in
-    /// parallel blocks of [`TRANSPOSE_ROWS`] rows of each transpose.
-    fn refresh_transposed(&mut self) {
+    /// Writes the transposes of the weight matrices, if the net keeps them, in blocks
+    /// of [`TRANSPOSE_ROWS`] rows of each transpose; in parallel if asked, which must
+    /// be on one of this crate's pools (a net is built outside them, and rayon's
+    /// global pool would deadlock in a forked R worker).
+    fn refresh_transposed(&mut self, parallel: bool) {
         if self.transposed.is_empty() {
             return;
         }
@@ -117,7 +119,7 @@ impl Net {
                     .map(move |(b, block)| (slot, b * TRANSPOSE_ROWS, block))
             })
             .collect();
-        blocks.into_par_iter().for_each(|(slot, first, block)| {
+        let write = |(slot, first, block): (&Slot, usize, &mut [f32])| {
             let (rows, cols) = (slot.dims[0], slot.dims[1]);
             let width = block.len() / rows;
             let src = &self.values[slot.offset..slot.offset + slot.len];
@@ -126,7 +128,12 @@ impl Net {
                     block[k * rows + r] = x;
                 }
             }
-        });
+        };
+        if parallel {
+            blocks.into_par_iter().for_each(write);
+        } else {
+            blocks.into_iter().for_each(write);
+        }
         self.transposed = buffer;
     }
 
@@ -200,7 +207,7 @@ impl Net {
                     *theta = *theta * decay - step * lr;
                 }
             });
-        self.refresh_transposed();
+        self.refresh_transposed(true);
     }
 
     /// Writes the values into candle parameters of the same names.
