@@ -62,9 +62,7 @@ impl SeededRng {
     }
 
     pub fn normal_vec(&mut self, n: usize) -> Vec<f32> {
-        let mut values = vec![0.0; n];
-        self.fill_normal(&mut values);
-        values
+        filled(n, |values| self.fill_normal(values))
     }
 
     pub fn fill_normal(&mut self, out: &mut [f32]) {
@@ -74,9 +72,7 @@ impl SeededRng {
     }
 
     pub fn uniform_vec(&mut self, n: usize, low: f32, high: f32) -> Vec<f32> {
-        let mut values = vec![0.0; n];
-        self.fill_uniform(&mut values, low, high);
-        values
+        filled(n, |values| self.fill_uniform(values, low, high))
     }
 
     pub fn fill_uniform(&mut self, out: &mut [f32], low: f32, high: f32) {
@@ -87,9 +83,7 @@ impl SeededRng {
 
     /// Standard Gumbel draws, -ln(-ln U).
     pub fn gumbel_vec(&mut self, n: usize) -> Vec<f32> {
-        let mut values = vec![0.0; n];
-        self.fill_gumbel(&mut values);
-        values
+        filled(n, |values| self.fill_gumbel(values))
     }
 
     pub fn fill_gumbel(&mut self, out: &mut [f32]) {
@@ -101,9 +95,7 @@ impl SeededRng {
 
     /// Inverted-dropout mask: 0 with probability `p`, else 1 / (1 - p).
     pub fn dropout_mask(&mut self, n: usize, p: f32) -> Vec<f32> {
-        let mut mask = vec![0.0; n];
-        self.fill_dropout_mask(&mut mask, p);
-        mask
+        filled(n, |mask| self.fill_dropout_mask(mask, p))
     }
 
     pub fn fill_dropout_mask(&mut self, out: &mut [f32], p: f32) {
@@ -199,6 +191,13 @@ impl PrivacyRng {
             })
             .collect()
     }
+}
+
+/// `n` values written by `fill`.
+fn filled(n: usize, fill: impl FnOnce(&mut [f32])) -> Vec<f32> {
+    let mut values = vec![0.0; n];
+    fill(&mut values);
+    values
 }
 
 fn os_error(e: impl std::fmt::Display) -> Error {

@@ -142,22 +142,20 @@ impl Net {
     }
 
     fn matrix(&self, i: usize) -> ArrayView2<'_, f32> {
-        let s = &self.slots[i];
-        ArrayView2::from_shape(
-            (s.dims[0], s.dims[1]),
-            &self.values[s.offset..s.offset + s.len],
-        )
-        .expect("weight shape")
+        let dims = &self.slots[i].dims;
+        self.view(&self.values, i, (dims[0], dims[1]))
     }
 
     /// Weight matrix `i` transposed, (in, out); the net must keep transposes.
     fn transposed(&self, i: usize) -> ArrayView2<'_, f32> {
+        let dims = &self.slots[i].dims;
+        self.view(&self.transposed, i, (dims[1], dims[0]))
+    }
+
+    /// Slot `i` of `buffer`, laid out like the values, as a matrix of shape `shape`.
+    fn view<'a>(&self, buffer: &'a [f32], i: usize, shape: (usize, usize)) -> ArrayView2<'a, f32> {
         let s = &self.slots[i];
-        ArrayView2::from_shape(
-            (s.dims[1], s.dims[0]),
-            &self.transposed[s.offset..s.offset + s.len],
-        )
-        .expect("weight shape")
+        ArrayView2::from_shape(shape, &buffer[s.offset..s.offset + s.len]).expect("weight shape")
     }
 
     fn vector(&self, i: usize) -> ArrayView1<'_, f32> {
