@@ -100,14 +100,28 @@ test_that("forked workers can fit after the parent has (no thread-pool deadlock)
   skip_on_os("windows")
   df <- mixed_data(80)
   parent <- fit(tiny_gan(pac = 2L), df, threads = 2)
-  set.seed(5)
-  in_children <- parallel::mclapply(1:2, function(i) {
+  jobs <- lapply(1:2, function(i) parallel::mcparallel({
     set.seed(i)
     fit(tiny_gan(pac = 2L), df, threads = 2)$model
-  }, mc.cores = 2)
+  }))
+  pids <- as.character(vapply(jobs, `[[`, integer(1), "pid"))
+  # A deadlocked child would never finish: wait a bounded time, then stop it and fail.
+  done <- list()
+  deadline <- Sys.time() + 120
+  while (length(done) < length(pids) && Sys.time() < deadline) {
+    waiting <- jobs[!pids %in% names(done)]
+    done <- c(done, parallel::mccollect(waiting, wait = FALSE, timeout = 1))
+  }
+  hung <- setdiff(pids, names(done))
+  if (length(hung) > 0) {
+    tools::pskill(as.integer(hung))
+    parallel::mccollect(jobs[pids %in% hung], wait = FALSE)
+    fail(sprintf("%d of 2 forked fits did not finish in 120 s", length(hung)))
+    return()
+  }
   set.seed(1)
   here <- fit(tiny_gan(pac = 2L), df, threads = 2)$model
-  expect_identical(in_children[[1]], here)
+  expect_identical(done[[pids[[1]]]], here)
 })
 
 test_that("diverging losses stop with an error that carries the last finite model", {
