@@ -11,8 +11,10 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{loss, ops, AdamW, Linear, Optimizer, ParamsAdamW};
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::cpu_step::gemm_into;
 use crate::encoding::{Encoder, Transform, MODE_SCALE};
 use crate::error::{Error, Result};
 use crate::network::{Params, LEAKY_SLOPE};
@@ -365,7 +367,7 @@ pub fn add_tilt(
     let width = spec.input_dim;
     let n = pool.len() / width;
     let screen = Screen::new(spec, weights)?;
-    let logits = screen.logits(pool, n)?;
+    let logits = screen.logits(pool, n);
     let log_prior: Vec<f64> = logits
         .iter()
         .map(|&l| f64::from(l - spec.threshold).min(0.0))
@@ -374,8 +376,8 @@ pub fn add_tilt(
     if let Some(tilt) = &spec.tilt {
         let tilted: Vec<f32> = logits
             .iter()
-            .zip(pool.chunks_exact(width))
-            .map(|(&l, row)| l + tilt.log_weight(row) as f32)
+            .zip(tilt.log_weights(pool, width))
+            .map(|(&l, w)| l + w as f32)
             .collect();
         set_threshold(spec, tilted);
     }
@@ -466,8 +468,8 @@ fn labels(real: usize, generated: usize, device: &Device) -> Result<Tensor> {
 
 /// The fitted classifiers on the CPU, for synthesis: logits of rows of features.
 pub struct Screen {
-    /// Per member, its layers: transposed weight and bias.
-    members: Vec<Vec<(Tensor, Vec<f32>)>>,
+    /// Per member, its layers: transposed weight (inputs x outputs) and bias.
+    members: Vec<Vec<(Array2<f32>, Vec<f32>)>>,
     pub spec: RejectionSpec,
 }
 
@@ -485,10 +487,15 @@ impl Screen {
             }
             Ok(t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?)
         };
-        let layers: Vec<(Tensor, Vec<f32>)> = spec
+        let transposed = |w: Tensor| -> Result<Array2<f32>> {
+            let (outputs, inputs) = w.dims2()?;
+            let values = w.t()?.contiguous()?.flatten_all()?.to_vec1()?;
+            Ok(Array2::from_shape_vec((inputs, outputs), values).expect("weight shape"))
+        };
+        let layers: Vec<(Array2<f32>, Vec<f32>)> = spec
             .parameters()
             .chunks_exact(2)
-            .map(|wb| Ok((get(&wb[0])?.t()?.contiguous()?, get(&wb[1])?.to_vec1()?)))
+            .map(|wb| Ok((transposed(get(&wb[0])?)?, get(&wb[1])?.to_vec1()?)))
             .collect::<Result<_>>()?;
         let per_member = spec.hidden.len() + 1;
         Ok(Screen {
@@ -498,36 +505,38 @@ impl Screen {
     }
 
     /// Logits of `n` rows of features: the members' mean, plus the tilt's log weight.
-    pub fn logits(&self, features: &[f32], n: usize) -> Result<Vec<f32>> {
+    pub fn logits(&self, features: &[f32], n: usize) -> Vec<f32> {
+        let input =
+            ArrayView2::from_shape((n, self.spec.input_dim), features).expect("feature rows");
         let mut mean = vec![0.0f32; n];
         for layers in &self.members {
-            let mut a = features.to_vec();
-            let mut width = self.spec.input_dim;
+            let mut a: Option<Array2<f32>> = None;
             let last = layers.len() - 1;
             for (i, (weight, bias)) in layers.iter().enumerate() {
-                let x = Tensor::from_vec(a, (n, width), &Device::Cpu)?;
-                let mut y: Vec<f32> = x.matmul(weight)?.flatten_all()?.to_vec1()?;
-                width = bias.len();
-                for row in y.chunks_exact_mut(width) {
-                    for (v, b) in row.iter_mut().zip(bias) {
+                let x = a.as_ref().map_or(input.view(), Array2::view);
+                let mut y = Array2::zeros((n, bias.len()));
+                gemm_into(&x, weight, &mut y, false);
+                for row in y.rows_mut() {
+                    for (v, b) in row.into_iter().zip(bias) {
                         *v += b;
                         if i < last && *v < 0.0 {
                             *v *= LEAKY_SLOPE as f32;
                         }
                     }
                 }
-                a = y;
+                a = Some(y);
             }
             let k = self.members.len() as f32;
-            mean.iter_mut().zip(a).for_each(|(m, v)| *m += v / k);
+            let logits = a.expect("a classifier has layers");
+            mean.iter_mut().zip(logits).for_each(|(m, v)| *m += v / k);
         }
         if let Some(tilt) = &self.spec.tilt {
             let width = self.spec.input_dim;
-            for (m, row) in mean.iter_mut().zip(features.chunks_exact(width)) {
-                *m += tilt.log_weight(row) as f32;
+            for (m, w) in mean.iter_mut().zip(tilt.log_weights(features, width)) {
+                *m += w as f32;
             }
         }
-        Ok(mean)
+        mean
     }
 
     /// Whether to keep a draw with logit `logit`, given a uniform draw `u`.

@@ -7,10 +7,12 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Storage, Tensor};
+use candle_core::{DType, Device, Tensor};
+use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::balance;
+use crate::cpu_step::gemm_into;
 use crate::error::{Error, Result};
 use crate::lanes::{sum, sum_by};
 use crate::model::Model;
@@ -150,9 +152,9 @@ pub fn synthesize_rows(
             seeds
                 .par_iter()
                 .enumerate()
-                .map(|(c, &seed)| {
+                .map_init(Scratch::default, |scratch, (c, &seed)| {
                     sampler
-                        .screened_chunk(screen, first + c, seed, rows.end, fixed)
+                        .screened_chunk(screen, first + c, seed, rows.end, fixed, scratch)
                         .map(|t| vec![t])
                 })
                 .collect::<Result<_>>()?
@@ -160,13 +162,19 @@ pub fn synthesize_rows(
             seeds
                 .par_iter()
                 .enumerate()
-                .map(|(c, &seed)| sampler.chunks(first + c, &[seed], rows.end, fixed))
+                .map_init(Scratch::default, |scratch, (c, &seed)| {
+                    sampler.chunks(first + c, &[seed], rows.end, fixed, scratch)
+                })
                 .collect::<Result<_>>()?
         } else {
+            let mut scratch = Scratch::default();
             seeds
                 .chunks(GPU_CHUNKS)
                 .enumerate()
-                .map(|(b, seeds)| sampler.chunks(first + b * GPU_CHUNKS, seeds, rows.end, fixed))
+                .map(|(b, seeds)| {
+                    let first = first + b * GPU_CHUNKS;
+                    sampler.chunks(first, seeds, rows.end, fixed, &mut scratch)
+                })
                 .collect::<Result<_>>()?
         };
         concat(parts.into_iter().flatten().collect())
@@ -192,9 +200,9 @@ pub fn draw_unscreened(
         let parts: Vec<(Vec<f32>, Vec<u32>)> = seeds
             .par_iter()
             .enumerate()
-            .map(|(c, &seed)| {
+            .map_init(Scratch::default, |scratch, (c, &seed)| {
                 let rows = n.min((c + 1) * CHUNK_ROWS) - c * CHUNK_ROWS;
-                sampler.candidates(rows, None, &mut SeededRng::new(seed))
+                sampler.candidates(rows, None, &mut SeededRng::new(seed), scratch)
             })
             .collect::<Result<_>>()?;
         let mut scalars = Vec::new();
@@ -261,20 +269,26 @@ impl<'a> Sampler<'a> {
         })
     }
 
-    /// Pre-activation generator outputs, `rows` x output width, from `rows` input rows.
-    fn logits(&self, input: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
+    /// Pre-activation generator outputs, `rows` x output width, from the `rows` input
+    /// rows in `scratch.input`.
+    fn logits<'s>(&self, rows: usize, scratch: &'s mut Scratch) -> Result<&'s [f32]> {
         let spec = &self.model.generator;
         match &self.forward {
-            Forward::Mlp(mlp) => mlp.logits(input, rows),
+            Forward::Mlp(mlp) => Ok(mlp.logits(rows, scratch)),
             Forward::Generator(generator, device) => {
-                let x = Tensor::from_vec(input, (rows, spec.noise_dim + spec.cond_dim), device)?;
+                let x = Tensor::from_slice(
+                    &scratch.input,
+                    (rows, spec.noise_dim + spec.cond_dim),
+                    device,
+                )?;
                 let gumbel = Tensor::zeros(
                     (rows, spec.output_width() - spec.n_scalars),
                     DType::F32,
                     device,
                 )?;
                 let logits = generator.forward(&x, None, &gumbel)?.logits;
-                Ok(logits.flatten_all()?.to_vec1()?)
+                scratch.logits = logits.flatten_all()?.to_vec1()?;
+                Ok(&scratch.logits)
             }
         }
     }
@@ -287,8 +301,9 @@ impl<'a> Sampler<'a> {
         seeds: &[u64],
         n: usize,
         fixed: Option<&Fixed>,
+        scratch: &mut Scratch,
     ) -> Result<Vec<Table>> {
-        let mut input = Vec::new();
+        scratch.input.clear();
         let mut streams = Vec::with_capacity(seeds.len());
         for (c, &seed) in (first..).zip(seeds) {
             let rows = c * CHUNK_ROWS..n.min((c + 1) * CHUNK_ROWS);
@@ -297,12 +312,12 @@ impl<'a> Sampler<'a> {
                 rows.len(),
                 fixed.map(|f| &f[rows.clone()]),
                 &mut rng,
-                &mut input,
+                &mut scratch.input,
             );
             streams.push((rows, rng));
         }
         let total = streams.iter().map(|(rows, _)| rows.len()).sum();
-        let logits = self.logits(input, total)?;
+        let logits = self.logits(total, scratch)?;
         let width = self.model.generator.output_width();
         let mut done = 0;
         streams
@@ -325,11 +340,12 @@ impl<'a> Sampler<'a> {
         rows: usize,
         fixed: Option<&[Vec<Option<usize>>]>,
         rng: &mut SeededRng,
+        scratch: &mut Scratch,
     ) -> Result<(Vec<f32>, Vec<u32>)> {
-        let mut input = Vec::new();
-        self.input(rows, fixed, rng, &mut input);
-        let logits = self.logits(input, rows)?;
-        Ok(self.draw(&logits, fixed, rng))
+        scratch.input.clear();
+        self.input(rows, fixed, rng, &mut scratch.input);
+        let logits = self.logits(rows, scratch)?;
+        Ok(self.draw(logits, fixed, rng))
     }
 
     /// Chunk `c` of an `n`-row sample by rejection sampling, in rounds of candidates,
@@ -347,6 +363,7 @@ impl<'a> Sampler<'a> {
         seed: u64,
         n: usize,
         fixed: Option<&Fixed>,
+        scratch: &mut Scratch,
     ) -> Result<Table> {
         let spec = &self.model.generator;
         let (n_scalars, n_groups) = (spec.n_scalars, spec.groups.len());
@@ -383,10 +400,10 @@ impl<'a> Sampler<'a> {
             let conditions: Option<Vec<Vec<Option<usize>>>> =
                 fixed.map(|f| owners.iter().map(|&r| f[rows.start + r].clone()).collect());
             let (cand_scalars, cand_slots) =
-                self.candidates(count, conditions.as_deref(), &mut rng)?;
+                self.candidates(count, conditions.as_deref(), &mut rng, scratch)?;
             let features =
                 rejection::features(&self.model.encoder, count, &cand_scalars, &cand_slots);
-            let logits = screen.logits(&features, count)?;
+            let logits = screen.logits(&features, count);
             let last = round + 1 == MAX_ROUNDS;
             let mut filled = vec![false; drawn];
             let mut empty = pending.iter();
@@ -433,11 +450,13 @@ impl<'a> Sampler<'a> {
         input: &mut Vec<f32>,
     ) {
         let noise_dim = self.model.generator.noise_dim;
-        let z = rng.normal_vec(rows * noise_dim);
         let Some(c) = &self.model.condition else {
-            input.extend_from_slice(&z);
+            let start = input.len();
+            input.resize(start + rows * noise_dim, 0.0);
+            rng.fill_normal(&mut input[start..]);
             return;
         };
+        let z = rng.normal_vec(rows * noise_dim);
         let cond = match fixed {
             Some(f) => c.sampling_vectors(f, rng),
             None => c.sampling_vectors(&vec![vec![None; c.columns.len()]; rows], rng),
@@ -533,18 +552,28 @@ fn exp_nonpositive(x: f32) -> f32 {
     (p * r * r + r + 1.0) * scale
 }
 
-/// The generator without attention and dropout, for sampling on the CPU: candle matrix
-/// products, the rest in plain loops, and one buffer per chunk holding the growing
-/// residual concatenation `[h_k, ..., h_1, input]`.
+/// Buffers that one thread reuses from one generator pass to the next.
+#[derive(Default)]
+struct Scratch {
+    /// The generator's input rows (noise, then condition).
+    input: Vec<f32>,
+    /// Per row, the growing residual concatenation of [`Mlp`].
+    layers: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+/// The generator without attention and dropout, for sampling on the CPU: matrix products
+/// written straight into one buffer per pass, holding per row the growing residual
+/// concatenation `[h_k, ..., h_1, input]`, and the rest in plain loops.
 struct Mlp {
     input_dim: usize,
     blocks: Vec<Block>,
     out: Dense,
 }
 
-/// A linear layer: the transposed weight (inputs x outputs) and the bias.
+/// A linear layer: the transposed weight (inputs x outputs, row-major) and the bias.
 struct Dense {
-    weight: Tensor,
+    weight: Vec<f32>,
     bias: Vec<f32>,
 }
 
@@ -553,6 +582,18 @@ struct Block {
     dense: Dense,
     gain: Vec<f32>,
     shift: Vec<f32>,
+}
+
+impl Dense {
+    fn outputs(&self) -> usize {
+        self.bias.len()
+    }
+
+    fn weight(&self) -> ArrayView2<'_, f32> {
+        let outputs = self.outputs();
+        ArrayView2::from_shape((self.weight.len() / outputs, outputs), &self.weight)
+            .expect("weight shape")
+    }
 }
 
 impl Mlp {
@@ -568,7 +609,7 @@ impl Mlp {
         // A weight, with its bias next.
         let dense = |position: usize| -> Result<Dense> {
             Ok(Dense {
-                weight: get(position)?.t()?,
+                weight: get(position)?.t()?.flatten_all()?.to_vec1()?,
                 bias: get(position + 1)?.to_vec1()?,
             })
         };
@@ -589,68 +630,70 @@ impl Mlp {
         })
     }
 
-    fn logits(&self, input: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
-        let cpu = Device::Cpu;
-        let width = self.input_dim + self.blocks.iter().map(|b| b.gain.len()).sum::<usize>();
-        let mut start = width - self.input_dim;
-        let mut buffer = Vec::with_capacity(rows * width);
-        for row in input.chunks_exact(self.input_dim) {
-            buffer.resize(buffer.len() + start, 0.0);
-            buffer.extend_from_slice(row);
+    /// The logits of the `rows` rows of `scratch.input`, in `scratch`.
+    fn logits<'s>(&self, rows: usize, scratch: &'s mut Scratch) -> &'s [f32] {
+        let Scratch {
+            input,
+            layers,
+            logits,
+        } = scratch;
+        let hidden: usize = self.blocks.iter().map(Block::outputs).sum();
+        let width = hidden + self.input_dim;
+        // Every value is written before it is read, so the buffers are only resized.
+        layers.resize(layers.len().max(rows * width), 0.0);
+        let layers = &mut layers[..rows * width];
+        for (row, input) in layers
+            .chunks_exact_mut(width)
+            .zip(input.chunks_exact(self.input_dim))
+        {
+            row[hidden..].copy_from_slice(input);
         }
-        let x = Tensor::from_vec(buffer, (rows, width), &cpu)?;
+        let mut start = hidden;
         for block in &self.blocks {
-            let y = x
-                .narrow(1, start, width - start)?
-                .matmul(&block.dense.weight)?;
-            let h = with_slice(&y, |y| block.activate(y))?;
-            start -= block.gain.len();
-            x.slice_set(
-                &Tensor::from_vec(h, (rows, block.gain.len()), &cpu)?,
-                1,
-                start,
-            )?;
-        }
-        let y = x.matmul(&self.out.weight)?;
-        let bias = &self.out.bias;
-        with_slice(&y, |y| {
-            let mut logits = y.to_vec();
-            for row in logits.chunks_exact_mut(bias.len()) {
-                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            let end = start;
+            start -= block.outputs();
+            let mut x = ArrayViewMut2::from_shape((rows, width), &mut *layers).expect("shape");
+            let (mut before, after) = x.view_mut().split_at(Axis(1), end);
+            let mut y = before.slice_mut(s![.., start..]);
+            gemm_into(&after, &block.dense.weight(), &mut y, false);
+            for row in layers.chunks_exact_mut(width) {
+                block.activate(&mut row[start..end]);
             }
-            logits
-        })
+        }
+        let outputs = self.out.outputs();
+        logits.resize(logits.len().max(rows * outputs), 0.0);
+        let logits = &mut logits[..rows * outputs];
+        let x = ArrayView2::from_shape((rows, width), &*layers).expect("shape");
+        let mut y = ArrayViewMut2::from_shape((rows, outputs), &mut *logits).expect("shape");
+        gemm_into(&x, &self.out.weight(), &mut y, false);
+        for row in logits.chunks_exact_mut(outputs) {
+            row.iter_mut()
+                .zip(&self.out.bias)
+                .for_each(|(v, b)| *v += b);
+        }
+        logits
     }
 }
 
 impl Block {
-    /// leaky_relu(layer_norm(y + bias)) for the rows of linear outputs `y`.
-    fn activate(&self, y: &[f32]) -> Vec<f32> {
-        let width = self.gain.len();
-        let mut out = vec![0.0; y.len()];
-        for (y, h) in y.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
-            for ((h, y), b) in h.iter_mut().zip(y).zip(&self.dense.bias) {
-                *h = y + b;
-            }
-            let mean = sum(h) / width as f32;
-            h.iter_mut().for_each(|v| *v -= mean);
-            let var = sum_by(h, |v| v * v) / width as f32;
-            let scale = 1.0 / (var + NORM_EPS).sqrt();
-            for ((h, g), s) in h.iter_mut().zip(&self.gain).zip(&self.shift) {
-                let v = *h * scale * g + s;
-                *h = if v >= 0.0 { v } else { v * LEAKY_SLOPE };
-            }
-        }
-        out
+    fn outputs(&self) -> usize {
+        self.gain.len()
     }
-}
 
-/// Calls `f` on the values of a contiguous CPU tensor of `f32`, without copying them.
-fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match (&*storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(cpu), Some((from, to))) => Ok(f(&cpu.as_slice::<f32>()?[from..to])),
-        _ => Err(Error::Device("expected a contiguous CPU tensor".into())),
+    /// `h <- leaky_relu(layer_norm(h + bias))` for one row of linear outputs `h`.
+    fn activate(&self, h: &mut [f32]) {
+        let width = h.len();
+        h.iter_mut()
+            .zip(&self.dense.bias)
+            .for_each(|(h, b)| *h += b);
+        let mean = sum(h) / width as f32;
+        h.iter_mut().for_each(|v| *v -= mean);
+        let var = sum_by(h, |v| v * v) / width as f32;
+        let scale = 1.0 / (var + NORM_EPS).sqrt();
+        for ((h, g), s) in h.iter_mut().zip(&self.gain).zip(&self.shift) {
+            let v = *h * scale * g + s;
+            *h = if v >= 0.0 { v } else { v * LEAKY_SLOPE };
+        }
     }
 }
 
@@ -800,9 +843,10 @@ mod tests {
         let fixed: Fixed = (0..ROWS).map(|i| vec![(i % 3 == 0).then_some(1)]).collect();
         let seeds = [4, 5, 6];
         for f in [None, Some(&fixed)] {
-            let batched = sampler.chunks(0, &seeds, ROWS, f).unwrap();
+            let scratch = &mut Scratch::default();
+            let batched = sampler.chunks(0, &seeds, ROWS, f, scratch).unwrap();
             for (c, part) in batched.iter().enumerate() {
-                let alone = sampler.chunks(c, &seeds[c..=c], ROWS, f).unwrap();
+                let alone = sampler.chunks(c, &seeds[c..=c], ROWS, f, scratch).unwrap();
                 assert_eq!(format!("{part:?}"), format!("{:?}", alone[0]));
             }
             assert_eq!(batched[2].n_rows(), ROWS - 2 * CHUNK_ROWS);
@@ -845,7 +889,7 @@ mod tests {
         let mlp = Mlp::new(&spec, &p.tensors()).unwrap();
         let rows = 33;
         let input = rng.normal_vec(rows * 8);
-        let x = Tensor::from_vec(input.clone(), (rows, 8), &Device::Cpu).unwrap();
+        let x = Tensor::from_slice(&input, (rows, 8), &Device::Cpu).unwrap();
         let gumbel = Tensor::zeros((rows, 5), DType::F32, &Device::Cpu).unwrap();
         let want: Vec<f32> = generator
             .forward(&x, None, &gumbel)
@@ -855,7 +899,11 @@ mod tests {
             .unwrap()
             .to_vec1()
             .unwrap();
-        let got = mlp.logits(input, rows).unwrap();
+        let mut scratch = Scratch {
+            input,
+            ..Scratch::default()
+        };
+        let got = mlp.logits(rows, &mut scratch).to_vec();
         assert_eq!(got.len(), want.len());
         for (a, b) in got.iter().zip(&want) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");

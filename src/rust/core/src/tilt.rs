@@ -65,17 +65,23 @@ pub struct Tilt {
 }
 
 impl Tilt {
-    /// Log weight of one row of rejection features (up to a constant).
-    pub fn log_weight(&self, row: &[f32]) -> f64 {
-        let b = |i: usize| self.term(row, i);
+    /// Log weights of rows of rejection features, `width` per row (up to a constant).
+    pub fn log_weights(&self, rows: &[f32], width: usize) -> Vec<f64> {
         let (main, products) = self.coef.split_at(self.terms());
-        let linear: f64 = main.iter().enumerate().map(|(i, c)| c * b(i)).sum();
-        let quadratic: f64 = products
-            .iter()
-            .zip(&self.pairs)
-            .map(|(c, &(i, j))| c * b(i) * b(j))
-            .sum();
-        linear + quadratic
+        let mut b = Vec::with_capacity(self.terms());
+        rows.chunks_exact(width)
+            .map(|row| {
+                b.clear();
+                b.extend((0..self.terms()).map(|i| self.term(row, i)));
+                let linear: f64 = main.iter().zip(&b).map(|(c, b)| c * b).sum();
+                let quadratic: f64 = products
+                    .iter()
+                    .zip(&self.pairs)
+                    .map(|(c, &(i, j))| c * b[i] * b[j])
+                    .sum();
+                linear + quadratic
+            })
+            .collect()
     }
 
     /// Checks positions and coefficients against a feature row of `width` values.
@@ -567,10 +573,10 @@ mod tests {
 
     /// Weighted mean of feature `f(row)` under the tilt's weights (or equal weights).
     fn mean_of(rows: &[f32], width: usize, tilt: Option<&Tilt>, f: impl Fn(&[f32]) -> f64) -> f64 {
-        let w: Vec<f64> = rows
-            .chunks_exact(width)
-            .map(|r| tilt.map_or(0.0, |t| t.log_weight(r)))
-            .collect();
+        let w = match tilt {
+            Some(t) => t.log_weights(rows, width),
+            None => vec![0.0; rows.len() / width],
+        };
         let top = w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let (mut num, mut den) = (0.0, 0.0);
         for (row, lw) in rows.chunks_exact(width).zip(&w) {
@@ -617,10 +623,7 @@ mod tests {
             "{after}"
         );
         // The weights stay spread over the pool.
-        let w: Vec<f64> = pool_rows
-            .chunks_exact(width)
-            .map(|r| tilt.log_weight(r))
-            .collect();
+        let w = tilt.log_weights(&pool_rows, width);
         assert!(effective_share(&w) > MIN_EFFECTIVE_SHARE);
     }
 
@@ -727,7 +730,7 @@ mod tests {
                 .unwrap();
         assert!(tilt.tails.is_empty() && tilt.target.is_empty() && tilt.scale.is_empty());
         tilt.check(3).unwrap();
-        assert!((tilt.log_weight(&[1.0, 9.0, 2.0]) - (0.5 - 0.2 + 0.4)).abs() < 1e-12);
+        assert!((tilt.log_weights(&[1.0, 9.0, 2.0], 3)[0] - (0.5 - 0.2 + 0.4)).abs() < 1e-12);
     }
 
     #[test]
