@@ -504,7 +504,8 @@ impl Screen {
         })
     }
 
-    /// Logits of `n` rows of features: the members' mean, plus the tilt's log weight.
+    /// Logits of `n` rows of features (`n * spec.input_dim` values): the members' mean,
+    /// plus the tilt's log weight.
     pub fn logits(&self, features: &[f32], n: usize) -> Vec<f32> {
         let input =
             ArrayView2::from_shape((n, self.spec.input_dim), features).expect("feature rows");
