@@ -49,9 +49,15 @@ rs_session_weight_rows <- function(session, weights) .Call(wrap__rs_session_weig
 #' @noRd
 rs_session_model <- function(session) .Call(wrap__rs_session_model, session)
 
+#' Parses and checks a model for the CPU, for [`rs_synthesize`].
+#' @noRd
+rs_model_load <- function(model) .Call(wrap__rs_model_load, model)
+
 #' Draws rows `start..end` of the `n` rows a model gives for `seed` (the same rows in any
-#' pieces); `conditions` is NULL or a data frame with `n` rows; `screened` uses the
-#' model's rejection sampler, if it has one, and `balanced` its balancing of drawn rows.
+#' pieces); `model` is the model's bytes or, on the CPU, the model loaded by
+#' `rs_model_load`; `conditions` is NULL or a data frame with `n` rows; `screened` uses
+#' the model's rejection sampler, if it has one, and `balanced` its balancing of drawn
+#' rows.
 #' @noRd
 rs_synthesize <- function(model, n, start, end, conditions, seed_value, threads, device_name, screened, balanced) .Call(wrap__rs_synthesize, model, n, start, end, conditions, seed_value, threads, device_name, screened, balanced)
 

@@ -67,9 +67,23 @@ draw <- function(object, n, conditions, seed, threads, device, rejection = TRUE,
 draw_columns <- function(object, n, start, end, cond, seed, threads, device, rejection,
                          balance, call) {
   withr::local_envvar(RAYON_NUM_THREADS = threads)
-  native(rs_synthesize(object$model, n, start, end, cond, seed, threads, device, rejection,
-                       balance),
+  model <- if (identical(device, "cpu")) loaded_model(object$model, call) else object$model
+  native(rs_synthesize(model, n, start, end, cond, seed, threads, device, rejection, balance),
          call = call)
+}
+
+# The model last drawn from on the CPU, parsed, with its bytes: many small draws from
+# one model (simulate(), loops of synthesize()) parse it once. Forked workers inherit
+# it; other workers start empty.
+model_cache <- new.env(parent = emptyenv())
+
+loaded_model <- function(bytes, call) {
+  if (!identical(model_cache$bytes, bytes)) {
+    model_cache$bytes <- NULL
+    model_cache$model <- native(rs_model_load(bytes), call = call)
+    model_cache$bytes <- bytes
+  }
+  model_cache$model
 }
 
 # `rows` engine rows as the user's data frame: template classes, fresh IDs (numbered

@@ -9,6 +9,26 @@ test_that("synthesize() draws any number of rows, in chunks, independently", {
   expect_error(synthesize(model, -1), "whole number", class = "sygnet_error_input")
 })
 
+test_that("each draw uses its own model, whichever was drawn from before", {
+  df <- mixed_data(60)
+  set.seed(1)
+  a <- fit(tiny_gan(), df)
+  set.seed(2)
+  b <- fit(tiny_gan(), df)
+  draw_from <- function(model) {
+    set.seed(5)
+    synthesize(model, 30)
+  }
+  from_a <- draw_from(a)
+  from_b <- draw_from(b)
+  expect_false(identical(from_a, from_b))
+  expect_identical(draw_from(a), from_a)
+  expect_identical(draw_from(b), from_b)
+  path <- withr::local_tempfile(fileext = ".rds")
+  saveRDS(a, path)
+  expect_identical(draw_from(readRDS(path)), from_a)
+})
+
 test_that("simulate() gives nsim data sets with stats::simulate's seed semantics", {
   model <- fit(tiny_gan(), mixed_data(60))
   set.seed(11)

@@ -446,14 +446,41 @@ fn rs_session_model(session: ExternalPtr<Session>) -> Result<Raw> {
     Ok(Raw::from_bytes(&model.to_bytes().map_err(fail)?))
 }
 
+/// A model parsed from its bytes once, for repeated draws on the CPU.
+struct LoadedModel(Model);
+
+/// Parses and checks a model for the CPU, for [`rs_synthesize`].
+/// @noRd
+#[extendr]
+fn rs_model_load(model: Raw) -> Result<ExternalPtr<LoadedModel>> {
+    let model = Model::from_bytes(model.as_slice(), &Device::Cpu).map_err(fail)?;
+    Ok(ExternalPtr::new(LoadedModel(model)))
+}
+
+/// The model `model` holds: its bytes, parsed for `dev`, or a CPU model from
+/// [`rs_model_load`].
+fn model_of(model: Robj, dev: &Device) -> Result<Model> {
+    if let Ok(bytes) = Raw::try_from(&model) {
+        return Model::from_bytes(bytes.as_slice(), dev).map_err(fail);
+    }
+    let loaded = ExternalPtr::<LoadedModel>::try_from(&model)
+        .map_err(|_| config_error("a model is its bytes or a loaded model".into()))?;
+    if !dev.is_cpu() {
+        return Err(config_error("a loaded model is for the CPU".into()));
+    }
+    Ok(loaded.0.clone())
+}
+
 /// Draws rows `start..end` of the `n` rows a model gives for `seed` (the same rows in any
-/// pieces); `conditions` is NULL or a data frame with `n` rows; `screened` uses the
-/// model's rejection sampler, if it has one, and `balanced` its balancing of drawn rows.
+/// pieces); `model` is the model's bytes or, on the CPU, the model loaded by
+/// `rs_model_load`; `conditions` is NULL or a data frame with `n` rows; `screened` uses
+/// the model's rejection sampler, if it has one, and `balanced` its balancing of drawn
+/// rows.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
 fn rs_synthesize(
-    model: Raw,
+    model: Robj,
     n: f64,
     start: f64,
     end: f64,
@@ -466,7 +493,7 @@ fn rs_synthesize(
 ) -> Result<List> {
     tune_allocator();
     let dev = device_of(device_name)?;
-    let mut model = Model::from_bytes(model.as_slice(), &dev).map_err(fail)?;
+    let mut model = model_of(model, &dev)?;
     if !screened {
         model.rejection = None;
     }
@@ -679,6 +706,7 @@ extendr_module! {
     fn rs_session_calibrate;
     fn rs_session_weight_rows;
     fn rs_session_model;
+    fn rs_model_load;
     fn rs_synthesize;
     fn rs_chunk_rows;
     fn rs_model_info;

@@ -36,6 +36,7 @@ struct Description {
     rejection: Option<RejectionSpec>,
 }
 
+#[derive(Clone)]
 pub struct Model {
     pub config: TrainConfig,
     pub encoder: Encoder,
