@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::condition::Conditioner;
 use crate::encoding::Encoder;
 use crate::engine::{
-    shard_count, shard_packs, Clipping, Context, Engine, PrivateDraws, UpdateDraws,
+    shard_count, shard_packs, Beside, Clipping, Context, Engine, PrivateDraws, UpdateDraws,
 };
 use crate::error::Result;
 use crate::network::{gradient_penalty, Generated};
@@ -46,7 +46,12 @@ impl Autograd {
 impl Engine for Autograd {
     /// The rows it generates are kept, with their graph, for the generator update, which
     /// saves a generator pass.
-    fn critic_update(&mut self, cx: &Context, draws: &UpdateDraws) -> Result<(f32, f32)> {
+    fn critic_update(
+        &mut self,
+        cx: &Context,
+        draws: &UpdateDraws,
+        beside: Beside,
+    ) -> Result<(f32, f32)> {
         let shards = shards(cx);
         let draws = draw_tensors(cx, draws)?;
         let parts = (0..shards)
@@ -65,6 +70,7 @@ impl Engine for Autograd {
         let grads = sum_gradients(stores, cx.critic_params.vars())?;
         self.critic_opt.step(&grads)?;
         self.last = Some((draws, generated));
+        beside();
         Ok((critic_loss, gap))
     }
 
@@ -73,6 +79,7 @@ impl Engine for Autograd {
         cx: &Context,
         _last: &UpdateDraws,
         masks: &[Vec<f32>],
+        beside: Beside,
     ) -> Result<f32> {
         let shards = shards(cx);
         let (draws, generated) = self.last.take().ok_or_else(no_critic_update)?;
@@ -86,6 +93,7 @@ impl Engine for Autograd {
         let stores = parts.into_iter().map(|p| p.0).collect();
         let grads = sum_gradients(stores, cx.generator_params.vars())?;
         self.generator_opt.step(&grads)?;
+        beside();
         Ok(generator_loss)
     }
 
@@ -96,6 +104,7 @@ impl Engine for Autograd {
         cx: &Context,
         draws: &PrivateDraws,
         clipping: Clipping,
+        beside: Beside,
     ) -> Result<()> {
         let b = cx.batch;
         let dev = &cx.device;
@@ -192,6 +201,7 @@ impl Engine for Autograd {
         }
         self.critic_opt.step(&grads)?;
         self.last_private = Some(generated);
+        beside();
         Ok(())
     }
 
@@ -200,6 +210,7 @@ impl Engine for Autograd {
         cx: &Context,
         _last: &PrivateDraws,
         masks: &[Vec<f32>],
+        beside: Beside,
     ) -> Result<f32> {
         let generated = self.last_private.take().ok_or_else(no_critic_update)?;
         let hidden = &cx.critic.spec().hidden;
@@ -209,6 +220,7 @@ impl Engine for Autograd {
         )?;
         let loss = cx.config.loss.generator_mean(&d_fake)?;
         self.generator_opt.backward_step(&loss)?;
+        beside();
         Ok(loss.to_scalar::<f32>()?)
     }
 

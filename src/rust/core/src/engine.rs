@@ -88,38 +88,54 @@ pub struct PairPenalty {
     pub masks: Vec<Vec<f32>>,
 }
 
+/// Work the loop hands an update, to be done once during it: drawing the next update's
+/// random inputs, which do not depend on the weights. The explicit engine does it
+/// beside its optimiser step, which is bound by memory rather than arithmetic and
+/// leaves threads idle.
+pub type Beside<'a> = &'a mut (dyn FnMut() + Send);
+
 /// Computes the updates of a training step from the loop's draws.
 pub trait Engine: Send {
-    /// One critic update; returns the critic loss and the score gap (mean real minus
-    /// mean generated score).
-    fn critic_update(&mut self, cx: &Context, draws: &UpdateDraws) -> Result<(f32, f32)>;
+    /// One critic update, doing `beside` once; returns the critic loss and the score
+    /// gap (mean real minus mean generated score).
+    fn critic_update(
+        &mut self,
+        cx: &Context,
+        draws: &UpdateDraws,
+        beside: Beside,
+    ) -> Result<(f32, f32)>;
 
     /// The generator update on the rows generated for the last critic update (`last`),
-    /// judged with critic dropout `masks`; returns the generator loss.
+    /// judged with critic dropout `masks`, doing `beside` once; returns the generator
+    /// loss.
     fn generator_update(
         &mut self,
         cx: &Context,
         last: &UpdateDraws,
         masks: &[Vec<f32>],
+        beside: Beside,
     ) -> Result<f32>;
 
     /// One DP-SGD critic update (pac 1, no conditioning): generated rows' gradients
     /// clipped, the gradient penalty between pairs of generated rows, the Poisson sample
-    /// of real rows clipped and noised; everything divided by the batch size.
+    /// of real rows clipped and noised; everything divided by the batch size. Does
+    /// `beside` once.
     fn private_critic_update(
         &mut self,
         cx: &Context,
         draws: &PrivateDraws,
         clipping: Clipping,
+        beside: Beside,
     ) -> Result<()>;
 
     /// The generator update after private critic updates, on the rows generated for
-    /// the last of them; returns the generator loss.
+    /// the last of them, doing `beside` once; returns the generator loss.
     fn private_generator_update(
         &mut self,
         cx: &Context,
         last: &PrivateDraws,
         masks: &[Vec<f32>],
+        beside: Beside,
     ) -> Result<f32>;
 
     /// Remembers the current state for [`Engine::rollback`].

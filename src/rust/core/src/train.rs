@@ -294,11 +294,16 @@ impl Trainer {
         let waiting = shard_count(self.cx.batch / self.cx.config.pac) - 1;
         let result = install_busy(&pool, waiting, || {
             let mut out = Vec::with_capacity(steps);
-            for _ in 0..steps {
+            let (mut first, mut first_private) = (None, None);
+            for k in 1..=steps {
                 let losses = if private {
-                    self.private_step()?
+                    let (losses, next) = self.private_step(first_private.take(), k < steps)?;
+                    first_private = next;
+                    losses
                 } else {
-                    self.step()?
+                    let (losses, next) = self.step(first.take(), k < steps)?;
+                    first = next;
+                    losses
                 };
                 let critic_ok = losses.critic.is_finite() || private;
                 if !(critic_ok && losses.generator.is_finite()) {
@@ -322,33 +327,60 @@ impl Trainer {
     }
 
     /// One step: `critic_steps` critic updates, then a generator update on the rows
-    /// generated for the last critic update. Each update's random inputs are drawn
-    /// just before it, in parallel blocks (drawing them beside the update before it
-    /// would keep a thread from that update's shards).
-    fn step(&mut self) -> Result<StepLosses> {
+    /// generated for the last critic update. The random inputs of each update after
+    /// the first are drawn during the update before it (beside its optimiser step), in
+    /// the same order as one after the other; so are the next step's first ones, which
+    /// are returned, if `draw_next`. `first` holds this step's first ones if they were
+    /// drawn so.
+    fn step(
+        &mut self,
+        first: Option<UpdateDraws>,
+        draw_next: bool,
+    ) -> Result<(StepLosses, Option<UpdateDraws>)> {
         let (engine, mut draws, _) = self.parts();
         let cx = draws.cx;
-        let mut update = draws.critic_update();
-        let (mut critic, mut score_gap) = engine.critic_update(cx, &update)?;
-        for _ in 1..cx.config.critic_steps {
-            update = draws.critic_update();
-            (critic, score_gap) = engine.critic_update(cx, &update)?;
+        let critic_steps = cx.config.critic_steps;
+        let mut update = first.unwrap_or_else(|| draws.critic_update());
+        let (mut critic, mut score_gap) = (f32::NAN, f32::NAN);
+        let mut masks = Vec::new();
+        for k in 1..=critic_steps {
+            let mut next = None;
+            (critic, score_gap) = engine.critic_update(cx, &update, &mut || {
+                if k < critic_steps {
+                    next = Some(draws.critic_update());
+                } else {
+                    masks = draws.critic_masks(cx.batch / cx.config.pac, 1, false);
+                }
+            })?;
+            if let Some(next) = next {
+                update = next;
+            }
         }
-        let masks = draws.critic_masks(cx.batch / cx.config.pac, 1, false);
-        let generator = engine.generator_update(cx, &update, &masks)?;
+        let mut following = None;
+        let generator = engine.generator_update(cx, &update, &masks, &mut || {
+            if draw_next {
+                following = Some(draws.critic_update());
+            }
+        })?;
         self.steps += 1;
-        Ok(StepLosses {
+        let losses = StepLosses {
             critic,
             generator,
             score_gap,
-        })
+        };
+        Ok((losses, following))
     }
 
     /// One differentially private step: `critic_steps` DP-SGD critic updates, each on a
     /// Poisson sample of real rows, counted against the budget, then a generator update,
     /// which never sees real rows. Only the generator loss is reported: the critic loss
-    /// on real rows would be an unaccounted look at the data.
-    fn private_step(&mut self) -> Result<StepLosses> {
+    /// on real rows would be an unaccounted look at the data. The random inputs are
+    /// drawn as in [`Trainer::step`], with `first` and `draw_next` as there.
+    fn private_step(
+        &mut self,
+        first: Option<PrivateDraws>,
+        draw_next: bool,
+    ) -> Result<(StepLosses, Option<PrivateDraws>)> {
         let (engine, mut draws, dp) = self.parts();
         let dp =
             dp.ok_or_else(|| Error::Config("this fit is not differentially private".into()))?;
@@ -356,22 +388,35 @@ impl Trainer {
         let critic_steps = cx.config.critic_steps;
         let clipping = dp.clipping(critic_steps as u64)?;
         let coordinates = cx.critic_params.vars().iter().map(|v| v.elem_count()).sum();
-        let mut update = draws.private_update(dp, coordinates);
-        engine.private_critic_update(cx, &update, clipping)?;
-        dp.record_update();
-        for _ in 1..critic_steps {
-            update = draws.private_update(dp, coordinates);
-            engine.private_critic_update(cx, &update, clipping)?;
+        let mut update = first.unwrap_or_else(|| draws.private_update(dp, coordinates));
+        let mut masks = Vec::new();
+        for k in 1..=critic_steps {
+            let mut next = None;
+            engine.private_critic_update(cx, &update, clipping, &mut || {
+                if k < critic_steps {
+                    next = Some(draws.private_update(dp, coordinates));
+                } else {
+                    masks = draws.critic_masks(cx.batch, 1, false);
+                }
+            })?;
             dp.record_update();
+            if let Some(next) = next {
+                update = next;
+            }
         }
-        let masks = draws.critic_masks(cx.batch, 1, false);
-        let generator = engine.private_generator_update(cx, &update, &masks)?;
+        let mut following = None;
+        let generator = engine.private_generator_update(cx, &update, &masks, &mut || {
+            if draw_next {
+                following = Some(draws.private_update(dp, coordinates));
+            }
+        })?;
         self.steps += 1;
-        Ok(StepLosses {
+        let losses = StepLosses {
             critic: f32::NAN,
             generator,
             score_gap: f32::NAN,
-        })
+        };
+        Ok((losses, following))
     }
 
     /// The engine, the draws of training updates (with the context) and the DP-SGD

@@ -14,7 +14,7 @@ use ndarray::{Array2, ArrayBase, ArrayView1, ArrayView2, ArrayViewMut2, Data, Da
 use rayon::prelude::*;
 
 use crate::engine::{
-    shard_count, shard_packs, Clipping, Context, Engine, PrivateDraws, UpdateDraws,
+    shard_count, shard_packs, Beside, Clipping, Context, Engine, PrivateDraws, UpdateDraws,
 };
 use crate::error::{Error, Result};
 use crate::loss::Loss;
@@ -578,9 +578,16 @@ impl Explicit {
 }
 
 impl Engine for Explicit {
-    fn critic_update(&mut self, cx: &Context, draws: &UpdateDraws) -> Result<(f32, f32)> {
+    fn critic_update(
+        &mut self,
+        cx: &Context,
+        draws: &UpdateDraws,
+        beside: Beside,
+    ) -> Result<(f32, f32)> {
         let (step, buffers) = (&mut self.step, &mut self.buffers);
-        with_cpu_values(&cx.data, |data| step.critic_update(buffers, draws, data))
+        with_cpu_values(&cx.data, |data| {
+            step.critic_update(buffers, draws, data, beside)
+        })
     }
 
     fn generator_update(
@@ -588,8 +595,11 @@ impl Engine for Explicit {
         _cx: &Context,
         last: &UpdateDraws,
         masks: &[Vec<f32>],
+        beside: Beside,
     ) -> Result<f32> {
-        Ok(self.step.generator_update(&mut self.buffers, last, masks))
+        Ok(self
+            .step
+            .generator_update(&mut self.buffers, last, masks, beside))
     }
 
     fn private_critic_update(
@@ -597,10 +607,11 @@ impl Engine for Explicit {
         cx: &Context,
         draws: &PrivateDraws,
         clipping: Clipping,
+        beside: Beside,
     ) -> Result<()> {
         let (step, buffers) = (&mut self.step, &mut self.buffers);
         with_cpu_values(&cx.data, |data| {
-            step.private_critic_update(buffers, draws, data, clipping)
+            step.private_critic_update(buffers, draws, data, clipping, beside)
         })
     }
 
@@ -609,10 +620,14 @@ impl Engine for Explicit {
         _cx: &Context,
         last: &PrivateDraws,
         masks: &[Vec<f32>],
+        beside: Beside,
     ) -> Result<f32> {
-        Ok(self
-            .step
-            .private_generator_update(&mut self.buffers, masks, &last.generator_masks))
+        Ok(self.step.private_generator_update(
+            &mut self.buffers,
+            masks,
+            &last.generator_masks,
+            beside,
+        ))
     }
 
     fn checkpoint(&mut self, _cx: &Context) -> Result<()> {
@@ -710,13 +725,14 @@ impl CpuStep {
         }
     }
 
-    /// One critic update on `data` (encoded rows, row-major); returns the critic loss
-    /// and the score gap.
+    /// One critic update on `data` (encoded rows, row-major), doing `beside` beside its
+    /// AdamW step; returns the critic loss and the score gap.
     pub fn critic_update(
         &mut self,
         buffers: &mut Buffers,
         draws: &UpdateDraws,
         data: &[f32],
+        beside: Beside,
     ) -> (f32, f32) {
         let ctx = self.shared();
         let parts: Vec<(f64, f64, f64)> = buffers
@@ -731,17 +747,19 @@ impl CpuStep {
             gap += shard_gap;
         }
         let grads = shard_grads(&buffers.0, |s| &s.critic_grad);
-        self.critic.adam_step(&grads, None, &self.adam);
+        let (critic, adam) = (&mut self.critic, &self.adam);
+        rayon::join(|| critic.adam_step(&grads, None, adam), beside);
         ((loss / packs) as f32, (gap / packs) as f32)
     }
 
-    /// The generator update after the last critic update, with critic dropout `masks`;
-    /// returns the generator loss.
+    /// The generator update after the last critic update, with critic dropout `masks`,
+    /// doing `beside` beside its AdamW step; returns the generator loss.
     pub fn generator_update(
         &mut self,
         buffers: &mut Buffers,
         draws: &UpdateDraws,
         masks: &[Vec<f32>],
+        beside: Beside,
     ) -> f32 {
         let ctx = self.shared();
         let batch = self.batch;
@@ -753,7 +771,8 @@ impl CpuStep {
             .into_iter()
             .sum();
         let grads = shard_grads(&buffers.0, |s| &s.generator_grad);
-        self.generator.adam_step(&grads, None, &self.adam);
+        let (generator, adam) = (&mut self.generator, &self.adam);
+        rayon::join(|| generator.adam_step(&grads, None, adam), beside);
         loss as f32
     }
 

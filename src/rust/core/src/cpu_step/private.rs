@@ -6,7 +6,7 @@ use ndarray::{s, Array2};
 use rayon::prelude::*;
 
 use super::{mask_rows, rows_of, shard_grads, Buffers, CpuStep, CriticPass};
-use crate::engine::{Clipping, PrivateDraws};
+use crate::engine::{Beside, Clipping, PrivateDraws};
 
 fn as_slices(masks: &[Vec<f32>]) -> Vec<&[f32]> {
     masks.iter().map(Vec::as_slice).collect()
@@ -45,13 +45,15 @@ impl CpuStep {
 
     /// One differentially private critic update (pac 1, no conditioning): generated
     /// rows' gradients clipped, the penalty between pairs of generated rows, the Poisson
-    /// sample of real rows clipped and noised; all divided by the batch size.
+    /// sample of real rows clipped and noised; all divided by the batch size. Does
+    /// `beside` beside the AdamW step.
     pub fn private_critic_update(
         &mut self,
         buffers: &mut Buffers,
         draws: &PrivateDraws,
         data: &[f32],
         clipping: Clipping,
+        beside: Beside,
     ) {
         let b = self.batch;
         let scale = 1.0 / b as f32;
@@ -108,17 +110,19 @@ impl CpuStep {
         let grads = shard_grads(&buffers.0, |s| &s.critic_grad);
         let noise = (!draws.gaussian.is_empty())
             .then_some((draws.gaussian.as_slice(), sigma * max_norm * scale));
-        self.critic.adam_step(&grads, noise, &self.adam);
+        let (critic, adam) = (&mut self.critic, &self.adam);
+        rayon::join(|| critic.adam_step(&grads, noise, adam), beside);
     }
 
     /// The generator update of a private step, on the rows of the last critic update
-    /// (generated with dropout `generator_masks`) with critic dropout `masks`; returns
-    /// the generator loss.
+    /// (generated with dropout `generator_masks`) with critic dropout `masks`, doing
+    /// `beside` beside the AdamW step; returns the generator loss.
     pub fn private_generator_update(
         &mut self,
         buffers: &mut Buffers,
         masks: &[Vec<f32>],
         generator_masks: &[Vec<f32>],
+        beside: Beside,
     ) -> f32 {
         let b = self.batch;
         let scale = 1.0 / b as f32;
@@ -152,7 +156,8 @@ impl CpuStep {
                 .backward(shape, net, &mut shard.generator_grad, &masks);
         });
         let grads = shard_grads(&buffers.0, |s| &s.generator_grad);
-        self.generator.adam_step(&grads, None, &self.adam);
+        let (generator, adam) = (&mut self.generator, &self.adam);
+        rayon::join(|| generator.adam_step(&grads, None, adam), beside);
         (loss / b as f64) as f32
     }
 }
