@@ -18,6 +18,30 @@ pub fn sum(x: &[f32]) -> f32 {
     sum_by(x, |v| v)
 }
 
+/// Adds `ys` to `x` in place and returns the sum of the new values, added as [`sum`]
+/// adds them.
+pub fn add_and_sum(x: &mut [f32], ys: &[f32]) -> f32 {
+    debug_assert_eq!(x.len(), ys.len());
+    let mut acc = [0.0f32; LANES];
+    let main = x.len() - x.len() % LANES;
+    let (head, tail) = x.split_at_mut(main);
+    for (c, y) in head.chunks_exact_mut(LANES).zip(ys.chunks_exact(LANES)) {
+        for i in 0..LANES {
+            c[i] += y[i];
+            acc[i] += c[i];
+        }
+    }
+    let rest: f32 = tail
+        .iter_mut()
+        .zip(&ys[main..])
+        .map(|(v, &y)| {
+            *v += y;
+            *v
+        })
+        .sum();
+    acc.iter().sum::<f32>() + rest
+}
+
 /// Inner product of two slices of equal length.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
@@ -50,6 +74,11 @@ mod tests {
             assert_eq!(sum_by(&a, |v| v * v), squares);
             let products: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
             assert_eq!(dot(&a, &b), products);
+            let mut added = a.clone();
+            let total = add_and_sum(&mut added, &b);
+            let expected: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+            assert_eq!(added, expected);
+            assert_eq!(total, sum(&expected));
         }
     }
 }

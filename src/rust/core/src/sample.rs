@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::balance;
 use crate::cpu_step::gemm_into;
 use crate::error::{Error, Result};
-use crate::lanes::{sum, sum_by};
+use crate::lanes::{add_and_sum, sum_by};
 use crate::model::Model;
 use crate::network::{
     Generator, GeneratorSpec, Params, GENERATOR, LEAKY_SLOPE as LEAKY_SLOPE_F64, NORM_EPS,
@@ -682,16 +682,12 @@ impl Block {
 
     /// `h <- leaky_relu(layer_norm(h + bias))` for one row of linear outputs `h`.
     fn activate(&self, h: &mut [f32]) {
-        let width = h.len();
-        h.iter_mut()
-            .zip(&self.dense.bias)
-            .for_each(|(h, b)| *h += b);
-        let mean = sum(h) / width as f32;
-        h.iter_mut().for_each(|v| *v -= mean);
-        let var = sum_by(h, |v| v * v) / width as f32;
+        let width = h.len() as f32;
+        let mean = add_and_sum(h, &self.dense.bias) / width;
+        let var = sum_by(h, |v| (v - mean) * (v - mean)) / width;
         let scale = 1.0 / (var + NORM_EPS).sqrt();
         for ((h, g), s) in h.iter_mut().zip(&self.gain).zip(&self.shift) {
-            let v = *h * scale * g + s;
+            let v = (*h - mean) * scale * g + s;
             *h = if v >= 0.0 { v } else { v * LEAKY_SLOPE };
         }
     }
