@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{loss, ops, AdamW, Linear, Optimizer, ParamsAdamW};
 use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cpu_step::gemm_into;
@@ -304,7 +305,8 @@ fn split(rows: &[f32], width: usize, cap: usize, rng: &mut SeededRng) -> Split {
 }
 
 /// Fits the classifier to `real` and `generated` rows of [`features`] (at least two of
-/// each). Returns its spec and weights.
+/// each), its members in parallel: on one of this crate's pools, as rayon's global pool
+/// would deadlock in a forked R worker. Returns its spec and weights.
 pub fn fit(
     encoder: &Encoder,
     real: &[f32],
@@ -327,10 +329,16 @@ pub fn fit(
         acceptance: 1.0,
         tilt: None,
     };
+    // The members learn alike from their own streams, on the pool's threads.
+    let streams: Vec<SeededRng> = (0..MEMBERS).map(|_| rng.split()).collect();
+    let members = streams
+        .into_par_iter()
+        .enumerate()
+        .map(|(member, mut rng)| fit_member(&spec, member, &real, &generated, &mut rng))
+        .collect::<Result<Vec<_>>>()?;
     let mut weights = HashMap::new();
     let mut logits = vec![0.0f32; generated.held_out.len() / width];
-    for member in 0..MEMBERS {
-        let (w, l) = fit_member(&spec, member, &real, &generated, &mut rng.split())?;
+    for (w, l) in members {
         weights.extend(w);
         logits
             .iter_mut()
@@ -418,14 +426,14 @@ fn fit_member(
     let mut since_best = 0;
     for _ in 0..MAX_STEPS.div_ceil(check_every) {
         for _ in 0..check_every {
-            let pick = |rows: &[f32], n: usize, rng: &mut SeededRng| {
-                rng.indices(half, n)
-                    .into_iter()
-                    .flat_map(|i| rows[i as usize * width..(i as usize + 1) * width].to_vec())
-                    .collect::<Vec<f32>>()
+            let mut batch = Vec::with_capacity(2 * half * width);
+            let mut pick = |rows: &[f32], n: usize, rng: &mut SeededRng| {
+                for i in rng.indices(half, n) {
+                    batch.extend_from_slice(&rows[i as usize * width..(i as usize + 1) * width]);
+                }
             };
-            let mut batch = pick(&real.fit, n_real, rng);
-            batch.extend(pick(&generated.fit, n_gen, rng));
+            pick(&real.fit, n_real, rng);
+            pick(&generated.fit, n_gen, rng);
             let x = Tensor::from_vec(batch, (2 * half, width), &device)?;
             let y = labels(half, half, &device)?;
             let l = loss::binary_cross_entropy_with_logit(&classifier.forward(&x, Some(rng))?, &y)?;
