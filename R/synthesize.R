@@ -79,7 +79,6 @@ model_cache <- new.env(parent = emptyenv())
 
 loaded_model <- function(bytes, call) {
   if (!identical(model_cache$bytes, bytes)) {
-    model_cache$bytes <- NULL
     model_cache$model <- native(rs_model_load(bytes), call = call)
     model_cache$bytes <- bytes
   }
