@@ -9,13 +9,13 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{loss, ops, AdamW, Linear, Optimizer, ParamsAdamW};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::ParamsAdamW;
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::cpu_step::gemm_into;
+use crate::cpu_step::{add_column_sums, gemm_into, leaky, matrix_mut, split_mut, Net};
 use crate::encoding::{Encoder, Transform, MODE_SCALE};
 use crate::error::{Error, Result};
 use crate::network::{Params, LEAKY_SLOPE};
@@ -42,8 +42,13 @@ const CHECK_EVERY: usize = 100;
 const MAX_STEPS: usize = 30_000;
 /// Checks without a better held-out loss before training stops.
 const PATIENCE: usize = 20;
+/// Logits outside which a member is certain of a row's class: its probability of being
+/// real is 0 or 1 in single precision. Training stops once a row of a training batch or
+/// a held-out row falls outside them, with the weights of the best check before.
+const CERTAIN: (f32, f32) = (-88.72, 16.64);
 const LEARNING_RATE: f64 = 3e-3;
 const DROPOUT: f32 = 0.2;
+const SLOPE: f32 = LEAKY_SLOPE as f32;
 /// Generated rows the classifier learns from, per training row (fresh rows cost
 /// nothing, and more of them keep it from learning the generated sample by heart).
 pub const GENERATED_PER_ROW: usize = 10;
@@ -231,46 +236,156 @@ pub fn slots_of(encoder: &Encoder, encoded: &[f32]) -> (Vec<f32>, Vec<u32>) {
     (scalars, slots)
 }
 
-struct Classifier {
-    layers: Vec<Linear>,
+/// One member of the classifier in training: its weights in one buffer (named as in
+/// the model file), trained with hand-derived gradients and candle-nn's AdamW.
+struct Member {
+    net: Net,
+    layers: usize,
+    grads: Vec<f32>,
 }
 
-impl Classifier {
-    fn new(
-        spec: &RejectionSpec,
-        member: usize,
-        params: &Params,
-        rng: &mut SeededRng,
-    ) -> Result<Self> {
+/// A pass's hidden outputs (after activation and dropout) and, when training, their
+/// gates: each output's derivative by its layer's product, dropout included.
+struct Pass {
+    logits: Vec<f32>,
+    outputs: Vec<Array2<f32>>,
+    gates: Vec<Array2<f32>>,
+}
+
+impl Member {
+    /// A member with candle layers' initial weights, drawn from `rng`.
+    fn new(spec: &RejectionSpec, member: usize, rng: &mut SeededRng) -> Result<Self> {
+        let params = Params::new(&Device::Cpu);
         let mut widths = vec![spec.input_dim];
         widths.extend(&spec.hidden);
         widths.push(1);
-        let layers = widths
-            .windows(2)
-            .enumerate()
-            .map(|(i, w)| params.linear(&layer(member, i), w[0], w[1], rng))
-            .collect::<Result<_>>()?;
-        Ok(Classifier { layers })
+        for (i, w) in widths.windows(2).enumerate() {
+            params.linear(&layer(member, i), w[0], w[1], rng)?;
+        }
+        let layers = widths.len() - 1;
+        let names = spec.parameters()[2 * layers * member..2 * layers * (member + 1)].to_vec();
+        let net = Net::new(names, &params, true)?;
+        Ok(Member {
+            grads: vec![0.0; net.len()],
+            net,
+            layers,
+        })
     }
 
-    /// Logits; with `dropout`, hidden units are dropped at rate [`DROPOUT`] by masks
-    /// from `rng` (training only).
-    fn forward(&self, x: &Tensor, dropout: Option<&mut SeededRng>) -> Result<Tensor> {
-        let mut a = x.clone();
-        let last = self.layers.len() - 1;
-        let mut dropout = dropout;
-        for (i, l) in self.layers.iter().enumerate() {
-            a = l.forward(&a)?;
-            if i < last {
-                a = ops::leaky_relu(&a, LEAKY_SLOPE)?;
-                if let Some(rng) = dropout.as_deref_mut() {
-                    let mask = rng.dropout_mask(a.elem_count(), DROPOUT);
-                    let mask = Tensor::from_vec(mask, a.dims(), a.device())?;
-                    a = (a * mask)?;
+    /// Logits of the rows of `x`; with `masks` (one per hidden layer), hidden units are
+    /// multiplied by them (dropout) and the gates are kept.
+    fn forward(&self, x: ArrayView2<f32>, masks: Option<&[Vec<f32>]>) -> Pass {
+        let rows = x.nrows();
+        let mut outputs: Vec<Array2<f32>> = Vec::with_capacity(self.layers - 1);
+        let mut gates = Vec::new();
+        for i in 0..self.layers {
+            let input = match outputs.last() {
+                Some(o) => o.view(),
+                None => x.view(),
+            };
+            let bias = self.net.vector(2 * i + 1);
+            let mut z = Array2::zeros((rows, bias.len()));
+            gemm_into(&input, &self.net.transposed(2 * i), &mut z, false);
+            if i + 1 == self.layers {
+                let logits = z.rows().into_iter().map(|r| r[0] + bias[0]).collect();
+                return Pass {
+                    logits,
+                    outputs,
+                    gates,
+                };
+            }
+            let bias = bias.to_slice().expect("a bias is contiguous");
+            let dim = z.dim();
+            let values = z.as_slice_mut().expect("a fresh matrix is contiguous");
+            let rows_of_values = values.chunks_exact_mut(bias.len());
+            match masks {
+                Some(masks) => {
+                    let mut gate = Array2::zeros(dim);
+                    let gate_rows = gate.as_slice_mut().expect("contiguous");
+                    for ((row, gate_row), mask_row) in rows_of_values
+                        .zip(gate_rows.chunks_exact_mut(bias.len()))
+                        .zip(masks[i].chunks_exact(bias.len()))
+                    {
+                        for (((v, g), &m), &b) in
+                            row.iter_mut().zip(gate_row).zip(mask_row).zip(bias)
+                        {
+                            let pre = *v + b;
+                            *v = leaky(pre) * m;
+                            *g = if pre >= 0.0 { m } else { SLOPE * m };
+                        }
+                    }
+                    gates.push(gate);
+                }
+                None => {
+                    for row in rows_of_values {
+                        for (v, &b) in row.iter_mut().zip(bias) {
+                            *v = leaky(*v + b);
+                        }
+                    }
                 }
             }
+            outputs.push(z);
         }
-        Ok(a.squeeze(1)?)
+        unreachable!("the output layer returns")
+    }
+
+    /// The gradients of the mean binary cross-entropy of a batch whose first `real`
+    /// rows are training rows (label 1) and the rest generated ones (label 0), with
+    /// hidden units dropped by `masks`, into `self.grads`; none, and `false`, where the
+    /// member is [`CERTAIN`] of a row's class.
+    fn gradients(&mut self, x: ArrayView2<f32>, real: usize, masks: &[Vec<f32>]) -> bool {
+        let rows = x.nrows();
+        let pass = self.forward(x, Some(masks));
+        if certain(&pass.logits) {
+            return false;
+        }
+        let mut dz = Array2::from_shape_fn((rows, 1), |(r, _)| {
+            let p = 1.0 / (1.0 + (-pass.logits[r]).exp());
+            (p - if r < real { 1.0 } else { 0.0 }) / rows as f32
+        });
+        let mut slots = split_mut(&self.net, &mut self.grads);
+        for i in (0..self.layers).rev() {
+            let input = if i == 0 {
+                x.view()
+            } else {
+                pass.outputs[i - 1].view()
+            };
+            let (weight, rest) = slots[2 * i..].split_first_mut().expect("layer slots");
+            let bias = &mut rest[0];
+            let w = self.net.matrix(2 * i);
+            gemm_into(
+                &dz.t(),
+                &input,
+                &mut matrix_mut(weight, w.nrows(), w.ncols()),
+                false,
+            );
+            bias.fill(0.0);
+            add_column_sums(bias, &dz.view());
+            if i > 0 {
+                let mut below = Array2::zeros((rows, w.ncols()));
+                gemm_into(&dz, &w, &mut below, false);
+                below *= &pass.gates[i - 1];
+                dz = below;
+            }
+        }
+        true
+    }
+
+    /// Mean binary cross-entropy of held-out training and generated rows, each kind
+    /// weighing the same, as in the balanced training batches; `None` where the member
+    /// is [`CERTAIN`] of a row's class.
+    fn held_out_loss(&self, real: ArrayView2<f32>, generated: ArrayView2<f32>) -> Option<f32> {
+        // -log sigmoid(z) for label 1, -log(1 - sigmoid(z)) for label 0.
+        let softplus = |z: f64| z.max(0.0) + (-z.abs()).exp().ln_1p();
+        let mean = |x: ArrayView2<f32>, sign: f64| {
+            let logits = self.forward(x, None).logits;
+            let sum = logits
+                .iter()
+                .map(|&z| softplus(sign * f64::from(z)))
+                .sum::<f64>();
+            (!certain(&logits)).then(|| sum / logits.len() as f64)
+        };
+        Some(((mean(real, -1.0)? + mean(generated, 1.0)?) / 2.0) as f32)
     }
 }
 
@@ -392,6 +507,16 @@ pub fn add_tilt(
     Ok(())
 }
 
+/// Whether a member is [`CERTAIN`] of the class of a row of these logits.
+fn certain(logits: &[f32]) -> bool {
+    logits.iter().any(|&z| z <= CERTAIN.0 || z >= CERTAIN.1)
+}
+
+/// Rows of `width` values as a matrix.
+fn rows_of(rows: &[f32], width: usize) -> ArrayView2<'_, f32> {
+    ArrayView2::from_shape((rows.len() / width, width), rows).expect("feature rows")
+}
+
 /// Trains one member, stopped where its held-out loss was lowest. Returns its weights
 /// and its logits of the held-out generated rows.
 fn fit_member(
@@ -401,59 +526,50 @@ fn fit_member(
     generated: &Split,
     rng: &mut SeededRng,
 ) -> Result<(HashMap<String, Tensor>, Vec<f32>)> {
-    let device = Device::Cpu;
     let width = spec.input_dim;
-    let params = Params::new(&device);
-    let classifier = Classifier::new(spec, member, &params, rng)?;
-    let mut opt = AdamW::new(
-        params.vars(),
-        ParamsAdamW {
-            lr: LEARNING_RATE,
-            weight_decay: WEIGHT_DECAY,
-            ..ParamsAdamW::default()
-        },
-    )?;
-    let tensor =
-        |rows: &[f32]| Tensor::from_vec(rows.to_vec(), (rows.len() / width, width), &device);
-    let held_real = tensor(&real.held_out)?;
-    let held_generated = tensor(&generated.held_out)?;
-    let ones = labels(held_real.dim(0)?, 0, &device)?;
-    let zeros = labels(0, held_generated.dim(0)?, &device)?;
+    let mut classifier = Member::new(spec, member, rng)?;
+    let adam = ParamsAdamW {
+        lr: LEARNING_RATE,
+        weight_decay: WEIGHT_DECAY,
+        ..ParamsAdamW::default()
+    };
+    let (held_real, held_generated) = (
+        rows_of(&real.held_out, width),
+        rows_of(&generated.held_out, width),
+    );
     let (n_real, n_gen) = (real.fit.len() / width, generated.fit.len() / width);
     let half = (BATCH / 2).min(n_real).min(n_gen);
     let check_every = n_real.max(n_gen).div_ceil(half).max(CHECK_EVERY);
-    let mut best = (f32::INFINITY, params.snapshot()?);
+    let mut batch = Vec::with_capacity(2 * half * width);
+    let mut masks: Vec<Vec<f32>> = spec
+        .hidden
+        .iter()
+        .map(|&h| vec![0.0; 2 * half * h])
+        .collect();
+    let mut best = (f32::INFINITY, classifier.net.values().to_vec());
     let mut since_best = 0;
-    for _ in 0..MAX_STEPS.div_ceil(check_every) {
+    'training: for _ in 0..MAX_STEPS.div_ceil(check_every) {
         for _ in 0..check_every {
-            let mut batch = Vec::with_capacity(2 * half * width);
-            let mut pick = |rows: &[f32], n: usize, rng: &mut SeededRng| {
+            batch.clear();
+            for (rows, n) in [(&real.fit, n_real), (&generated.fit, n_gen)] {
                 for i in rng.indices(half, n) {
                     batch.extend_from_slice(&rows[i as usize * width..(i as usize + 1) * width]);
                 }
-            };
-            pick(&real.fit, n_real, rng);
-            pick(&generated.fit, n_gen, rng);
-            let x = Tensor::from_vec(batch, (2 * half, width), &device)?;
-            let y = labels(half, half, &device)?;
-            let l = loss::binary_cross_entropy_with_logit(&classifier.forward(&x, Some(rng))?, &y)?;
-            opt.backward_step(&l)?;
+            }
+            for mask in &mut masks {
+                rng.fill_dropout_mask(mask, DROPOUT);
+            }
+            if !classifier.gradients(rows_of(&batch, width), half, &masks) {
+                break 'training;
+            }
+            classifier.net.adam_step(&[&classifier.grads], None, &adam);
         }
-        // Both kinds weigh the same, as in the balanced training batches.
-        let held_loss =
-            (loss::binary_cross_entropy_with_logit(&classifier.forward(&held_real, None)?, &ones)?
-                .to_scalar::<f32>()?
-                + loss::binary_cross_entropy_with_logit(
-                    &classifier.forward(&held_generated, None)?,
-                    &zeros,
-                )?
-                .to_scalar::<f32>()?)
-                / 2.0;
-        if !held_loss.is_finite() {
+        let held_out = classifier.held_out_loss(held_real, held_generated);
+        let Some(held_loss) = held_out.filter(|l| l.is_finite()) else {
             break;
-        }
+        };
         if held_loss < best.0 {
-            best = (held_loss, params.snapshot()?);
+            best = (held_loss, classifier.net.values().to_vec());
             since_best = 0;
         } else {
             since_best += 1;
@@ -462,16 +578,9 @@ fn fit_member(
             }
         }
     }
-    params.restore(&best.1)?;
-    let logits = classifier.forward(&held_generated, None)?.to_vec1()?;
-    Ok((params.snapshot()?, logits))
-}
-
-/// Labels 1 for `real` rows followed by 0 for `generated` rows.
-fn labels(real: usize, generated: usize, device: &Device) -> Result<Tensor> {
-    let mut y = vec![1.0f32; real];
-    y.resize(real + generated, 0.0);
-    Ok(Tensor::from_vec(y, real + generated, device)?)
+    classifier.net.set_values(&best.1);
+    let logits = classifier.forward(held_generated, None).logits;
+    Ok((classifier.net.tensors()?, logits))
 }
 
 /// The fitted classifiers on the CPU, for synthesis: logits of rows of features.
@@ -529,7 +638,7 @@ impl Screen {
                     for (v, b) in row.into_iter().zip(bias) {
                         *v += b;
                         if i < last && *v < 0.0 {
-                            *v *= LEAKY_SLOPE as f32;
+                            *v *= SLOPE;
                         }
                     }
                 }
@@ -618,6 +727,66 @@ mod tests {
         assert!(slope > 0.0);
         for &(x, z) in &present {
             assert!((z0 + slope * (x - x0) - z).abs() < 1e-3, "x {x}: z {z}");
+        }
+    }
+
+    /// The hand-derived gradients of a member equal candle's autograd of the same
+    /// layers, dropout and loss.
+    #[test]
+    fn member_gradients_match_autograd() {
+        use candle_core::Var;
+        let spec = RejectionSpec {
+            input_dim: 7,
+            hidden: vec![16, 12],
+            members: 2,
+            threshold: 0.0,
+            acceptance: 1.0,
+            tilt: None,
+        };
+        let mut rng = SeededRng::new(3);
+        let mut member = Member::new(&spec, 1, &mut rng).unwrap();
+        let (rows, real) = (40, 15);
+        let x = rng.normal_vec(rows * spec.input_dim);
+        let masks: Vec<Vec<f32>> = spec
+            .hidden
+            .iter()
+            .map(|&h| rng.dropout_mask(rows * h, DROPOUT))
+            .collect();
+        assert!(member.gradients(rows_of(&x, spec.input_dim), real, &masks));
+
+        let device = Device::Cpu;
+        let vars: HashMap<String, Var> = member
+            .net
+            .tensors()
+            .unwrap()
+            .into_iter()
+            .map(|(k, t)| (k, Var::from_tensor(&t).unwrap()))
+            .collect();
+        let mut a = Tensor::from_vec(x, (rows, spec.input_dim), &device).unwrap();
+        for i in 0..member.layers {
+            let w = vars[&format!("{}.weight", layer(1, i))].as_tensor();
+            let b = vars[&format!("{}.bias", layer(1, i))].as_tensor();
+            a = a.matmul(&w.t().unwrap()).unwrap().broadcast_add(b).unwrap();
+            if i + 1 < member.layers {
+                let mask = Tensor::from_vec(masks[i].clone(), a.dims(), &device).unwrap();
+                a = (candle_nn::ops::leaky_relu(&a, LEAKY_SLOPE).unwrap() * mask).unwrap();
+            }
+        }
+        let mut y = vec![1.0f32; real];
+        y.resize(rows, 0.0);
+        let y = Tensor::from_vec(y, rows, &device).unwrap();
+        let loss = candle_nn::loss::binary_cross_entropy_with_logit(&a.squeeze(1).unwrap(), &y);
+        let grads = loss.unwrap().backward().unwrap();
+
+        let explicit = split_mut(&member.net, &mut member.grads);
+        for ((name, _), got) in spec.parameters()[6..].iter().zip(explicit) {
+            let want = grads.get(vars[name].as_tensor()).unwrap();
+            let want = want.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let scale = want.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+            assert!(scale > 1e-4, "{name}: no gradient");
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-4 * scale, "{name}: {g} vs {w}");
+            }
         }
     }
 

@@ -48,7 +48,7 @@ struct Slot {
 
 /// All parameters of one network in one buffer, with AdamW's moments.
 #[derive(Clone)]
-struct Net {
+pub(crate) struct Net {
     slots: Vec<Slot>,
     values: Vec<f32>,
     first_moment: Vec<f32>,
@@ -63,7 +63,7 @@ struct Net {
 impl Net {
     /// A net of the named parameters; with `keep_transposed`, it also keeps the
     /// weights transposed ([`Net::transposed`]).
-    fn new(
+    pub(crate) fn new(
         names: Vec<(String, Vec<usize>)>,
         params: &Params,
         keep_transposed: bool,
@@ -137,17 +137,17 @@ impl Net {
         self.transposed = buffer;
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.values.len()
     }
 
-    fn matrix(&self, i: usize) -> ArrayView2<'_, f32> {
+    pub(crate) fn matrix(&self, i: usize) -> ArrayView2<'_, f32> {
         let dims = &self.slots[i].dims;
         self.view(&self.values, i, (dims[0], dims[1]))
     }
 
     /// Weight matrix `i` transposed, (in, out); the net must keep transposes.
-    fn transposed(&self, i: usize) -> ArrayView2<'_, f32> {
+    pub(crate) fn transposed(&self, i: usize) -> ArrayView2<'_, f32> {
         let dims = &self.slots[i].dims;
         self.view(&self.transposed, i, (dims[1], dims[0]))
     }
@@ -158,7 +158,7 @@ impl Net {
         ArrayView2::from_shape(shape, &buffer[s.offset..s.offset + s.len]).expect("weight shape")
     }
 
-    fn vector(&self, i: usize) -> ArrayView1<'_, f32> {
+    pub(crate) fn vector(&self, i: usize) -> ArrayView1<'_, f32> {
         ArrayView1::from(self.slice(i))
     }
 
@@ -170,7 +170,12 @@ impl Net {
     /// candle-nn's AdamW update on the sum of `grads` (added in the order given) plus,
     /// where given, `noise` values times their scale: summed and applied in one
     /// parallel pass.
-    fn adam_step(&mut self, grads: &[&[f32]], noise: Option<(&[f32], f32)>, adam: &ParamsAdamW) {
+    pub(crate) fn adam_step(
+        &mut self,
+        grads: &[&[f32]],
+        noise: Option<(&[f32], f32)>,
+        adam: &ParamsAdamW,
+    ) {
         self.step += 1;
         let (b1, b2) = (adam.beta1 as f32, adam.beta2 as f32);
         let scale_m = (1.0 / (1.0 - adam.beta1.powi(self.step))) as f32;
@@ -208,10 +213,9 @@ impl Net {
         self.refresh_transposed(true);
     }
 
-    /// Writes the values into candle parameters of the same names.
-    fn store(&self, params: &Params) -> Result<()> {
-        let tensors = self
-            .slots
+    /// The values as CPU tensors, by name.
+    pub(crate) fn tensors(&self) -> Result<HashMap<String, Tensor>> {
+        self.slots
             .iter()
             .map(|s| {
                 let t = Tensor::from_slice(
@@ -221,13 +225,27 @@ impl Net {
                 )?;
                 Ok((s.name.clone(), t))
             })
-            .collect::<Result<HashMap<_, _>>>()?;
-        params.restore(&tensors)
+            .collect()
+    }
+
+    /// Writes the values into candle parameters of the same names.
+    fn store(&self, params: &Params) -> Result<()> {
+        params.restore(&self.tensors()?)
+    }
+
+    pub(crate) fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// Replaces the values (laid out as [`Net::values`] gives them); the moments stay.
+    pub(crate) fn set_values(&mut self, values: &[f32]) {
+        self.values.copy_from_slice(values);
+        self.refresh_transposed(false);
     }
 }
 
 /// Mutable views of a flat gradient buffer laid out like `net`.
-fn split_mut<'a>(net: &Net, mut buf: &'a mut [f32]) -> Vec<&'a mut [f32]> {
+pub(crate) fn split_mut<'a>(net: &Net, mut buf: &'a mut [f32]) -> Vec<&'a mut [f32]> {
     let mut out = Vec::with_capacity(net.slots.len());
     for s in &net.slots {
         let (head, tail) = buf.split_at_mut(s.len);
@@ -237,7 +255,11 @@ fn split_mut<'a>(net: &Net, mut buf: &'a mut [f32]) -> Vec<&'a mut [f32]> {
     out
 }
 
-fn matrix_mut<'a>(buf: &'a mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'a, f32> {
+pub(crate) fn matrix_mut<'a>(
+    buf: &'a mut [f32],
+    rows: usize,
+    cols: usize,
+) -> ArrayViewMut2<'a, f32> {
     ArrayViewMut2::from_shape((rows, cols), buf).expect("gradient shape")
 }
 
@@ -299,7 +321,7 @@ pub(crate) fn gemm_into<A: Data<Elem = f32>, B: Data<Elem = f32>, C: DataMut<Ele
 }
 
 /// Adds column sums of `x` to `out`.
-fn add_column_sums(out: &mut [f32], x: &ArrayView2<f32>) {
+pub(crate) fn add_column_sums(out: &mut [f32], x: &ArrayView2<f32>) {
     for row in x.rows() {
         for (o, v) in out.iter_mut().zip(row) {
             *o += v;
@@ -315,7 +337,7 @@ fn linear(x: &ArrayView2<f32>, w_t: &ArrayView2<f32>, b: &ArrayView1<f32>, y: &m
     }
 }
 
-fn leaky(x: f32) -> f32 {
+pub(crate) fn leaky(x: f32) -> f32 {
     if x >= 0.0 {
         x
     } else {
