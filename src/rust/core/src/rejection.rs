@@ -331,8 +331,8 @@ impl Member {
 
     /// The gradients of the mean binary cross-entropy of a batch whose first `real`
     /// rows are training rows (label 1) and the rest generated ones (label 0), with
-    /// hidden units dropped by `masks`, into `self.grads`; none, and `false`, where the
-    /// member is [`CERTAIN`] of a row's class.
+    /// hidden units dropped by `masks`, into `self.grads`. Returns `false`, with no
+    /// gradients, where the member is [`CERTAIN`] of a row's class.
     fn gradients(&mut self, x: ArrayView2<f32>, real: usize, masks: &[Vec<f32>]) -> bool {
         let rows = x.nrows();
         let pass = self.forward(x, Some(masks));
