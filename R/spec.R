@@ -174,7 +174,8 @@ check_settings <- function(spec, call = rlang::caller_env()) {
 #'   from the classifier's estimate of how much likelier such a row is in the real data
 #'   (discriminator rejection sampling). This corrects joint and conditional structure
 #'   the generator misses, at the price of generating several rows per row kept. The
-#'   classifier stops learning when it no longer improves on held-out rows. The kept
+#'   classifier stops learning when it no longer improves on held-out rows, or once it
+#'   is certain (to single precision) of a row's class. The kept
 #'   draws are also tilted to the training rows' means, variances and covariances of
 #'   simple features of the columns (exponential tilting with a ridge penalty), so
 #'   that linear regressions among the columns come out as on the real data, and
