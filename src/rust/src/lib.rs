@@ -239,6 +239,8 @@ fn privacy_config(robj: &Robj) -> Result<PrivacyConfig> {
         },
         marginal_share: number(&p, "marginal_share")?,
         marginal_noise: None,
+        moment_share: number(&p, "moment_share")?,
+        moment_noise: None,
     })
 }
 
@@ -300,6 +302,8 @@ fn privacy_report(config: &TrainConfig) -> Result<Robj> {
         noise_multiplier = p.noise_multiplier.unwrap_or(f64::NAN),
         marginal_share = p.marginal_share,
         marginal_noise = p.marginal_noise.unwrap_or(f64::NAN),
+        moment_share = p.moment_share,
+        moment_noise = p.moment_noise.unwrap_or(f64::NAN),
         max_grad_norm = p.max_grad_norm,
         sample_rate = p.sample_rate,
         critic_updates = p.steps_taken as f64,
@@ -430,12 +434,12 @@ fn rs_session_weight_rows(mut session: ExternalPtr<Session>, weights: &[f64]) ->
     session.trainer.weight_rows(weights).map_err(fail)
 }
 
-/// Calibrates a private session's generator to its released marginals (the end of
-/// training).
+/// Ends a private session: calibrates its generator to the released marginals, then
+/// releases feature means and tilts the draws towards them.
 /// @noRd
 #[extendr]
 fn rs_session_calibrate(mut session: ExternalPtr<Session>) -> Result<()> {
-    session.trainer.calibrate_marginals().map_err(fail)
+    session.trainer.finish_private().map_err(fail)
 }
 
 /// The session's current model as safetensors bytes.

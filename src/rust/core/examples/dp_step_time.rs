@@ -75,6 +75,8 @@ fn main() {
             rows: None,
             marginal_share: 0.25,
             marginal_noise: None,
+            moment_share: 0.0,
+            moment_noise: None,
         }),
         ..plain.clone()
     };

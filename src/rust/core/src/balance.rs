@@ -94,6 +94,7 @@ mod tests {
         Tilt {
             base: vec![0, 1],
             tails: Vec::new(),
+            squares: Vec::new(),
             pairs: vec![(0, 0), (0, 1), (1, 1)],
             coef: vec![0.0; 5],
             target: vec![0.0, 0.0, 1.0, 0.5, 1.0],

@@ -189,23 +189,28 @@ impl Transform {
         }
     }
 
+    /// A quantile column's generated logit `e` as a position in its released
+    /// distribution (by its place among the calibrated logits, once there are some),
+    /// kept [`QUANTILE_MARGIN`] from 0 and 1.
+    fn generated_position(&self, e: f64) -> f64 {
+        let p = match self {
+            Transform::Quantile { generated, .. } if !generated.is_empty() => {
+                position(generated, e)
+            }
+            _ => 1.0 / (1.0 + (-e / QUANTILE_SCALE).exp()),
+        };
+        p.clamp(QUANTILE_MARGIN, 1.0 - QUANTILE_MARGIN)
+    }
+
     /// The inverse of [`Self::scale`]: from `e` in [-1, 1], or for a quantile column
     /// from the generator's logit `e` (whose tanh [`Self::scale`] gives).
     fn unscale(&self, e: f64) -> f64 {
         match self {
             Transform::MinMax { min, max, .. } => min + (e + 1.0) / 2.0 * (max - min),
             Transform::Quantile {
-                edges,
-                cumulative,
-                generated,
-                ..
+                edges, cumulative, ..
             } => {
-                let p = if generated.is_empty() {
-                    1.0 / (1.0 + (-e / QUANTILE_SCALE).exp())
-                } else {
-                    position(generated, e)
-                };
-                let p = p.clamp(QUANTILE_MARGIN, 1.0 - QUANTILE_MARGIN);
+                let p = self.generated_position(e);
                 // The bin whose cumulative share first reaches p rises from below p.
                 let i = cumulative
                     .partition_point(|&c| c < p)
@@ -427,6 +432,20 @@ impl Encoder {
             }
         }
         logit
+    }
+
+    /// Generated scalars (`n_scalars` per row, a quantile column's as its logit) on the
+    /// encoded rows' scale: a quantile column's value as [`Transform::scale`] gives it
+    /// for the value the logit decodes to.
+    pub fn generated_to_encoded(&self, scalars: &mut [f32]) {
+        for c in &self.columns {
+            if let (Some(s), Transform::Quantile { .. }) = (c.scalar, &c.transform) {
+                for row in scalars.chunks_exact_mut(self.n_scalars) {
+                    let p = c.transform.generated_position(f64::from(row[s]));
+                    row[s] = (QUANTILE_SCALE * (p / (1.0 - p)).ln()).tanh() as f32;
+                }
+            }
+        }
     }
 
     pub fn width(&self) -> usize {
@@ -957,6 +976,44 @@ mod tests {
                 .map(|(a, b)| ((a - b) / a).abs())
                 .fold(0.0, f64::max);
             assert!(worst < 1e-3, "relative error {worst} at {:e}", x[0]);
+        }
+    }
+
+    #[test]
+    fn generated_logits_go_to_the_scale_of_the_values_they_decode_to() {
+        let codec = |generated: Vec<f64>| ColumnCodec {
+            name: "x".into(),
+            kind: Kind::Double,
+            missing: false,
+            transform: Transform::Quantile {
+                edges: vec![0.0, 1.0, 2.0, 4.0],
+                cumulative: vec![0.0, 0.3, 0.6, 1.0],
+                min: 0.0,
+                max: 4.0,
+                decimals: None,
+                generated,
+            },
+            scalar: Some(0),
+            group: None,
+        };
+        for generated in [Vec::new(), vec![-0.2, -0.1, 0.0, 0.1, 0.25]] {
+            let encoder = Encoder {
+                columns: vec![codec(generated)],
+                n_scalars: 1,
+                groups: Vec::new(),
+                n_rows: 1,
+            };
+            let t = &encoder.columns[0].transform;
+            let logits: Vec<f32> = vec![-0.3, -0.15, 0.0, 0.05, 0.2, 0.4];
+            let mut scaled = logits.clone();
+            encoder.generated_to_encoded(&mut scaled);
+            for (e, s) in logits.iter().zip(&scaled) {
+                let expected = t.scale(t.unscale(f64::from(*e)));
+                assert!(
+                    (f64::from(*s) - expected).abs() < 1e-5,
+                    "{e}: {s} vs {expected}"
+                );
+            }
         }
     }
 

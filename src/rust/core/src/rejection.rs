@@ -69,6 +69,12 @@ pub struct RejectionSpec {
     /// training rows' first and second moments ([`crate::tilt`]).
     #[serde(default)]
     pub tilt: Option<Tilt>,
+    /// Whether each round's candidates have their columns drawn independently of each
+    /// other (every column's values shuffled across the candidates, [`shuffle_columns`])
+    /// before they are screened: a private fit's base when its generator's relations
+    /// are further from the released ones than none at all.
+    #[serde(default)]
+    pub independent: bool,
 }
 
 impl RejectionSpec {
@@ -105,9 +111,11 @@ impl RejectionSpec {
 
     /// Checks the spec against the encoder it is used with.
     pub fn check(&self, encoder: &Encoder) -> Result<()> {
+        // A private fit's sampler only tilts: no classifiers.
+        let classifiers = (self.members > 0 && !self.hidden.is_empty())
+            || (self.members == 0 && self.tilt.is_some());
         let ok = self.input_dim == feature_width(encoder)
-            && self.members > 0
-            && !self.hidden.is_empty()
+            && classifiers
             && self.hidden.iter().all(|&w| w > 0)
             && self.threshold.is_finite()
             && self.acceptance > 0.0
@@ -144,7 +152,8 @@ fn n_mode_columns(encoder: &Encoder) -> usize {
 }
 
 /// Classifier inputs of `n` rows given as their numeric scalars and chosen slots (as
-/// [`Encoder::decode_slots`] takes them). A missing value's scalar is zero, as in
+/// [`slots_of`] gives them for encoded rows; generated rows go through
+/// [`features_of_draws`]). A missing value's scalar is zero, as in
 /// encoded training rows. Mode-normalised columns also get their value on two whole-
 /// column scales, so that the classifier compares values across modes: standardised by
 /// the mixture's mean and standard deviation, and its position in the mixture's
@@ -215,6 +224,18 @@ pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> 
         }
     }
     out
+}
+
+/// [`features`] of generated rows, whose scalars are as the generator draws them (a
+/// quantile column's as its logit): on the scale of encoded rows' features.
+pub fn features_of_draws(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> Vec<f32> {
+    if encoder.logit_scalars().contains(&true) {
+        let mut encoded = scalars.to_vec();
+        encoder.generated_to_encoded(&mut encoded);
+        features(encoder, n, &encoded, slots)
+    } else {
+        features(encoder, n, scalars, slots)
+    }
 }
 
 /// Scalars and slots of encoded rows (one-hot groups), for [`features`].
@@ -443,6 +464,7 @@ pub fn fit(
         threshold: 0.0,
         acceptance: 1.0,
         tilt: None,
+        independent: false,
     };
     // The members learn alike from their own streams, on the pool's threads.
     let streams: Vec<SeededRng> = (0..MEMBERS).map(|_| rng.split()).collect();
@@ -505,6 +527,63 @@ pub fn add_tilt(
         set_threshold(spec, tilted);
     }
     Ok(())
+}
+
+/// A sampler that only tilts, without classifiers: a private fit's, whose tilt matches
+/// released feature means. The threshold is set on the log weights of `pool`'s rows
+/// (`width` features each), drawn as the sampler draws them (`independent`).
+pub fn tilt_only(width: usize, tilt: Tilt, pool: &[f32], independent: bool) -> RejectionSpec {
+    let log_weights = tilt
+        .log_weights(pool, width)
+        .into_iter()
+        .map(|w| w as f32)
+        .collect();
+    let mut spec = RejectionSpec {
+        input_dim: width,
+        hidden: Vec::new(),
+        members: 0,
+        threshold: 0.0,
+        acceptance: 1.0,
+        tilt: Some(tilt),
+        independent,
+    };
+    set_threshold(&mut spec, log_weights);
+    spec
+}
+
+/// Shuffles every column's values (its scalar and slot together) across the `n` rows
+/// given as scalars and slots, each column by its own permutation: the rows then keep
+/// each column's values and lose the relations between columns.
+pub fn shuffle_columns(
+    encoder: &Encoder,
+    n: usize,
+    scalars: &mut [f32],
+    slots: &mut [u32],
+    rng: &mut SeededRng,
+) {
+    let (n_scalars, n_groups) = (encoder.n_scalars, encoder.groups.len());
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    for codec in &encoder.columns {
+        rng.shuffle(&mut order);
+        if let Some(s) = codec.scalar {
+            let values: Vec<f32> = order
+                .iter()
+                .map(|&i| scalars[i as usize * n_scalars + s])
+                .collect();
+            for (i, v) in values.into_iter().enumerate() {
+                scalars[i * n_scalars + s] = v;
+            }
+        }
+        if let Some(g) = codec.group {
+            let values: Vec<u32> = order
+                .iter()
+                .map(|&i| slots[i as usize * n_groups + g])
+                .collect();
+            for (i, v) in values.into_iter().enumerate() {
+                slots[i * n_groups + g] = v;
+            }
+        }
+    }
 }
 
 /// Whether a member is [`CERTAIN`] of the class of a row of these logits.
@@ -670,6 +749,74 @@ mod tests {
     use crate::schema::{Column, Kind, Table, Values};
 
     #[test]
+    fn shuffled_columns_keep_their_values_and_lose_their_relations() {
+        let n = 2000usize;
+        let mut rng = SeededRng::new(4);
+        let x: Vec<f64> = (0..n)
+            .map(|i| if i % 4 == 0 { f64::NAN } else { i as f64 })
+            .collect();
+        let y: Vec<f64> = (0..n).map(|i| i as f64 * 2.0).collect();
+        let table = Table::new(
+            vec![
+                Column::new("x", Kind::Double, Values::Real(x)).unwrap(),
+                Column::new("y", Kind::Double, Values::Real(y)).unwrap(),
+            ],
+            n,
+        )
+        .unwrap();
+        let options = EncoderOptions {
+            numeric: crate::encoding::NumericEncoding::MinMax,
+            ..EncoderOptions::default()
+        };
+        let encoder = Encoder::fit(&table, &options, &mut rng).unwrap();
+        let encoded = encoder.encode(&table, &mut rng).unwrap();
+        let (mut scalars, mut slots) = slots_of(&encoder, encoded.as_slice().unwrap());
+        let (before_scalars, before_slots) = (scalars.clone(), slots.clone());
+        shuffle_columns(&encoder, n, &mut scalars, &mut slots, &mut rng);
+        let column = |v: &[f32], j: usize| -> Vec<f32> {
+            let mut c: Vec<f32> = v
+                .iter()
+                .skip(j)
+                .step_by(encoder.n_scalars)
+                .copied()
+                .collect();
+            c.sort_by(f32::total_cmp);
+            c
+        };
+        for j in 0..encoder.n_scalars {
+            assert_eq!(column(&scalars, j), column(&before_scalars, j));
+        }
+        // A value keeps its missingness: missing rows' scalars stay zero.
+        let g = encoder.columns[0].group.unwrap();
+        let s = encoder.columns[0].scalar.unwrap();
+        let n_groups = encoder.groups.len();
+        let missing = |slots: &[u32]| (0..n).filter(|&i| slots[i * n_groups + g] == 1).count();
+        assert_eq!(missing(&slots), missing(&before_slots));
+        assert!((0..n)
+            .filter(|&i| slots[i * n_groups + g] == 1)
+            .all(|i| scalars[i * encoder.n_scalars + s] == 0.0));
+        // x and y rose together; shuffled, they do not.
+        let sy = encoder.columns[1].scalar.unwrap();
+        let present: Vec<(f64, f64)> = (0..n)
+            .filter(|&i| slots[i * n_groups + g] == 0)
+            .map(|i| {
+                let row = &scalars[i * encoder.n_scalars..(i + 1) * encoder.n_scalars];
+                (f64::from(row[s]), f64::from(row[sy]))
+            })
+            .collect();
+        let m = present.len() as f64;
+        let (mx, my) = present
+            .iter()
+            .fold((0.0, 0.0), |a, p| (a.0 + p.0 / m, a.1 + p.1 / m));
+        let cov: f64 = present.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / m;
+        let sd = |f: fn(&(f64, f64)) -> f64, mean: f64| {
+            (present.iter().map(|p| (f(p) - mean).powi(2)).sum::<f64>() / m).sqrt()
+        };
+        let r = cov / (sd(|p| p.0, mx) * sd(|p| p.1, my));
+        assert!(r.abs() < 0.1, "correlation {r}");
+    }
+
+    #[test]
     fn features_zero_missing_values_and_place_values_on_one_scale() {
         let mut rng = SeededRng::new(1);
         let x: Vec<f64> = (0..300)
@@ -742,6 +889,7 @@ mod tests {
             threshold: 0.0,
             acceptance: 1.0,
             tilt: None,
+            independent: false,
         };
         let mut rng = SeededRng::new(3);
         let mut member = Member::new(&spec, 1, &mut rng).unwrap();
@@ -799,6 +947,7 @@ mod tests {
             threshold: 2.0,
             acceptance: 0.5,
             tilt: None,
+            independent: false,
         };
         let screen = Screen {
             members: Vec::new(),

@@ -399,10 +399,24 @@ impl<'a> Sampler<'a> {
             };
             let conditions: Option<Vec<Vec<Option<usize>>>> =
                 fixed.map(|f| owners.iter().map(|&r| f[rows.start + r].clone()).collect());
-            let (cand_scalars, cand_slots) =
+            let (mut cand_scalars, mut cand_slots) =
                 self.candidates(count, conditions.as_deref(), &mut rng, scratch)?;
-            let features =
-                rejection::features(&self.model.encoder, count, &cand_scalars, &cand_slots);
+            if screen.spec.independent {
+                let encoder = &self.model.encoder;
+                rejection::shuffle_columns(
+                    encoder,
+                    count,
+                    &mut cand_scalars,
+                    &mut cand_slots,
+                    &mut rng,
+                );
+            }
+            let features = rejection::features_of_draws(
+                &self.model.encoder,
+                count,
+                &cand_scalars,
+                &cand_slots,
+            );
             let logits = screen.logits(&features, count);
             let last = round + 1 == MAX_ROUNDS;
             let mut filled = vec![false; drawn];
@@ -433,7 +447,7 @@ impl<'a> Sampler<'a> {
         }
         if let Some(tilt) = balanced {
             let encoder = &self.model.encoder;
-            let features = rejection::features(encoder, drawn, &scalars, &slots);
+            let features = rejection::features_of_draws(encoder, drawn, &scalars, &slots);
             let kept = balance::select(tilt, &features, screen.spec.input_dim, len);
             scalars = rows_at(&scalars, n_scalars, &kept);
             slots = rows_at(&slots, n_groups, &kept);

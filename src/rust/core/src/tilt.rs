@@ -9,7 +9,10 @@
 //! distribution, in Kullback-Leibler divergence, with those moments. Means, variances
 //! and covariances of these features are what linear regressions among the columns
 //! are computed from. A ridge penalty of the order of 1/n keeps the match within the
-//! training rows' sampling error, and the number of features grows with the rows.
+//! training rows' sampling error, and the number of features grows with the rows. A
+//! private fit's tilt has no classifiers before it and matches feature means released
+//! with noise ([`crate::privacy::moments`]), with squares of numbers as terms in place
+//! of tails, and a ridge penalty that grows with the noise.
 
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -20,13 +23,13 @@ use crate::error::{Error, Result};
 /// Categories, exact values and missingness held by fewer than this share of the
 /// training rows or fewer than [`MIN_ROWS`] of them (or by all but those) are not
 /// features: their means are mostly noise.
-const MIN_SHARE: f64 = 0.005;
-const MIN_ROWS: usize = 10;
+pub(crate) const MIN_SHARE: f64 = 0.005;
+pub(crate) const MIN_ROWS: usize = 10;
 /// Category indicators per column, at most (the commonest category is the baseline).
-const MAX_LEVELS: usize = 10;
+pub(crate) const MAX_LEVELS: usize = 10;
 /// Training rows per feature, at least: fewer rows, fewer products.
-const ROWS_PER_FEATURE: usize = 2;
-const MAX_FEATURES: usize = 600;
+pub(crate) const ROWS_PER_FEATURE: usize = 2;
+pub(crate) const MAX_FEATURES: usize = 600;
 /// The ridge penalty, times the number of training rows.
 const PENALTY: f64 = 2.0;
 /// The weights must keep this share of the pool's effective size; the penalty is
@@ -40,7 +43,7 @@ const MIN_SD: f64 = 1e-6;
 const TAIL_KNOT: f32 = 0.6;
 
 /// Fitted tilt: log weight = `coef . (terms, then products of pairs of terms)`, the
-/// terms being the base features and then the tails.
+/// terms being the base features, the tails and the squares.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tilt {
     /// Positions of the base features in a row of rejection features.
@@ -50,8 +53,12 @@ pub struct Tilt {
     /// columns carry the curvature of a relation (a wage profile that falls with age).
     #[serde(default)]
     pub tails: Vec<(usize, i8)>,
-    /// Pairs of terms (positions in base features, then tails) whose products are
-    /// features.
+    /// Squares of base features (their positions in `base`). Their products with other
+    /// columns carry the curvature of a relation where tails cannot (a private fit's).
+    #[serde(default)]
+    pub squares: Vec<usize>,
+    /// Pairs of terms (positions in base features, then tails, then squares) whose
+    /// products are features.
     pub pairs: Vec<(usize, usize)>,
     /// One coefficient per term, then one per pair.
     pub coef: Vec<f64>,
@@ -84,6 +91,36 @@ impl Tilt {
             .collect()
     }
 
+    /// How far `rows` (`width` features each), weighted by the tilt, are from its
+    /// targets: the mean squared difference of feature means in units of each feature's
+    /// spread (features without one left out).
+    pub fn mismatch(&self, rows: &[f32], width: usize) -> f64 {
+        let log_weights = self.log_weights(rows, width);
+        let top = log_weights
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let weights: Vec<f64> = log_weights.iter().map(|w| (w - top).exp()).collect();
+        let total: f64 = weights.iter().sum();
+        let mut means = vec![0.0; self.n_features()];
+        let mut phi = Vec::with_capacity(means.len());
+        for (row, w) in rows.chunks_exact(width).zip(&weights) {
+            phi.clear();
+            self.features(row, &mut phi);
+            means
+                .iter_mut()
+                .zip(&phi)
+                .for_each(|(m, x)| *m += x * w / total);
+        }
+        let gaps: Vec<f64> = means
+            .iter()
+            .zip(self.target.iter().zip(&self.scale))
+            .filter(|(_, (_, &sd))| sd > 0.0)
+            .map(|(m, (t, sd))| ((m - t) / sd).powi(2))
+            .collect();
+        gaps.iter().sum::<f64>() / gaps.len().max(1) as f64
+    }
+
     /// Checks positions and coefficients against a feature row of `width` values.
     pub fn check(&self, width: usize) -> Result<()> {
         let terms = self.terms();
@@ -92,6 +129,7 @@ impl Tilt {
                 .tails
                 .iter()
                 .all(|&(i, sign)| i < self.base.len() && sign.abs() == 1)
+            && self.squares.iter().all(|&i| i < self.base.len())
             && self.pairs.iter().all(|&(i, j)| i < terms && j < terms)
             && self.coef.len() == terms + self.pairs.len()
             && self.coef.iter().all(|c| c.is_finite())
@@ -145,15 +183,15 @@ impl Tilt {
                 most_products,
             ));
         }
-        let mut tilt = Tilt {
+        let tilt = Tilt {
             base,
             tails,
+            squares: Vec::new(),
             pairs,
             coef: Vec::new(),
             target: Vec::new(),
             scale: Vec::new(),
         };
-        let p = tilt.n_features();
         // Feature rows are made as they are summed, not held: a pool of 40,000 rows
         // has up to 24 million of them.
         let target: Vec<f64> = tilt
@@ -161,6 +199,54 @@ impl Tilt {
             .iter()
             .map(|s| s / n_real as f64)
             .collect();
+        tilt.fitted(width, target, pool, log_prior, PENALTY / n_real as f64, 0.0)
+    }
+
+    /// Fits the coefficients of this tilt's features (a tilt from
+    /// [`crate::privacy::moments::plan`]) so that `pool` (rows of `width` rejection
+    /// features, equally likely) takes the released feature means `means` of `rows`
+    /// training rows, each with noise of standard deviation `noise_sd`. The ridge
+    /// penalty grows with each feature's noise against its spread in the pool.
+    pub fn fit_released(
+        self,
+        width: usize,
+        means: Vec<f64>,
+        noise_sd: f64,
+        rows: usize,
+        pool: &[f32],
+    ) -> Result<Option<Tilt>> {
+        let m = pool.len() / width;
+        if m < 2 || rows == 0 || means.len() != self.n_features() {
+            return Ok(None);
+        }
+        let log_prior = vec![0.0; m];
+        let base_penalty = PENALTY / rows as f64;
+        self.fitted(
+            width,
+            means,
+            pool,
+            &log_prior,
+            base_penalty,
+            noise_sd * noise_sd,
+        )
+    }
+
+    /// This tilt with the coefficients that give `pool` the feature means `target`:
+    /// each standardised feature's ridge penalty is `penalty + noise_var / sd^2`, `sd`
+    /// its spread in the pool. `None` when no feature varies or no penalty keeps the
+    /// weights spread.
+    fn fitted(
+        self,
+        width: usize,
+        target: Vec<f64>,
+        pool: &[f32],
+        log_prior: &[f64],
+        penalty: f64,
+        noise_var: f64,
+    ) -> Result<Option<Tilt>> {
+        let m = pool.len() / width;
+        let p = self.n_features();
+        let mut tilt = self;
         // Standardised by the pool's spread; constant features keep coefficient zero.
         let mean: Vec<f64> = tilt
             .feature_sums(pool, width, |_, x| x)
@@ -190,12 +276,16 @@ impl Tilt {
             .collect();
         let design = Tensor::from_vec(standardised, (m, q), &Device::Cpu)?;
         let prior_ess = effective_share(log_prior);
-        let mut penalty = PENALTY / n_real as f64;
+        let mut penalty = penalty;
+        let mut noise_penalty: Vec<f64> =
+            used.iter().map(|&k| noise_var / (sd[k] * sd[k])).collect();
         for _ in 0..=PENALTY_RAISES {
             // A Hessian that rounding left indefinite is met like weights too uneven:
             // with a larger penalty.
-            let Some((lambda, eta)) = solve(&design, log_prior, &t, penalty)? else {
+            let Some((lambda, eta)) = solve(&design, log_prior, &t, penalty, &noise_penalty)?
+            else {
                 penalty *= 4.0;
+                noise_penalty.iter_mut().for_each(|p| *p *= 4.0);
                 continue;
             };
             if effective_share(&eta) >= MIN_EFFECTIVE_SHARE * prior_ess {
@@ -212,6 +302,7 @@ impl Tilt {
                 return Ok(Some(tilt));
             }
             penalty *= 4.0;
+            noise_penalty.iter_mut().for_each(|p| *p *= 4.0);
         }
         Ok(None)
     }
@@ -231,20 +322,22 @@ impl Tilt {
         sums
     }
 
-    /// Number of terms: base features and tails.
+    /// Number of terms: base features, tails and squares.
     fn terms(&self) -> usize {
-        self.base.len() + self.tails.len()
+        self.base.len() + self.tails.len() + self.squares.len()
     }
 
     /// Term `i` of a row of rejection features.
     fn term(&self, row: &[f32], i: usize) -> f64 {
-        match i.checked_sub(self.base.len()) {
-            None => f64::from(row[self.base[i]]),
-            Some(t) => {
-                let (b, sign) = self.tails[t];
-                let x = f32::from(sign) * row[self.base[b]];
-                f64::from((x - TAIL_KNOT).max(0.0))
-            }
+        let first_square = self.base.len() + self.tails.len();
+        if i < self.base.len() {
+            f64::from(row[self.base[i]])
+        } else if i < first_square {
+            let (b, sign) = self.tails[i - self.base.len()];
+            let x = f32::from(sign) * row[self.base[b]];
+            f64::from((x - TAIL_KNOT).max(0.0))
+        } else {
+            f64::from(row[self.base[self.squares[i - first_square]]]).powi(2)
         }
     }
 
@@ -340,7 +433,11 @@ fn base_features(
 /// those a linear regression's normal equations use (of values and indicators), then
 /// those with a distribution position; within each, those of two numbers first, then
 /// of a number and an indicator, then of two indicators.
-fn product_pairs(binary: &[bool], column: &[usize], position: &[bool]) -> Vec<(usize, usize)> {
+pub(crate) fn product_pairs(
+    binary: &[bool],
+    column: &[usize],
+    position: &[bool],
+) -> Vec<(usize, usize)> {
     let q = binary.len();
     let mut pairs: Vec<(bool, usize, usize, usize)> = Vec::new();
     for i in 0..q {
@@ -415,16 +512,28 @@ fn effective_share(log_weights: &[f64]) -> f64 {
 /// Coefficients and the normalised log weights they give.
 type Solution = (Vec<f64>, Vec<f64>);
 
-/// Minimises `log sum exp(log_prior + design . lambda) - lambda . t + penalty |lambda|^2 / 2`
+/// Minimises `log sum exp(log_prior + design . lambda) - lambda . t + penalty |lambda|^2 / 2
+/// + sum noise_penalty lambda^2 / 2`
 /// by Newton's method with backtracking; `None` when a Hessian cannot be factored.
-fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<Option<Solution>> {
+fn solve(
+    design: &Tensor,
+    log_prior: &[f64],
+    t: &[f64],
+    penalty: f64,
+    noise_penalty: &[f64],
+) -> Result<Option<Solution>> {
     let q = t.len();
     // The objective at `lambda`, with the normalised log weights it was computed from.
     let objective = |lambda: &[f64]| -> Result<(f64, Vec<f64>)> {
         let (lw, log_sum) = log_weights(design, lambda, log_prior)?;
         let dot: f64 = lambda.iter().zip(t).map(|(a, b)| a * b).sum();
         let norm: f64 = lambda.iter().map(|x| x * x).sum();
-        Ok((log_sum - dot + penalty * norm / 2.0, lw))
+        let noise: f64 = lambda
+            .iter()
+            .zip(noise_penalty)
+            .map(|(x, p)| p * x * x)
+            .sum();
+        Ok((log_sum - dot + (penalty * norm + noise) / 2.0, lw))
     };
     let mut lambda = vec![0.0; q];
     let (mut value, mut lw) = objective(&lambda)?;
@@ -434,7 +543,7 @@ fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<
         let wt = Tensor::from_vec(w.clone(), (m, 1), &Device::Cpu)?;
         let mean: Vec<f32> = design.t()?.matmul(&wt)?.flatten_all()?.to_vec1()?;
         let grad: Vec<f64> = (0..q)
-            .map(|k| f64::from(mean[k]) - t[k] + penalty * lambda[k])
+            .map(|k| f64::from(mean[k]) - t[k] + (penalty + noise_penalty[k]) * lambda[k])
             .collect();
         if grad.iter().all(|g| g.abs() < 1e-6) {
             break;
@@ -450,7 +559,7 @@ fn solve(design: &Tensor, log_prior: &[f64], t: &[f64], penalty: f64) -> Result<
         let gram: Vec<f32> = scaled.t()?.matmul(&scaled)?.flatten_all()?.to_vec1()?;
         let mut hessian: Vec<f64> = gram.iter().map(|&x| f64::from(x)).collect();
         for i in 0..q {
-            hessian[i * q + i] += penalty;
+            hessian[i * q + i] += penalty + noise_penalty[i];
         }
         let Some(step) = cholesky_solve(&mut hessian, &grad, q) else {
             return Ok(None);
@@ -728,7 +837,8 @@ mod tests {
         let tilt: Tilt =
             serde_json::from_str(r#"{"base":[0,2],"pairs":[[0,1]],"coef":[0.5,-0.1,0.2]}"#)
                 .unwrap();
-        assert!(tilt.tails.is_empty() && tilt.target.is_empty() && tilt.scale.is_empty());
+        assert!(tilt.tails.is_empty() && tilt.squares.is_empty());
+        assert!(tilt.target.is_empty() && tilt.scale.is_empty());
         tilt.check(3).unwrap();
         assert!((tilt.log_weights(&[1.0, 9.0, 2.0], 3)[0] - (0.5 - 0.2 + 0.4)).abs() < 1e-12);
     }
@@ -754,8 +864,12 @@ mod tests {
             .collect();
         let design = Tensor::from_vec(rows, (200, 2), &Device::Cpu).unwrap();
         let prior = vec![0.0; 200];
-        assert!(solve(&design, &prior, &[0.1, 0.1], -1.0).unwrap().is_none());
-        let (fitted, _) = solve(&design, &prior, &[0.1, 0.1], 0.01).unwrap().unwrap();
+        assert!(solve(&design, &prior, &[0.1, 0.1], -1.0, &[0.0, 0.0])
+            .unwrap()
+            .is_none());
+        let (fitted, _) = solve(&design, &prior, &[0.1, 0.1], 0.01, &[0.0, 0.0])
+            .unwrap()
+            .unwrap();
         assert!((fitted[0] - fitted[1]).abs() < 1e-9 && fitted[0] > 0.0);
     }
 }

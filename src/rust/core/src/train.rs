@@ -20,6 +20,7 @@ use crate::model::Model;
 use crate::network::{Critic, CriticSpec, Generator, GeneratorSpec, Params, CRITIC, GENERATOR};
 use crate::parallel::{install_busy, thread_pool, DRAW_CHUNKS};
 use crate::privacy::marginals::{self, Marginal};
+use crate::privacy::moments::{self, MomentPlan};
 use crate::privacy::DpSgd;
 use crate::rejection::{self, RejectionSpec};
 use crate::rng::{PrivacyRng, RandomSource, SeededRng};
@@ -65,8 +66,10 @@ pub struct Trainer {
     steps: usize,
     /// The rejection sampler fitted to the current weights, if any.
     rejection: Option<(RejectionSpec, HashMap<String, Tensor>)>,
-    /// A private fit's released marginals, until [`Trainer::calibrate_marginals`].
+    /// A private fit's released marginals, until [`Trainer::finish_private`].
     released: Option<Vec<Marginal>>,
+    /// The feature means a private fit releases after training, if any.
+    moments: Option<MomentPlan>,
     /// Set by the calibration, after which training cannot go on.
     calibrated: bool,
     /// Running totals of the rows' survey weights, if the rows are weighted.
@@ -92,7 +95,7 @@ impl Trainer {
         match config.privacy.as_mut() {
             Some(privacy) => {
                 let table = privacy.public_table(table)?;
-                let released = match privacy.settle_marginal_noise()? {
+                let released = match privacy.settle_release_noise()? {
                     Some(noise) => {
                         let rows = privacy.rows.unwrap_or(table.n_rows());
                         let mut secret = PrivacyRng::new(source, &mut rng)?;
@@ -108,9 +111,20 @@ impl Trainer {
                 };
                 let encoder =
                     privacy.public_encoder(&table, &config.encoder, released.as_deref())?;
-                Self::build(
+                let rows = privacy.rows.unwrap_or(table.n_rows());
+                let moments = match (privacy.moment_noise, released.as_deref()) {
+                    (Some(noise), Some(released)) => moments::plan(&encoder, released, rows, noise),
+                    _ => None,
+                };
+                if moments.is_none() {
+                    // Nothing worth its noise: the share goes to training.
+                    privacy.moment_noise = None;
+                }
+                let mut trainer = Self::build(
                     &table, config, encoder, None, released, 0, rng, source, pool, device,
-                )
+                )?;
+                trainer.moments = moments;
+                Ok(trainer)
             }
             None => {
                 let encoder =
@@ -247,6 +261,7 @@ impl Trainer {
             steps: 0,
             rejection: None,
             released,
+            moments: None,
             calibrated: false,
             row_weights: None,
         })
@@ -511,7 +526,7 @@ impl Trainer {
         let seed = self.rng.split_seed();
         let threads = self.pool.current_num_threads();
         let (scalars, slots) = sample::draw_unscreened(&model, n, seed, threads, &Device::Cpu)?;
-        let generated = rejection::features(encoder, n, &scalars, &slots);
+        let generated = rejection::features_of_draws(encoder, n, &scalars, &slots);
         let mut rng = self.rng.split();
         let (mut spec, weights) = self
             .pool
@@ -519,7 +534,7 @@ impl Trainer {
         let m = (self.n_rows * rejection::GENERATED_PER_ROW).clamp(TILT_POOL.0, TILT_POOL.1);
         let seed = self.rng.split_seed();
         let (scalars, slots) = sample::draw_unscreened(&model, m, seed, threads, &Device::Cpu)?;
-        let pool = rejection::features(encoder, m, &scalars, &slots);
+        let pool = rejection::features_of_draws(encoder, m, &scalars, &slots);
         self.pool.install(|| {
             rejection::add_tilt(
                 encoder,
@@ -533,13 +548,14 @@ impl Trainer {
         Ok(())
     }
 
-    /// Post-processing of a private fit's generator by its released marginals (no
-    /// further privacy cost): shifts the output bias of every softmax group until the
-    /// generator draws the released shares, then records each numeric column's
+    /// Ends a private fit. Post-processing of its generator by its released marginals
+    /// (no further privacy cost): shifts the output bias of every softmax group until
+    /// the generator draws the released shares, then records each numeric column's
     /// generated values at equally spaced probabilities, so that decoding maps them by
-    /// rank onto the released distribution. Training cannot go on afterwards; without
-    /// released marginals this does nothing.
-    pub fn calibrate_marginals(&mut self) -> Result<()> {
+    /// rank onto the released distribution. Then the planned feature means are released
+    /// and the draws tilted towards them ([`Self::tilt_to_released_moments`]). Training
+    /// cannot go on afterwards; without released marginals this does nothing.
+    pub fn finish_private(&mut self) -> Result<()> {
         let Some(released) = self.released.take() else {
             return Ok(());
         };
@@ -601,6 +617,75 @@ impl Trainer {
                 .map(|k| values[k * (values.len() - 1) / (CALIBRATION_KNOTS - 1)])
                 .collect();
         }
+        self.tilt_to_released_moments()
+    }
+
+    /// Releases a private fit's planned feature means ([`moments`]) and tilts the
+    /// calibrated generator's draws towards them: a tilt without classifiers, fitted on
+    /// a pool of generated rows (post-processing). Does nothing without a plan.
+    fn tilt_to_released_moments(&mut self) -> Result<()> {
+        let (Some(plan), Some(dp)) = (self.moments.take(), self.dp.as_mut()) else {
+            return Ok(());
+        };
+        let noise_multiplier = self
+            .cx
+            .config
+            .privacy
+            .as_ref()
+            .and_then(|p| p.moment_noise)
+            .ok_or_else(|| Error::Config("the feature means have no noise settled".into()))?;
+        let encoder = &self.cx.encoder;
+        let width = rejection::feature_width(encoder);
+        let encoded: Vec<f32> = self
+            .cx
+            .data
+            .flatten_all()?
+            .to_device(&Device::Cpu)?
+            .to_vec1()?;
+        let (scalars, slots) = rejection::slots_of(encoder, &encoded);
+        let real = rejection::features(encoder, self.n_rows, &scalars, &slots);
+        let noise = dp.standard_normal(plan.tilt.n_features());
+        let means = moments::release(
+            &plan,
+            &real,
+            width,
+            &noise,
+            noise_multiplier,
+            self.epoch_rows,
+        );
+        let mean_noise = noise_multiplier * plan.bound / self.epoch_rows as f64;
+        let model = self.model()?;
+        let seed = self.rng.split_seed();
+        let threads = self.pool.current_num_threads();
+        let m = TILT_POOL.1;
+        let (mut scalars, mut slots) =
+            sample::draw_unscreened(&model, m, seed, threads, &Device::Cpu)?;
+        let generated = rejection::features_of_draws(encoder, m, &scalars, &slots);
+        rejection::shuffle_columns(encoder, m, &mut scalars, &mut slots, &mut self.rng);
+        let shuffled = rejection::features_of_draws(encoder, m, &scalars, &slots);
+        // The base whose tilted draws come closer to the released means: the
+        // generator's own relations, or none.
+        let mut best: Option<(f64, rejection::RejectionSpec)> = None;
+        for (independent, pool) in [(false, &generated), (true, &shuffled)] {
+            let fitted = self.pool.install(|| {
+                plan.tilt.clone().fit_released(
+                    width,
+                    means.clone(),
+                    mean_noise,
+                    self.epoch_rows,
+                    pool,
+                )
+            })?;
+            let Some(tilt) = fitted else { continue };
+            let mismatch = tilt.mismatch(pool, width);
+            if best.as_ref().is_none_or(|(m, _)| mismatch < *m) {
+                best = Some((
+                    mismatch,
+                    rejection::tilt_only(width, tilt, pool, independent),
+                ));
+            }
+        }
+        self.rejection = best.map(|(_, spec)| (spec, HashMap::new()));
         Ok(())
     }
 

@@ -72,6 +72,8 @@ fn config(epsilon: f64) -> TrainConfig {
             rows: Some(ROWS),
             marginal_share: 0.0,
             marginal_noise: None,
+            moment_share: 0.0,
+            moment_noise: None,
         }),
         ..TrainConfig::default()
     }

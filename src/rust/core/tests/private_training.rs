@@ -56,6 +56,8 @@ fn privacy(epsilon: f64, epochs: usize) -> PrivacyConfig {
         rows: None,
         marginal_share: 0.25,
         marginal_noise: None,
+        moment_share: 0.0,
+        moment_noise: None,
     }
 }
 
@@ -189,7 +191,7 @@ fn calibration_makes_the_generator_draw_the_released_marginals() {
         sample::synthesize(&trainer.model().unwrap(), 20_000, None, 5, 1, &Device::Cpu).unwrap()
     };
     let before = draw(&trainer);
-    trainer.calibrate_marginals().unwrap();
+    trainer.finish_private().unwrap();
     let after = draw(&trainer);
     let truth = shares(&data);
     let (m0, a0) = shares(&before);
@@ -411,4 +413,100 @@ fn a_replayable_private_fit_is_the_same_in_one_call_or_in_several() {
     let whole = fit(&[4]);
     assert_eq!(whole, fit(&[1, 3]));
     assert_ne!(whole, fit(&[3]));
+}
+
+/// Rows of x and y = 0.8 x + noise (correlation about 0.8).
+fn related(n: usize, seed: u64) -> Table {
+    let mut rng = SeededRng::new(seed);
+    let e = rng.normal_vec(2 * n);
+    let x: Vec<f64> = (0..n).map(|i| f64::from(e[2 * i])).collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| 0.8 * x[i] + 0.6 * f64::from(e[2 * i + 1]))
+        .collect();
+    Table::new(
+        vec![
+            Column::new("x", Kind::Double, Values::Real(x)).unwrap(),
+            Column::new("y", Kind::Double, Values::Real(y)).unwrap(),
+        ],
+        n,
+    )
+    .unwrap()
+}
+
+/// Correlation of the first two columns over the rows that have both.
+fn correlation(t: &Table) -> f64 {
+    let column = |j: usize| -> Vec<f64> {
+        let Values::Real(v) = &t.columns()[j].values else {
+            unreachable!()
+        };
+        v.clone()
+    };
+    // Rows with both values (private draws may have a few missing).
+    let (x, y): (Vec<f64>, Vec<f64>) = column(0)
+        .into_iter()
+        .zip(column(1))
+        .filter(|(a, b)| !a.is_nan() && !b.is_nan())
+        .unzip();
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxy: f64 = x.iter().zip(&y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let syy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+    sxy / (sxx * syy).sqrt()
+}
+
+#[test]
+fn released_feature_means_give_private_draws_the_relation_in_the_data() {
+    let data = related(5000, 4);
+    let truth = correlation(&data);
+    let fit = |moment_share: f64| {
+        let bound = |column: &str| Bound {
+            column: column.into(),
+            lower: -6.0,
+            upper: 6.0,
+        };
+        let privacy = PrivacyConfig {
+            bounds: vec![bound("x"), bound("y")],
+            levels: Vec::new(),
+            moment_share,
+            ..privacy(3.0, 2)
+        };
+        let config = TrainConfig {
+            batch_size: 250,
+            critic_steps: 1,
+            privacy: Some(privacy),
+            ..config(3.0, 2)
+        };
+        let mut trainer =
+            Trainer::new(&data, config, RandomSource::Seed(21), 1, Device::Cpu).unwrap();
+        trainer.train(2 * trainer.steps_per_epoch()).unwrap();
+        trainer.finish_private().unwrap();
+        let spent = trainer.epsilon_spent().unwrap().unwrap();
+        assert!(spent <= 3.0, "spent {spent}");
+        trainer.model().unwrap()
+    };
+    let drawn = |model| {
+        let rows = sample::synthesize(model, 20_000, None, 5, 1, &Device::Cpu).unwrap();
+        correlation(&rows)
+    };
+    let with = fit(0.3);
+    let p = with.config.privacy.as_ref().unwrap();
+    // Charged: the three uses (histograms, feature means, critic updates) spend the budget.
+    assert_eq!(p.release_uses().len(), 2);
+    let release_alone = accountant::epsilon(p.moment_noise.unwrap(), 1.0, 1, p.delta)
+        .unwrap()
+        .epsilon;
+    assert!((release_alone - 0.3 * 3.0).abs() < 1e-3, "{release_alone}");
+    let sampler = with.rejection.as_ref().unwrap();
+    assert!(sampler.members == 0 && sampler.tilt.is_some());
+    let r = drawn(&with);
+    assert!((r - truth).abs() < 0.1, "tilted {r:.3}, data {truth:.3}");
+    // The same check fails without the release.
+    let without = fit(0.0);
+    assert!(without.rejection.is_none());
+    let r0 = drawn(&without);
+    assert!(
+        (r0 - truth).abs() >= 0.1,
+        "untilted {r0:.3}, data {truth:.3}"
+    );
 }

@@ -76,6 +76,11 @@ impl DpSgd {
         blocks.concat()
     }
 
+    /// `n` standard normal draws from the secret stream, for a release beside training.
+    pub fn standard_normal(&mut self, n: usize) -> Vec<f32> {
+        self.rng.normal_vec(n)
+    }
+
     /// Counts one critic update against the budget.
     pub fn record_update(&mut self) {
         self.updates_taken += 1;

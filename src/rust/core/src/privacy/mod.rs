@@ -5,6 +5,7 @@ pub mod accountant;
 pub mod clipping;
 mod dpsgd;
 pub mod marginals;
+pub mod moments;
 
 pub use dpsgd::{Clipping, DpSgd};
 
@@ -66,6 +67,15 @@ pub struct PrivacyConfig {
     /// Noise multiplier of that release (set when training starts).
     #[serde(default)]
     pub marginal_noise: Option<f64>,
+    /// Share of the budget spent on releasing feature means for the tilt of draws
+    /// ([`moments`]) after training; 0 releases none (fits from before the release
+    /// existed). Only with a histogram release.
+    #[serde(default)]
+    pub moment_share: f64,
+    /// Noise multiplier of that release: set when training starts, `None` when the
+    /// public row count is too small for any feature mean to be released.
+    #[serde(default)]
+    pub moment_noise: Option<f64>,
 }
 
 impl PrivacyConfig {
@@ -79,9 +89,15 @@ impl PrivacyConfig {
         if !(self.delta > 0.0 && self.delta < 1.0) {
             return Err(Error::Config("`delta` must be in (0, 1)".into()));
         }
-        if !(0.0..1.0).contains(&self.marginal_share) {
+        if !(0.0..1.0).contains(&self.marginal_share) || !(0.0..1.0).contains(&self.moment_share) {
             return Err(Error::Config(
-                "`marginal_share` must be at least 0 and below 1".into(),
+                "`marginal_share` and `moment_share` must be at least 0 and below 1".into(),
+            ));
+        }
+        if self.marginal_share + self.moment_share >= 1.0 {
+            return Err(Error::Config(
+                "`marginal_share` and `moment_share` must leave part of the budget to training"
+                    .into(),
             ));
         }
         if self.noise_multiplier.is_some_and(|s| !positive(s)) {
@@ -280,24 +296,33 @@ impl PrivacyConfig {
         Column::new(col.name.clone(), kind, values)
     }
 
-    /// Settles the noise multiplier of the histogram release: the one that spends
-    /// `marginal_share` of epsilon on its own. `None` when nothing is released.
-    pub fn settle_marginal_noise(&mut self) -> Result<Option<f64>> {
-        self.marginal_noise = if self.marginal_share > 0.0 {
-            Some(accountant::noise_multiplier(
-                self.marginal_share * self.epsilon,
-                self.delta,
-                1.0,
-                1,
-            )?)
-        } else {
-            None
+    /// Settles the noise multipliers of the histogram and feature-mean releases: each
+    /// the one that spends its share of epsilon on its own. `None` for a release that is
+    /// not made (the feature means are released only beside the histograms). Returns the
+    /// histograms'.
+    pub fn settle_release_noise(&mut self) -> Result<Option<f64>> {
+        let alone = |share: f64| -> Result<Option<f64>> {
+            Ok(if share > 0.0 {
+                Some(accountant::noise_multiplier(
+                    share * self.epsilon,
+                    self.delta,
+                    1.0,
+                    1,
+                )?)
+            } else {
+                None
+            })
+        };
+        self.marginal_noise = alone(self.marginal_share)?;
+        self.moment_noise = match self.marginal_noise {
+            Some(_) => alone(self.moment_share)?,
+            None => None,
         };
         Ok(self.marginal_noise)
     }
 
     /// Settles the sampling rate and the number of critic updates, and calibrates the
-    /// noise to what the budget leaves after the histogram release (or checks that a
+    /// noise to what the budget leaves after the releases (or checks that a
     /// given noise multiplier stays within it).
     pub fn calibrate(&mut self, sample_rate: f64, max_steps: u64) -> Result<()> {
         self.sample_rate = sample_rate;
@@ -314,7 +339,7 @@ impl PrivacyConfig {
                 sigma
             }
             None => accountant::noise_multiplier_after(
-                &self.marginal_use(),
+                &self.release_uses(),
                 self.epsilon,
                 self.delta,
                 sample_rate,
@@ -325,12 +350,12 @@ impl PrivacyConfig {
         Ok(())
     }
 
-    /// Epsilon spent by the histogram release and the critic updates taken.
+    /// Epsilon spent by the releases and the critic updates taken.
     pub fn epsilon_spent(&self) -> Result<f64> {
         self.spent(self.steps_taken)
     }
 
-    /// Epsilon spent by the histogram release and `steps` critic updates.
+    /// Epsilon spent by the releases and `steps` critic updates.
     pub fn spent(&self, steps: u64) -> Result<f64> {
         let sigma = self
             .noise_multiplier
@@ -338,21 +363,22 @@ impl PrivacyConfig {
         Ok(accountant::epsilon_composed(&self.uses(sigma, steps), self.delta)?.epsilon)
     }
 
-    /// The histogram release, if any, as a use of the data: one unsampled Gaussian
-    /// mechanism.
-    pub fn marginal_use(&self) -> Vec<accountant::Use> {
-        self.marginal_noise
+    /// The histogram and feature-mean releases that are made, as uses of the data: each
+    /// one unsampled Gaussian mechanism.
+    pub fn release_uses(&self) -> Vec<accountant::Use> {
+        [self.marginal_noise, self.moment_noise]
+            .into_iter()
+            .flatten()
             .map(|noise_multiplier| accountant::Use {
                 noise_multiplier,
                 sample_rate: 1.0,
                 steps: 1,
             })
-            .into_iter()
             .collect()
     }
 
     fn uses(&self, sigma: f64, steps: u64) -> Vec<accountant::Use> {
-        let mut uses = self.marginal_use();
+        let mut uses = self.release_uses();
         uses.push(accountant::Use {
             noise_multiplier: sigma,
             sample_rate: self.sample_rate,

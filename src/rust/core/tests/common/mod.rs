@@ -86,6 +86,8 @@ pub fn private() -> TrainConfig {
             rows: None,
             marginal_share: 0.25,
             marginal_noise: None,
+            moment_share: 0.0,
+            moment_noise: None,
         }),
         ..base()
     }
