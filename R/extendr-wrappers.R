@@ -36,8 +36,8 @@ rs_session_train <- function(session, steps) .Call(wrap__rs_session_train, sessi
 #' @noRd
 rs_session_fit_rejection <- function(session) .Call(wrap__rs_session_fit_rejection, session)
 
-#' Calibrates a private session's generator to its released marginals (the end of
-#' training).
+#' Ends a private session: calibrates its generator to the released marginals, then
+#' releases feature means and tilts the draws towards them.
 #' @noRd
 rs_session_calibrate <- function(session) .Call(wrap__rs_session_calibrate, session)
 

@@ -25,7 +25,9 @@ print.sygnet_fit <- function(x, ...) {
     if (nrow(last)) "last epoch: critic loss {signif(last$critic_loss, 3)}, generator loss {signif(last$generator_loss, 3)}" else "not trained",
     if (length(info$condition_on)) "conditioned on {.field {info$condition_on}}" else "no conditioning columns",
     if (length(x$ids)) "ID columns {.field {vapply(x$ids, `[[`, '', 'name')}} left out, written afresh",
-    if (!is.null(info$rejection_acceptance)) "rejection sampling keeps about {round(100 * info$rejection_acceptance)}% of generated rows" else "no rejection sampling",
+    if (is.null(info$rejection_acceptance)) "no rejection sampling"
+    else if (!is.null(x$privacy)) "draws tilted towards the released feature means (rejection sampling keeps about {round(100 * info$rejection_acceptance)}%)"
+    else "rejection sampling keeps about {round(100 * info$rejection_acceptance)}% of generated rows",
     if (!is.null(x$check)) "quality check: propensity AUC {round(x$check$propensity_auc, 3)} (0.5 = synthetic rows indistinguishable from real ones)" else "",
     if (!is.null(x$privacy)) privacy_line(x$privacy)
   ))
@@ -37,7 +39,9 @@ privacy_line <- function(p) {
           p$epsilon_spent, p$epsilon, p$delta, p$noise_multiplier, p$max_grad_norm,
           p$sample_rate, as.integer(p$critic_updates)) |>
     paste0(if (!is.na(p$marginal_noise %||% NA_real_))
-      sprintf("; column histograms released with noise multiplier %.3g", p$marginal_noise))
+      sprintf("; column histograms released with noise multiplier %.3g", p$marginal_noise)) |>
+    paste0(if (!is.na(p$moment_noise %||% NA_real_))
+      sprintf("; feature means released with noise multiplier %.3g", p$moment_noise))
 }
 
 #' @rdname sygnet_fit-methods

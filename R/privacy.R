@@ -14,8 +14,27 @@
 #' Numbers are then encoded by their position in their column's released distribution,
 #' and the generator starts out drawing the released marginals; after training, its
 #' output is calibrated to them (category shares by shifting its output biases, numbers
-#' by rank), which is post-processing of released values and costs nothing more. The
-#' rest of the budget goes to training, which learns how the columns relate.
+#' by rank), which is post-processing of released values and costs nothing more.
+#'
+#' After training, a share `moment_share` of the budget releases the means of simple
+#' features of a row (each number's place in its released distribution, indicators of
+#' categories and of missing values) and of products of pairs of them: the first and
+#' second moments that linear relations between columns are computed from. Which
+#' features, and a bound on the length (L2 norm) of a row's features, follow from the
+#' schema, the released histograms and the number of rows alone; each row's features
+#' are scaled down to that length before they are summed, so the sums have that
+#' sensitivity, and Gaussian noise is set so that this release alone would spend
+#' `moment_share * epsilon`. Products are released in order of use to a regression
+#' (pairs of numbers first) while the noise on a mean stays below 0.05; when not even
+#' the single features fit under it (few rows for the budget), nothing is released and
+#' the share goes to training. Synthesis then tilts the generator's draws towards the
+#' released means (exponential tilting with a ridge penalty for the noise, by rejection
+#' sampling; see `rejection` in [gan_control()] for the non-private counterpart),
+#' starting from the generator's own relations or from none at all (every column drawn
+#' independently of the others), whichever needs the more even weights: post-processing
+#' again. `synthesize(rejection = FALSE)` draws from the generator without the tilt.
+#'
+#' The rest of the budget goes to training the critic.
 #'
 #' Only the critic sees real rows during training. Each critic update draws every real
 #' row independently with probability `q = batch_size / n` (Poisson sampling), computes
@@ -24,10 +43,10 @@
 #' Abadi et al. 2016).
 #' The generator learns only from the critic, so it and everything it generates are
 #' post-processing and cost no further privacy. The privacy loss of all critic updates is
-#' tracked, together with the histogram release, by a Rényi-DP accountant for the
+#' tracked, together with the two releases, by a Rényi-DP accountant for the
 #' Poisson-subsampled Gaussian mechanism (Mironov, Talwar & Zhang 2019) and converted
 #' to (epsilon, delta) with the conversion of Balle et al. (2020). Before training, the
-#' noise is calibrated so that the release and the requested epochs together spend at
+#' noise is calibrated so that the releases and the requested epochs together spend at
 #' most `epsilon`; training never takes a step beyond it, and the fit reports the epsilon
 #' actually spent (less if training was interrupted).
 #'
@@ -47,7 +66,8 @@
 #' For any two data sets that differ by adding or removing one row, and that share
 #' the public inputs below, the distribution of the fitted model (and so of everything
 #' drawn from it) changes by at most a factor `exp(epsilon)`, except with probability
-#' `delta`. Training uses the data only through the critic's DP-SGD updates.
+#' `delta`. The fit uses the data only through the histogram release, the critic's
+#' DP-SGD updates and the release of feature means.
 #'
 #' @section What counts as public:
 #' The following is treated as public, known before seeing the data, and must be
@@ -118,6 +138,9 @@
 #' @param marginal_share Share of `epsilon` spent on releasing the columns' histograms
 #'   before training (see "Mechanism"); 0 releases none, and numbers are then scaled
 #'   linearly between their bounds.
+#' @param moment_share Share of `epsilon` spent on releasing feature means after
+#'   training, which synthesis tilts its draws towards (see "Mechanism"); 0 releases
+#'   none. Only with a histogram release; the two shares must add up to less than 1.
 #' @return An object of class `sygnet_dp`.
 #' @references Abadi, M. et al. (2016). Deep learning with differential privacy. *CCS*.
 #'
@@ -141,7 +164,7 @@
 #' @export
 dp <- function(epsilon, delta = NULL, max_grad_norm = 1, noise_multiplier = NULL,
                bounds = NULL, levels = NULL, rows = NULL, budget = NULL,
-               marginal_share = 0.5) {
+               marginal_share = 0.5, moment_share = 0.4) {
   check_positive(epsilon)
   if (!is.null(delta)) {
     if (!is.numeric(delta) || length(delta) != 1L || is.na(delta) || delta <= 0 || delta >= 1) {
@@ -153,9 +176,15 @@ dp <- function(epsilon, delta = NULL, max_grad_norm = 1, noise_multiplier = NULL
   bounds <- check_bounds(bounds)
   levels <- check_levels(levels)
   if (!is.null(rows)) check_count(rows)
-  if (!is.numeric(marginal_share) || length(marginal_share) != 1L || is.na(marginal_share) ||
-      marginal_share < 0 || marginal_share >= 1) {
-    sygnet_abort("{.arg marginal_share} must be a number at least 0 and below 1.",
+  for (share in c("marginal_share", "moment_share")) {
+    value <- get(share)
+    if (!is.numeric(value) || length(value) != 1L || is.na(value) || value < 0 || value >= 1) {
+      sygnet_abort("{.arg {share}} must be a number at least 0 and below 1.",
+                   class = "sygnet_error_input")
+    }
+  }
+  if (marginal_share + moment_share >= 1) {
+    sygnet_abort("{.arg marginal_share} and {.arg moment_share} must add up to less than 1: training needs the rest.",
                  class = "sygnet_error_input")
   }
   if (!is.null(budget) && !inherits(budget, "sygnet_dp_budget")) {
@@ -164,7 +193,8 @@ dp <- function(epsilon, delta = NULL, max_grad_norm = 1, noise_multiplier = NULL
   structure(
     list(epsilon = epsilon, delta = delta, max_grad_norm = max_grad_norm,
          noise_multiplier = noise_multiplier, bounds = bounds, levels = levels,
-         rows = rows, budget = budget, marginal_share = marginal_share),
+         rows = rows, budget = budget, marginal_share = marginal_share,
+         moment_share = moment_share),
     class = "sygnet_dp"
   )
 }
@@ -203,7 +233,8 @@ resolve_privacy <- function(privacy, data, epochs, call = rlang::caller_env()) {
     bounds = privacy$bounds,
     levels = privacy$levels,
     rows = privacy$rows,
-    marginal_share = privacy$marginal_share %||% 0
+    marginal_share = privacy$marginal_share %||% 0,
+    moment_share = privacy$moment_share %||% 0
   )
 }
 
@@ -285,7 +316,7 @@ composed_epsilon <- function(uses, delta) {
                                 as.double(uses$critic_updates), delta))
 }
 
-# Records a private fit's histogram release and planned critic updates in its ledger,
+# Records a private fit's releases and planned critic updates in its ledger,
 # or refuses the fit.
 charge_budget <- function(budget, privacy, call = rlang::caller_env()) {
   recorded <- budget$uses
@@ -294,9 +325,11 @@ charge_budget <- function(budget, privacy, call = rlang::caller_env()) {
   use <- data.frame(fit = fit, noise_multiplier = privacy$noise_multiplier,
                     sample_rate = privacy$sample_rate,
                     critic_updates = privacy$max_critic_updates)
-  if (!is.na(privacy$marginal_noise)) {
-    release <- data.frame(fit = fit, noise_multiplier = privacy$marginal_noise,
-                          sample_rate = 1, critic_updates = 1)
+  releases <- c(privacy$marginal_noise, privacy$moment_noise %||% NA_real_)
+  releases <- releases[!is.na(releases)]
+  if (length(releases)) {
+    release <- data.frame(fit = fit, noise_multiplier = releases, sample_rate = 1,
+                          critic_updates = 1)
     use <- rbind(release, use)
   }
   uses <- rbind(recorded, use)
@@ -312,8 +345,9 @@ charge_budget <- function(budget, privacy, call = rlang::caller_env()) {
   invisible(total)
 }
 
-# Fits recorded in a ledger's uses (each fit is one or two uses: its histogram release
-# and its critic updates; ledgers from before the release have one use per fit).
+# Fits recorded in a ledger's uses (each fit is one to three uses: its histogram and
+# feature-mean releases and its critic updates; ledgers from before the releases have
+# one use per fit).
 ledger_fits <- function(uses) {
   if (is.null(uses$fit)) nrow(uses) else length(unique(uses$fit))
 }
@@ -333,7 +367,8 @@ print.sygnet_dp_budget <- function(x, ...) {
 #' (step 0.1), 11 to 63, 128, 256, 512 and 1024, computed exactly also at fractional
 #' orders, and the conversion to (epsilon, delta) of Balle et al. (2020). A private fit
 #' makes `epochs * ceiling(n / batch_size) * critic_steps` updates at rate
-#' `batch_size / n`, after one unsampled release of the column histograms (see [dp()]).
+#' `batch_size / n`, besides one unsampled release of the column histograms and at
+#' most one of feature means (see [dp()]).
 #'
 #' @param noise_multiplier Noise standard deviation over the clipping norm.
 #' @param sample_rate Probability that a row joins an update.

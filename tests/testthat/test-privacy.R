@@ -44,6 +44,9 @@ test_that("dp() checks its arguments", {
   expect_error(dp(1, delta = 1), class = "sygnet_error_input")
   expect_error(dp(1, bounds = list(age = c(99, 16))), "age", class = "sygnet_error_input")
   expect_error(dp(1, bounds = list(c(0, 1))), class = "sygnet_error_input")
+  expect_error(dp(1, moment_share = -0.1), "moment_share", class = "sygnet_error_input")
+  expect_error(dp(1, marginal_share = 0.6, moment_share = 0.4), "add up",
+               class = "sygnet_error_input")
   expect_error(gan(privacy = dp(1), condition_on = "sex"), class = "sygnet_error_input")
   expect_error(gan(privacy = list(epsilon = 1)), class = "sygnet_error_input")
   expect_error(tune(private_data(), grid = data.frame(learning_rate = 1e-3),
@@ -75,6 +78,30 @@ test_that("private fits choose unset settings for the budget and start from rele
                                      verbose = FALSE), classes = "sygnet_warning_collapse")
   expect_gt(similarity(fitted), 0.8)
   expect_gt(similarity(fitted), similarity(unreleased) + 0.1)
+})
+
+test_that("released feature means carry the relations between columns into private draws", {
+  skip_on_cran()
+  data <- private_data(6000, seed = 3)
+  truth <- stats::cor(data$age, data$income)
+  fitted <- fit(gan(privacy = private_dp(3)), data, verbose = FALSE)
+  p <- fitted$privacy
+  expect_false(is.na(p$moment_noise))
+  expect_equal(dp_epsilon(p$moment_noise, 1, 1, p$delta), 0.4 * 3, tolerance = 1e-4)
+  uses <- data.frame(noise_multiplier = c(p$marginal_noise, p$moment_noise, p$noise_multiplier),
+                     sample_rate = c(1, 1, p$sample_rate),
+                     critic_updates = c(1, 1, p$critic_updates))
+  expect_equal(sygnet:::composed_epsilon(uses, p$delta), p$epsilon_spent)
+  expect_lte(p$epsilon_spent, 3)
+  syn <- withr::with_seed(1, synthesize(fitted, 6000))
+  expect_lt(abs(stats::cor(syn$age, syn$income, use = "complete.obs") - truth), 0.1)
+  # The same marginals without the relations fail the same check.
+  shuffled <- withr::with_seed(1, as.data.frame(lapply(syn, function(x) x[sample.int(length(x))])))
+  expect_gt(abs(stats::cor(shuffled$age, shuffled$income, use = "complete.obs") - truth), 0.1)
+  # Too few rows for any mean to be worth its noise: nothing is released or charged.
+  small <- fit(gan(epochs = 2, privacy = private_dp(1)), private_data(100), verbose = FALSE)
+  expect_true(is.na(small$privacy$moment_noise))
+  expect_null(sygnet:::model_info(small)$rejection_acceptance)
 })
 
 test_that("a private fit spends at most its budget and reports it", {
