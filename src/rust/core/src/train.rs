@@ -496,15 +496,8 @@ impl Trainer {
         }
         self.rejection = None;
         let model = self.model()?;
+        let rows = self.training_features()?;
         let encoder = &self.cx.encoder;
-        let encoded: Vec<f32> = self
-            .cx
-            .data
-            .flatten_all()?
-            .to_device(&Device::Cpu)?
-            .to_vec1()?;
-        let (scalars, slots) = rejection::slots_of(encoder, &encoded);
-        let rows = rejection::features(encoder, self.n_rows, &scalars, &slots);
         // Weighted rows stand for the population: the classifier learns from as many
         // rows drawn by weight, and the tilt matches the moments of many such draws.
         let (real, tilt_real) = match &self.row_weights {
@@ -546,6 +539,19 @@ impl Trainer {
         })?;
         self.rejection = Some((spec, weights));
         Ok(())
+    }
+
+    /// The training rows as rows of rejection features.
+    fn training_features(&self) -> Result<Vec<f32>> {
+        let encoder = &self.cx.encoder;
+        let encoded: Vec<f32> = self
+            .cx
+            .data
+            .flatten_all()?
+            .to_device(&Device::Cpu)?
+            .to_vec1()?;
+        let (scalars, slots) = rejection::slots_of(encoder, &encoded);
+        Ok(rejection::features(encoder, self.n_rows, &scalars, &slots))
     }
 
     /// Ends a private fit. Post-processing of its generator by its released marginals
@@ -624,7 +630,7 @@ impl Trainer {
     /// calibrated generator's draws towards them: a tilt without classifiers, fitted on
     /// a pool of generated rows (post-processing). Does nothing without a plan.
     fn tilt_to_released_moments(&mut self) -> Result<()> {
-        let (Some(plan), Some(dp)) = (self.moments.take(), self.dp.as_mut()) else {
+        let Some(plan) = self.moments.take() else {
             return Ok(());
         };
         let noise_multiplier = self
@@ -634,16 +640,12 @@ impl Trainer {
             .as_ref()
             .and_then(|p| p.moment_noise)
             .ok_or_else(|| Error::Config("the feature means have no noise settled".into()))?;
+        let real = self.training_features()?;
         let encoder = &self.cx.encoder;
         let width = rejection::feature_width(encoder);
-        let encoded: Vec<f32> = self
-            .cx
-            .data
-            .flatten_all()?
-            .to_device(&Device::Cpu)?
-            .to_vec1()?;
-        let (scalars, slots) = rejection::slots_of(encoder, &encoded);
-        let real = rejection::features(encoder, self.n_rows, &scalars, &slots);
+        let dp = self.dp.as_mut().ok_or_else(|| {
+            Error::Config("feature means are released only by a private fit".into())
+        })?;
         let noise = dp.standard_normal(plan.tilt.n_features());
         let means = moments::release(
             &plan,
