@@ -182,7 +182,8 @@ check_settings <- function(spec, call = rlang::caller_env()) {
 #'   [synthesize()] keeps, of half as many more draws, the rows whose means of those
 #'   features are closest to the training rows' (`balance`). The fitted model holds
 #'   those training means. Not used for differentially private fits: it would read the
-#'   training rows outside the budget.
+#'   training rows outside the budget (they tilt towards released feature means
+#'   instead; see `moment_share` in [dp()]).
 #' @return An object of class `sygnet_control`.
 #' @export
 gan_control <- function(noise_dim = gan_defaults()$noise_dim,
