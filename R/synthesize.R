@@ -16,8 +16,9 @@
 #' @param threads Number of CPU threads.
 #' @param device `"cpu"`, `"cuda"` or `"auto"`.
 #' @param rejection Use the model's rejection sampler (see `rejection` in
-#'   [gan_control()]), if it has one. `FALSE` draws straight from the generator: faster,
-#'   further from the real data.
+#'   [gan_control()]; a private fit's tilts towards released feature means, see
+#'   [dp()]), if it has one. `FALSE` draws straight from the generator: faster, further
+#'   from the real data.
 #' @param balance Balance the draw (with the rejection sampler, when no row is
 #'   conditioned): each chunk of 512 rows is chosen from half as many more drawn rows so
 #'   that its means, variances and covariances of the sampler's features come close to
