@@ -1,7 +1,8 @@
 //! Released feature means, which tilt a private fit's draws towards the relations
 //! between columns ([`crate::tilt`]): the means of simple features of a row (numbers'
-//! encoded values, indicators of categories and missingness) and of products of pairs
-//! of them, released by the Gaussian mechanism. Which features, and the bound on the
+//! encoded values and their squares, indicators of categories and missingness) and of
+//! products of pairs of them from different columns, released by the Gaussian
+//! mechanism. Which features, and the bound on the
 //! L2 norm of a row's features that is the sensitivity of their sums, follow from the
 //! encoding, the released histograms and the public row count alone; each row's
 //! features are scaled down to that norm before they are summed.
@@ -190,41 +191,42 @@ enum Candidate {
     SquareBy(usize, usize),
 }
 
-/// Bound on the L2 norm of a row's features: base terms `terms` of columns `column`
-/// (a column in one of `states[c]` slots at a time) and products `pairs`. A column's
-/// terms and squares add at most their largest sum over its slots; the products of two
-/// columns' terms at most the product of the two columns' largest sums of squares over
-/// the terms in those products.
+/// Bound on the L2 norm of a row's features: terms `terms` of columns `column` (a
+/// column in one of `states[c]` slots at a time) and products `pairs` of terms. A
+/// column's terms add at most their largest sum of squares over its slots (a square,
+/// as a term, is at most its value's square); the products of two columns' terms at
+/// most the product of the two columns' largest sums of squares over the terms in
+/// those products.
 fn norm_bound(terms: &[Term], column: &[usize], states: &[usize], pairs: &[(usize, usize)]) -> f64 {
     let n_cols = states.len();
-    let most_over_states = |c: usize, weight: &dyn Fn(usize) -> f64| -> f64 {
+    // Whether term i is in a product with a term of column d.
+    let mut paired = vec![vec![false; n_cols]; terms.len()];
+    for &(a, b) in pairs {
+        paired[a][column[b]] = true;
+        paired[b][column[a]] = true;
+    }
+    let of_column: Vec<Vec<usize>> = (0..n_cols)
+        .map(|c| (0..terms.len()).filter(|&i| column[i] == c).collect())
+        .collect();
+    let most_over_states = |c: usize, counted: &dyn Fn(usize) -> bool| -> f64 {
         (0..states[c])
             .map(|state| {
-                (0..terms.len())
-                    .filter(|&i| column[i] == c)
-                    .map(|i| weight(i) * terms[i].square(state))
+                of_column[c]
+                    .iter()
+                    .filter(|&&i| counted(i))
+                    .map(|&i| terms[i].square(state))
                     .sum::<f64>()
             })
             .fold(0.0, f64::max)
     };
-    let mut total = 0.0;
-    for c in 0..n_cols {
-        // A square counts once more: its value is at most the term's square.
-        total += most_over_states(c, &|i| {
-            1.0 + pairs.iter().filter(|&&(a, b)| a == i && b == i).count() as f64
-        });
-    }
+    let mut total: f64 = (0..n_cols).map(|c| most_over_states(c, &|_| true)).sum();
     for c in 0..n_cols {
         for d in c + 1..n_cols {
-            let paired = |of: usize, with: usize| {
-                move |i: usize| {
-                    f64::from(pairs.iter().any(|&(a, b)| {
-                        (a == i && column[b] == with && column[a] == of)
-                            || (b == i && column[a] == with && column[b] == of)
-                    }))
-                }
-            };
-            total += most_over_states(c, &paired(c, d)) * most_over_states(d, &paired(d, c));
+            let (c_side, d_side) = (
+                most_over_states(c, &|i| paired[i][d]),
+                most_over_states(d, &|i| paired[i][c]),
+            );
+            total += c_side * d_side;
         }
     }
     total.sqrt()
