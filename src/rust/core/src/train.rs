@@ -659,7 +659,7 @@ impl Trainer {
         let model = self.model()?;
         let seed = self.rng.split_seed();
         let threads = self.pool.current_num_threads();
-        let m = TILT_POOL.1;
+        let m = (self.epoch_rows * rejection::GENERATED_PER_ROW).clamp(TILT_POOL.0, TILT_POOL.1);
         let (mut scalars, mut slots) =
             sample::draw_unscreened(&model, m, seed, threads, &Device::Cpu)?;
         let generated = rejection::features_of_draws(encoder, m, &scalars, &slots);
