@@ -25,9 +25,9 @@
 #' are scaled down to that length before they are summed, so the sums have that
 #' sensitivity, and Gaussian noise is set so that this release alone would spend
 #' `moment_share * epsilon`. Products are released in order of use to a regression
-#' (pairs of numbers first) while the noise on a mean stays below 0.05; when that
-#' leaves a pair of columns without a product (few rows for the budget), nothing is
-#' released and the share goes to training. Synthesis then tilts the generator's draws towards the
+#' (pairs of numbers first) while the noise on a mean stays below 0.05; when not even
+#' the single features fit under it (few rows for the budget), nothing is released and
+#' the share goes to training. Synthesis then tilts the generator's draws towards the
 #' released means (exponential tilting with a ridge penalty for the noise, by rejection
 #' sampling; see `rejection` in [gan_control()] for the non-private counterpart),
 #' starting from the generator's own relations or from none at all (every column drawn
