@@ -17,9 +17,10 @@
 #' by rank), which is post-processing of released values and costs nothing more.
 #'
 #' After training, a share `moment_share` of the budget releases the means of simple
-#' features of a row (each number's place in its released distribution, indicators of
-#' categories and of missing values) and of products of pairs of them: the first and
-#' second moments that linear relations between columns are computed from. Which
+#' features of a row (each number's place in its released distribution and its square,
+#' indicators of categories and of missing values) and of products of pairs of them
+#' from different columns: the moments that linear relations between columns are
+#' computed from. Which
 #' features, and a bound on the length (L2 norm) of a row's features, follow from the
 #' schema, the released histograms and the number of rows alone; each row's features
 #' are scaled down to that length before they are summed, so the sums have that
@@ -31,8 +32,8 @@
 #' released means (exponential tilting with a ridge penalty for the noise, by rejection
 #' sampling; see `rejection` in [gan_control()] for the non-private counterpart),
 #' starting from the generator's own relations or from none at all (every column drawn
-#' independently of the others), whichever needs the more even weights: post-processing
-#' again. `synthesize(rejection = FALSE)` draws from the generator without the tilt.
+#' independently of the others), whichever the tilt brings closer to the released
+#' means: post-processing again. `synthesize(rejection = FALSE)` draws from the generator without the tilt.
 #'
 #' The rest of the budget goes to training the critic.
 #'
