@@ -229,7 +229,11 @@ pub fn features(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> 
 /// [`features`] of generated rows, whose scalars are as the generator draws them (a
 /// quantile column's as its logit): on the scale of encoded rows' features.
 pub fn features_of_draws(encoder: &Encoder, n: usize, scalars: &[f32], slots: &[u32]) -> Vec<f32> {
-    if encoder.logit_scalars().contains(&true) {
+    let quantile = encoder
+        .columns
+        .iter()
+        .any(|c| matches!(c.transform, Transform::Quantile { .. }));
+    if quantile {
         let mut encoded = scalars.to_vec();
         encoder.generated_to_encoded(&mut encoded);
         features(encoder, n, &encoded, slots)
@@ -566,23 +570,22 @@ pub fn shuffle_columns(
     for codec in &encoder.columns {
         rng.shuffle(&mut order);
         if let Some(s) = codec.scalar {
-            let values: Vec<f32> = order
-                .iter()
-                .map(|&i| scalars[i as usize * n_scalars + s])
-                .collect();
-            for (i, v) in values.into_iter().enumerate() {
-                scalars[i * n_scalars + s] = v;
-            }
+            permute(scalars, n_scalars, s, &order);
         }
         if let Some(g) = codec.group {
-            let values: Vec<u32> = order
-                .iter()
-                .map(|&i| slots[i as usize * n_groups + g])
-                .collect();
-            for (i, v) in values.into_iter().enumerate() {
-                slots[i * n_groups + g] = v;
-            }
+            permute(slots, n_groups, g, &order);
         }
+    }
+}
+
+/// Puts value `order[i]` of column `at` (rows of `width` values) in row `i`.
+fn permute<T: Copy>(rows: &mut [T], width: usize, at: usize, order: &[u32]) {
+    let values: Vec<T> = order
+        .iter()
+        .map(|&i| rows[i as usize * width + at])
+        .collect();
+    for (i, v) in values.into_iter().enumerate() {
+        rows[i * width + at] = v;
     }
 }
 

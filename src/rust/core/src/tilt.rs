@@ -95,12 +95,7 @@ impl Tilt {
     /// targets: the mean squared difference of feature means in units of each feature's
     /// spread (features without one left out).
     pub fn mismatch(&self, rows: &[f32], width: usize) -> f64 {
-        let log_weights = self.log_weights(rows, width);
-        let top = log_weights
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        let weights: Vec<f64> = log_weights.iter().map(|w| (w - top).exp()).collect();
+        let weights = relative_weights(&self.log_weights(rows, width));
         let total: f64 = weights.iter().sum();
         let mut means = vec![0.0; self.n_features()];
         let mut phi = Vec::with_capacity(means.len());
@@ -497,13 +492,18 @@ fn log_weights(design: &Tensor, lambda: &[f64], log_prior: &[f64]) -> Result<(Ve
     Ok((out, log_sum))
 }
 
-/// Effective sample size of normalised log weights, as a share of their number.
-fn effective_share(log_weights: &[f64]) -> f64 {
+/// Weights from log weights, the largest 1.
+fn relative_weights(log_weights: &[f64]) -> Vec<f64> {
     let top = log_weights
         .iter()
         .copied()
         .fold(f64::NEG_INFINITY, f64::max);
-    let w: Vec<f64> = log_weights.iter().map(|x| (x - top).exp()).collect();
+    log_weights.iter().map(|x| (x - top).exp()).collect()
+}
+
+/// Effective sample size of normalised log weights, as a share of their number.
+fn effective_share(log_weights: &[f64]) -> f64 {
+    let w = relative_weights(log_weights);
     let s: f64 = w.iter().sum();
     let s2: f64 = w.iter().map(|x| x * x).sum();
     s * s / s2 / log_weights.len() as f64

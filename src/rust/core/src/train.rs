@@ -633,13 +633,6 @@ impl Trainer {
         let Some(plan) = self.moments.take() else {
             return Ok(());
         };
-        let noise_multiplier = self
-            .cx
-            .config
-            .privacy
-            .as_ref()
-            .and_then(|p| p.moment_noise)
-            .ok_or_else(|| Error::Config("the feature means have no noise settled".into()))?;
         let real = self.training_features()?;
         let encoder = &self.cx.encoder;
         let width = rejection::feature_width(encoder);
@@ -647,15 +640,8 @@ impl Trainer {
             Error::Config("feature means are released only by a private fit".into())
         })?;
         let noise = dp.standard_normal(plan.tilt.n_features());
-        let means = moments::release(
-            &plan,
-            &real,
-            width,
-            &noise,
-            noise_multiplier,
-            self.epoch_rows,
-        );
-        let mean_noise = noise_multiplier * plan.bound / self.epoch_rows as f64;
+        let means = moments::release(&plan, &real, width, &noise, self.epoch_rows);
+        let mean_noise = plan.noise_sd() / self.epoch_rows as f64;
         let model = self.model()?;
         let seed = self.rng.split_seed();
         let threads = self.pool.current_num_threads();

@@ -25,6 +25,16 @@ pub struct MomentPlan {
     pub tilt: Tilt,
     /// Bound on the L2 norm of a row's features.
     pub bound: f64,
+    /// The release's noise multiplier: its noise has standard deviation
+    /// `noise_multiplier * bound`.
+    pub noise_multiplier: f64,
+}
+
+impl MomentPlan {
+    /// Standard deviation of the noise on each released sum.
+    pub fn noise_sd(&self) -> f64 {
+        self.noise_multiplier * self.bound
+    }
 }
 
 /// What a base feature is, for the bound on a row's norm.
@@ -177,6 +187,7 @@ pub fn plan(
             scale: Vec::new(),
         },
         bound,
+        noise_multiplier,
     })
 }
 
@@ -234,14 +245,13 @@ fn norm_bound(terms: &[Term], column: &[usize], states: &[usize], pairs: &[(usiz
 
 /// The released feature means: each row of `features` (`width` rejection features per
 /// row) gives its features scaled down to norm at most `plan.bound`; their sums get
-/// Gaussian noise of standard deviation `noise_multiplier * plan.bound` (`noise`: one
-/// standard normal draw per feature) and are divided by the public row count `rows`.
+/// Gaussian noise of standard deviation [`MomentPlan::noise_sd`] (`noise`: one standard
+/// normal draw per feature) and are divided by the public row count `rows`.
 pub fn release(
     plan: &MomentPlan,
     features: &[f32],
     width: usize,
     noise: &[f32],
-    noise_multiplier: f64,
     rows: usize,
 ) -> Vec<f64> {
     let p = plan.tilt.n_features();
@@ -258,7 +268,7 @@ pub fn release(
         };
         sums.iter_mut().zip(&phi).for_each(|(s, x)| *s += x * scale);
     }
-    let sd = noise_multiplier * plan.bound;
+    let sd = plan.noise_sd();
     sums.iter()
         .zip(noise)
         .map(|(s, &z)| (s + sd * f64::from(z)) / rows as f64)
@@ -413,13 +423,13 @@ mod tests {
         let rows = feature_rows(&e, &t);
         let p = plan.tilt.n_features();
         let quiet = vec![0.0; p];
-        let all = release(&plan, &rows, width, &quiet, 1.0, 1);
+        let all = release(&plan, &rows, width, &quiet, 1);
         // A row outside every encoding (scalars far beyond [-1, 1]) is scaled down too.
         let mut wild = rows[..width].to_vec();
         wild.iter_mut().for_each(|v| *v = 50.0);
         for extra in [&rows[..width], &wild[..]] {
             let more: Vec<f32> = rows.iter().chain(extra).copied().collect();
-            let with = release(&plan, &more, width, &quiet, 1.0, 1);
+            let with = release(&plan, &more, width, &quiet, 1);
             let moved = with
                 .iter()
                 .zip(&all)
@@ -430,7 +440,11 @@ mod tests {
         }
         // The noise: standard deviation noise multiplier x bound, over the rows.
         let unit = vec![1.0; p];
-        let noisy = release(&plan, &rows, width, &unit, 2.0, 2000);
+        let louder = MomentPlan {
+            noise_multiplier: 2.0,
+            ..plan.clone()
+        };
+        let noisy = release(&louder, &rows, width, &unit, 2000);
         for (n, a) in noisy.iter().zip(&all) {
             assert!((n - a / 2000.0 - 2.0 * plan.bound / 2000.0).abs() < 1e-9);
         }
